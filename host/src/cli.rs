@@ -1,0 +1,62 @@
+//! The command line: `serve`, `plugins list`, `openapi`, `config show`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+/// Infrastructor: manage a fleet of Linux hosts over SSH behind one REST API.
+#[derive(Debug, Parser)]
+#[command(name = "infrastructor", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML or YAML); `INFRA_*` environment variables override it.
+    #[arg(long, global = true, env = "INFRA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log format (overrides `log.format`).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Listen address (overrides `server.listen`).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Plugin commands.
+    Plugins {
+        /// What to do with plugins.
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Configuration commands.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `plugins` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List plugins with their mount, routes and capabilities.
+    List,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration with secrets masked.
+    Show,
+}

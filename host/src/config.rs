@@ -1,0 +1,706 @@
+//! Configuration: built-in defaults ← a TOML or YAML file ← `INFRA_*` environment variables.
+//!
+//! Nesting in environment variables uses `__`: `INFRA_SERVER__LISTEN=0.0.0.0:9101`,
+//! `INFRA_PLUGINS__DEVICES__ENABLED=false`. Every key is documented in
+//! `config/infrastructor.toml`. An invalid configuration stops start-up with a message that
+//! names the offending key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml, Yaml};
+use serde::{Deserialize, Serialize};
+
+use crate::plugins::capability::Capability;
+
+/// Prefix of the environment variables that override the configuration.
+pub const ENV_PREFIX: &str = "INFRA_";
+
+/// A configuration problem, naming the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file, or a value in it or in the environment, could not be read as the expected type.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A value parsed but is not acceptable.
+    #[error("invalid configuration: `{key}`: {message}")]
+    Invalid {
+        /// Dotted path of the key (`auth.keys[0].scope`).
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The file's extension is neither TOML nor YAML.
+    #[error("unsupported config file `{0}`: use a .toml, .yaml or .yml file")]
+    UnsupportedFormat(String),
+    /// The file does not exist.
+    #[error("config file `{0}` not found")]
+    Missing(String),
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server settings.
+    pub server: ServerConfig,
+    /// The embedded SQLite database.
+    pub database: DatabaseConfig,
+    /// Bearer-token authentication.
+    pub auth: AuthConfig,
+    /// The global per-client rate limit.
+    pub rate_limit: RateLimitConfig,
+    /// The SSH client used for every remote command.
+    pub ssh: SshConfig,
+    /// The unified collector's cache and history retention.
+    pub collector: CollectorConfig,
+    /// The background poller.
+    pub poller: PollerConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Plugin runtime settings and per-plugin sections.
+    pub plugins: PluginsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            ssh: SshConfig::default(),
+            collector: CollectorConfig::default(),
+            poller: PollerConfig::default(),
+            log: LogConfig::default(),
+            plugins: PluginsConfig::default(),
+        }
+    }
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Debug mode: enables `GET /api/test-error` and error details in responses.
+    pub debug: bool,
+    /// Largest accepted request body; bigger bodies get 413.
+    pub body_limit_bytes: usize,
+    /// Origins allowed by CORS; empty = no CORS headers; `"*"` = any origin.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9101)),
+            debug: false,
+            body_limit_bytes: 2 * 1024 * 1024,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// The embedded SQLite database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Path of the database file; its directory is created when missing.
+    pub path: PathBuf,
+    /// Connections in the pool.
+    pub pool_size: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/infrastructor.db"),
+            pool_size: 8,
+        }
+    }
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// GET routes only.
+    Read,
+    /// Every route except admin routes.
+    Write,
+    /// Every route.
+    Admin,
+}
+
+impl Scope {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// Bearer-token authentication. No key configured = dev mode (open, warned at start-up).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The accepted keys.
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+/// One API key: give either `key` (the token itself) or `key_sha256` (hex SHA-256 of it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Shown in logs and handed to plugins as the principal; never the secret.
+    pub name: String,
+    /// The token in plain text (at least 10 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The lower-case hex SHA-256 of the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_sha256: Option<String>,
+    /// What the key may do.
+    #[serde(default = "default_scope")]
+    pub scope: Scope,
+}
+
+fn default_scope() -> Scope {
+    Scope::Read
+}
+
+/// The global per-client rate limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Turn every limit (global and per route) on or off.
+    pub enabled: bool,
+    /// Requests per minute per client address, on every route.
+    pub per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_minute: 600,
+        }
+    }
+}
+
+/// How unknown and changed host keys are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyPolicy {
+    /// Unknown or changed key: refuse.
+    Strict,
+    /// Unknown key: record it; changed key: refuse.
+    AcceptNew,
+    /// Accept anything (warned at every connect).
+    Off,
+}
+
+/// The SSH client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshConfig {
+    /// User for hosts that are not registered devices (or have no user).
+    pub default_user: String,
+    /// Port for hosts that are not registered devices (or have no port).
+    pub default_port: u16,
+    /// Private keys tried in order (after a device's own identity file).
+    pub identity_files: Vec<PathBuf>,
+    /// Passphrase for encrypted identity files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_passphrase: Option<String>,
+    /// The known_hosts file host keys are checked against.
+    pub known_hosts: PathBuf,
+    /// `strict`, `accept-new` or `off`.
+    pub host_key_policy: HostKeyPolicy,
+    /// Time allowed to connect and authenticate.
+    pub connect_timeout_secs: u64,
+    /// Default per-command timeout when a caller gives none.
+    pub command_timeout_secs: u64,
+    /// Concurrent commands (channels) per connection; keep below sshd's MaxSessions (10).
+    pub max_sessions_per_connection: u32,
+    /// Idle connections close after this long.
+    pub idle_secs: u64,
+    /// Output cap per stream of one command.
+    pub max_output_bytes: usize,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+        Self {
+            default_user: "root".into(),
+            default_port: 22,
+            identity_files: Vec::new(),
+            key_passphrase: None,
+            known_hosts: home.join(".ssh/known_hosts"),
+            host_key_policy: HostKeyPolicy::Strict,
+            connect_timeout_secs: 10,
+            command_timeout_secs: 60,
+            max_sessions_per_connection: 8,
+            idle_secs: 300,
+            max_output_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// The unified collector.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// Snapshots older than this are deleted.
+    pub retention_days: u32,
+    /// At most this many snapshots are kept per cache key.
+    pub retention_per_key: u32,
+    /// Cache entries kept in memory at most.
+    pub cache_entries: usize,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            retention_per_key: 1000,
+            cache_entries: 10_000,
+        }
+    }
+}
+
+/// The background poller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollerConfig {
+    /// Run plugins' periodic collectors for monitored devices.
+    pub enabled: bool,
+    /// Collections running at once, across all devices.
+    pub max_concurrency: usize,
+}
+
+impl Default for PollerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_concurrency: 8,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `infrastructor=debug,tower_http=info`); `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Plugin runtime settings, and one section per plugin name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PluginsConfig {
+    /// Directory of third-party `.wasm` plugins (loaded when it exists).
+    pub dir: PathBuf,
+    /// Where compiled plugin artifacts are cached.
+    pub cache_dir: PathBuf,
+    /// Plugin instances alive at once (requests beyond wait).
+    pub max_instances: u32,
+    /// Per-plugin sections: `[plugins.devices]`.
+    #[serde(flatten)]
+    pub entries: BTreeMap<String, PluginConfig>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("plugins.d"),
+            cache_dir: PathBuf::from("data/cache"),
+            max_instances: 256,
+            entries: BTreeMap::new(),
+        }
+    }
+}
+
+impl PluginsConfig {
+    /// The section for `name`, or the defaults when there is none.
+    pub fn entry(&self, name: &str) -> PluginConfig {
+        self.entries.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// One plugin's section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Load and mount the plugin.
+    pub enabled: bool,
+    /// Mount under `/api` instead of the plugin's default (`/hosts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mount: Option<String>,
+    /// Capabilities granted. Absent: built-in plugins get what they declare, third-party
+    /// plugins get nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<String>>,
+    /// Memory cap of one instance.
+    pub memory_limit_mb: u32,
+    /// CPU-time deadline of one call (time awaiting host imports does not count).
+    pub timeout_secs: u64,
+    /// Plugin-specific settings, handed to the plugin by the `config` import.
+    pub config: serde_json::Value,
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            mount: None,
+            grants: None,
+            memory_limit_mb: 64,
+            timeout_secs: 30,
+            config: serde_json::Value::Object(Default::default()),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults ← `file` (when given) ← `INFRA_*` environment variables, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Missing(path.display().to_string()));
+            }
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            figment = match ext.as_str() {
+                "toml" => figment.merge(Toml::file_exact(path)),
+                "yaml" | "yml" => figment.merge(Yaml::file_exact(path)),
+                _ => return Err(ConfigError::UnsupportedFormat(path.display().to_string())),
+            };
+        }
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|key| key != "config")
+                .split("__"),
+        );
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.body_limit_bytes == 0 {
+            return Err(invalid("server.body_limit_bytes", "must be greater than 0"));
+        }
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be greater than 0"));
+        }
+        if self.rate_limit.per_minute == 0 {
+            return Err(invalid("rate_limit.per_minute", "must be greater than 0"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, key) in self.auth.keys.iter().enumerate() {
+            let at = |field: &str| format!("auth.keys[{i}].{field}");
+            if key.name.trim().is_empty() {
+                return Err(invalid(at("name"), "must not be empty"));
+            }
+            if !names.insert(key.name.as_str()) {
+                return Err(invalid(at("name"), format!("duplicate key name `{}`", key.name)));
+            }
+            match (&key.key, &key.key_sha256) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(invalid(
+                        at("key"),
+                        "give exactly one of `key` and `key_sha256`",
+                    ));
+                }
+                (Some(plain), None) if plain.chars().count() < 10 => {
+                    return Err(invalid(at("key"), "must be at least 10 characters"));
+                }
+                (None, Some(hash))
+                    if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) =>
+                {
+                    return Err(invalid(
+                        at("key_sha256"),
+                        "must be 64 hexadecimal characters",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let ssh = &self.ssh;
+        if ssh.connect_timeout_secs == 0 {
+            return Err(invalid("ssh.connect_timeout_secs", "must be greater than 0"));
+        }
+        if ssh.command_timeout_secs == 0 {
+            return Err(invalid("ssh.command_timeout_secs", "must be greater than 0"));
+        }
+        if !(1..=64).contains(&ssh.max_sessions_per_connection) {
+            return Err(invalid(
+                "ssh.max_sessions_per_connection",
+                "must be between 1 and 64",
+            ));
+        }
+        if ssh.max_output_bytes == 0 {
+            return Err(invalid("ssh.max_output_bytes", "must be greater than 0"));
+        }
+        if ssh.default_user.is_empty() {
+            return Err(invalid("ssh.default_user", "must not be empty"));
+        }
+        if self.poller.max_concurrency == 0 {
+            return Err(invalid("poller.max_concurrency", "must be greater than 0"));
+        }
+        if self.plugins.max_instances == 0 {
+            return Err(invalid("plugins.max_instances", "must be greater than 0"));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(invalid("log.level", e.to_string()));
+        }
+        for (name, entry) in &self.plugins.entries {
+            let at = |field: &str| format!("plugins.{name}.{field}");
+            if !is_plugin_name(name) {
+                return Err(invalid(
+                    format!("plugins.{name}"),
+                    "plugin names are lower-case letters, digits, `-` and `_`",
+                ));
+            }
+            if let Some(mount) = &entry.mount {
+                validate_mount(mount).map_err(|m| invalid(at("mount"), m))?;
+            }
+            if let Some(grants) = &entry.grants {
+                for (j, grant) in grants.iter().enumerate() {
+                    Capability::parse(grant)
+                        .map_err(|m| invalid(format!("plugins.{name}.grants[{j}]"), m))?;
+                }
+            }
+            if !(1..=4096).contains(&entry.memory_limit_mb) {
+                return Err(invalid(at("memory_limit_mb"), "must be between 1 and 4096"));
+            }
+            if !(1..=3600).contains(&entry.timeout_secs) {
+                return Err(invalid(at("timeout_secs"), "must be between 1 and 3600"));
+            }
+            if !entry.config.is_object() {
+                return Err(invalid(at("config"), "must be a table"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration with every secret replaced by `***`, for display.
+    pub fn masked(&self) -> Config {
+        let mut copy = self.clone();
+        for key in &mut copy.auth.keys {
+            if key.key.is_some() {
+                key.key = Some("***".into());
+            }
+        }
+        if copy.ssh.key_passphrase.is_some() {
+            copy.ssh.key_passphrase = Some("***".into());
+        }
+        copy
+    }
+}
+
+/// True for names usable as plugin names and config sections.
+pub fn is_plugin_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Checks a mount path: `/name` segments of letters, digits, `-`, `_`, no trailing slash.
+pub fn validate_mount(mount: &str) -> Result<(), String> {
+    let Some(rest) = mount.strip_prefix('/') else {
+        return Err("must start with `/`".into());
+    };
+    if rest.is_empty() {
+        return Err("must name at least one segment (`/` is reserved for the common routes)".into());
+    }
+    for segment in rest.split('/') {
+        if segment.is_empty()
+            || !segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "segment `{segment}` must be letters, digits, `-` or `_`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let mut kind = e.kind.to_string();
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+                kind = format!("unknown key `{field}`");
+            }
+            if key.is_empty() {
+                kind
+            } else {
+                format!("`{key}`: {kind}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load(file: Option<&str>) -> Result<Config, ConfigError> {
+        Config::load(file.map(Path::new))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Jail::expect_with(|_| {
+            let c = load(None).expect("defaults");
+            assert_eq!(c.server.listen.to_string(), "127.0.0.1:9101");
+            assert_eq!(c.rate_limit.per_minute, 600);
+            assert!(c.auth.keys.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_file_which_overrides_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[server]\nlisten = \"127.0.0.1:7000\"\ndebug = true\n[rate_limit]\nper_minute = 5\n",
+            )?;
+            jail.set_env("INFRA_SERVER__LISTEN", "127.0.0.1:8000");
+            jail.set_env("INFRA_PLUGINS__HELLO__ENABLED", "false");
+            jail.set_env("INFRA_PLUGINS__HELLO__GRANTS", "[\"storage\"]");
+            let c = load(Some("c.toml")).expect("load");
+            assert_eq!(c.server.listen.to_string(), "127.0.0.1:8000");
+            assert!(c.server.debug, "file value kept where env is silent");
+            assert_eq!(c.rate_limit.per_minute, 5);
+            let hello = c.plugins.entry("hello");
+            assert!(!hello.enabled);
+            assert_eq!(hello.grants, Some(vec!["storage".to_string()]));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn yaml_files_load() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.yaml",
+                "server:\n  debug: true\nauth:\n  keys:\n    - name: ops\n      key: abcdefghijkl\n      scope: admin\n",
+            )?;
+            let c = load(Some("c.yaml")).expect("load");
+            assert!(c.server.debug);
+            assert_eq!(c.auth.keys[0].scope, Scope::Admin);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("[server]\nlisten = \"nope\"\n", "server.listen"),
+            ("[server]\nlisen = \"x\"\n", "lisen"),
+            ("[[auth.keys]]\nname = \"a\"\nkey = \"short\"\n", "auth.keys[0].key"),
+            (
+                "[[auth.keys]]\nname = \"a\"\nkey_sha256 = \"xyz\"\n",
+                "auth.keys[0].key_sha256",
+            ),
+            (
+                "[[auth.keys]]\nname = \"a\"\nkey = \"abcdefghijkl\"\nscope = \"god\"\n",
+                "scope",
+            ),
+            ("[plugins.x]\nmount = \"nope\"\n", "plugins.x.mount"),
+            ("[plugins.x]\ngrants = [\"exec:\"]\n", "plugins.x.grants[0]"),
+            ("[plugins.x]\nmemory_limit_mb = 0\n", "plugins.x.memory_limit_mb"),
+            ("[rate_limit]\nper_minute = 0\n", "rate_limit.per_minute"),
+        ];
+        for (body, key) in cases {
+            Jail::expect_with(|jail| {
+                jail.create_file("c.toml", body)?;
+                let err = load(Some("c.toml")).expect_err(body).to_string();
+                assert!(err.contains(key), "`{err}` should name `{key}`");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn env_errors_name_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("INFRA_SERVER__LISTEN", "bogus");
+            let err = load(None).expect_err("bad listen").to_string();
+            assert!(err.contains("server.listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn masked_hides_secrets() {
+        let mut c = Config::default();
+        c.auth.keys.push(ApiKeyConfig {
+            name: "ops".into(),
+            key: Some("supersecretvalue".into()),
+            key_sha256: None,
+            scope: Scope::Admin,
+        });
+        c.ssh.key_passphrase = Some("hunter2hunter2".into());
+        let shown = toml::to_string(&c.masked()).expect("toml");
+        assert!(!shown.contains("supersecretvalue"));
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("***"));
+    }
+}

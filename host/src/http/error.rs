@@ -1,0 +1,188 @@
+//! The one error type of the HTTP edge and the envelope every error response carries:
+//! `{"error": {"code", "message", "timestamp", "path", "method", "request_id", "details"?}}`.
+//!
+//! Handlers return [`ApiError`]; its `IntoResponse` stores the error in a response
+//! extension and the edge middleware ([`super::edge`]) renders the envelope, because only
+//! it knows the path, method and request id.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde_json::Value;
+
+use crate::plugins::PluginError;
+use crate::plugins::bindings::WitError;
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code (`VALIDATION_ERROR`).
+    pub code: &'static str,
+    /// Message for the user: no secrets, no internals.
+    pub message: String,
+    /// Structured details (the failing field, the plugin…).
+    pub details: Option<Value>,
+    /// Extra headers (`WWW-Authenticate`, `Retry-After`…).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    /// 422 naming the failing field.
+    pub fn validation(field: &str, location: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+            format!("{location} `{field}`: {reason}"),
+        )
+        .with_details(serde_json::json!({"field": field, "location": location, "reason": reason}))
+    }
+
+    /// 500 without internals (the cause goes to the log).
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "internal server error",
+        )
+    }
+}
+
+/// The default code for a bare status.
+pub fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "BAD_REQUEST",
+        401 => "UNAUTHORIZED",
+        403 => "FORBIDDEN",
+        404 => "NOT_FOUND",
+        405 => "METHOD_NOT_ALLOWED",
+        409 => "CONFLICT",
+        413 => "PAYLOAD_TOO_LARGE",
+        415 => "UNSUPPORTED_MEDIA_TYPE",
+        422 => "VALIDATION_ERROR",
+        429 => "RATE_LIMITED",
+        502 => "UPSTREAM_ERROR",
+        503 => "SERVICE_UNAVAILABLE",
+        504 => "TIMEOUT",
+        s if s >= 500 => "INTERNAL_ERROR",
+        _ => "ERROR",
+    }
+}
+
+/// The error as carried from a handler to the edge middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorPayload {
+    /// Code.
+    pub code: &'static str,
+    /// Message.
+    pub message: String,
+    /// Details.
+    pub details: Option<Value>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().append(name, value);
+        }
+        response.extensions_mut().insert(ErrorPayload {
+            code: self.code,
+            message: self.message,
+            details: self.details,
+        });
+        response
+    }
+}
+
+impl From<WitError> for ApiError {
+    fn from(e: WitError) -> Self {
+        let (status, code, message) = match e {
+            WitError::NotFound(m) => (StatusCode::NOT_FOUND, "NOT_FOUND", m),
+            WitError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", m),
+            WitError::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m),
+            WitError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", m),
+            WitError::Timeout(m) => (StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", m),
+            WitError::Forbidden(m) => (StatusCode::FORBIDDEN, "FORBIDDEN", m),
+            WitError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", m),
+            WitError::Upstream(m) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", m),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<PluginError> for ApiError {
+    fn from(e: PluginError) -> Self {
+        match e {
+            PluginError::Api(w) => w.into(),
+            PluginError::Trapped {
+                ref plugin,
+                ref version,
+                ..
+            } => {
+                let details = serde_json::json!({"plugin": plugin, "version": version});
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "PLUGIN_FAILED", e.to_string())
+                    .with_details(details)
+            }
+            PluginError::Deadline {
+                ref plugin,
+                ref version,
+                ..
+            } => {
+                let details = serde_json::json!({"plugin": plugin, "version": version});
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "PLUGIN_DEADLINE", e.to_string())
+                    .with_details(details)
+            }
+            PluginError::MemoryLimit {
+                ref plugin,
+                ref version,
+                ..
+            } => {
+                let details = serde_json::json!({"plugin": plugin, "version": version});
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "PLUGIN_MEMORY_LIMIT",
+                    e.to_string(),
+                )
+                .with_details(details)
+            }
+            PluginError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "the plugin runtime is at capacity; retry shortly",
+            )
+            .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1")),
+            PluginError::Load { .. } => ApiError::internal(e),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Mounts every loaded plugin's routes under `/api/<mount>` and serves them: scope check,
+//! per-route quota, parameter and body validation, then a fresh plugin instance runs
+//! `handle`, and its response (or error) is mapped to HTTP.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, RawPathParams, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use http::{HeaderName, HeaderValue, StatusCode, header};
+
+use super::edge::RequestId;
+use super::error::ApiError;
+use super::validate::{validate_body, validate_params};
+use crate::auth::Caller;
+use crate::plugins::bindings::api;
+use crate::plugins::manifest::{RouteMethod, RouteSpec};
+use crate::plugins::{CallContext, LoadedPlugin, PluginSet};
+use crate::ratelimit::{Limiter, client_ip};
+
+/// One plugin route with everything compiled for serving it.
+pub struct RouteBinding {
+    plugin: Arc<LoadedPlugin>,
+    route: RouteSpec,
+    body_validator: Option<jsonschema::Validator>,
+    limiter: Option<Arc<Limiter>>,
+    body_limit: usize,
+}
+
+/// The full path of a plugin route: `/api` + mount + route path.
+pub fn full_path(plugin: &LoadedPlugin, route: &RouteSpec) -> String {
+    format!("/api{}{}", plugin.mount, route.path)
+}
+
+/// Builds the router of every plugin route. Fails (naming both routes) when two routes of
+/// different plugins would collide.
+pub fn plugin_router<S: Clone + Send + Sync + 'static>(
+    plugins: &PluginSet,
+    body_limit: usize,
+    rate_limits: bool,
+) -> Result<(Router<S>, Vec<Arc<Limiter>>), String> {
+    let mut router = Router::new();
+    let mut limiters = Vec::new();
+    let mut check: matchit::Router<String> = matchit::Router::new();
+    let mut seen = std::collections::BTreeMap::<String, Vec<RouteMethod>>::new();
+    for plugin in &plugins.loaded {
+        for route in &plugin.manifest.routes {
+            let path = full_path(plugin, route);
+            let owner = format!("{} {}", plugin.manifest.name, route.operation_id);
+            let methods = seen.entry(path.clone()).or_default();
+            if methods.is_empty() {
+                check.insert(path.clone(), owner.clone()).map_err(|e| {
+                    format!("route `{path}` of plugin `{}` cannot be mounted: {e}", plugin.manifest.name)
+                })?;
+            } else if methods.contains(&route.method) {
+                return Err(format!("route {:?} `{path}` is declared twice", route.method));
+            }
+            methods.push(route.method);
+            let body_validator = route
+                .request_body
+                .as_ref()
+                .map(jsonschema::validator_for)
+                .transpose()
+                .map_err(|e| format!("{owner}: body schema: {e}"))?;
+            let limiter = route
+                .rate_limit
+                .filter(|_| rate_limits)
+                .map(|spec| Arc::new(Limiter::new(spec)));
+            limiters.extend(limiter.clone());
+            let binding = Arc::new(RouteBinding {
+                plugin: plugin.clone(),
+                route: route.clone(),
+                body_validator,
+                limiter,
+                body_limit,
+            });
+            let filter = match route.method {
+                RouteMethod::Get => MethodFilter::GET,
+                RouteMethod::Post => MethodFilter::POST,
+                RouteMethod::Put => MethodFilter::PUT,
+                RouteMethod::Patch => MethodFilter::PATCH,
+                RouteMethod::Delete => MethodFilter::DELETE,
+            };
+            router = router.route(
+                &path,
+                on(filter, serve_route).with_state(binding),
+            );
+        }
+    }
+    Ok((router, limiters))
+}
+
+async fn serve_route(
+    State(binding): State<Arc<RouteBinding>>,
+    path_params: RawPathParams,
+    Query(query): Query<Vec<(String, String)>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller(None));
+    caller.require(binding.route.scope)?;
+    let decision = match &binding.limiter {
+        Some(limiter) => {
+            let d = limiter.check(client_ip(&request));
+            if !d.allowed {
+                return Ok(d.refusal());
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let path: Vec<(String, String)> = path_params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (path, query) = validate_params(&binding.route.params, &path, &query)?;
+    let uri_path = request.uri().path().to_string();
+    let bytes = axum::body::to_bytes(request.into_body(), binding.body_limit)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("request body is larger than {} bytes", binding.body_limit),
+            )
+        })?;
+    let body = match &binding.body_validator {
+        Some(v) => Some(validate_body(v, &bytes)?.to_string()),
+        None => None,
+    };
+    let pair = |(name, value): (String, String)| api::Pair { name, value };
+    let wit_request = api::Request {
+        operation_id: binding.route.operation_id.clone(),
+        method: binding.route.method.to_wit(),
+        path: uri_path
+            .strip_prefix(&format!("/api{}", binding.plugin.mount))
+            .unwrap_or(&uri_path)
+            .to_string(),
+        path_params: path.into_iter().map(pair).collect(),
+        query: query.into_iter().map(pair).collect(),
+        body,
+        request_id: request_id.clone(),
+        principal: caller.name(),
+    };
+    let call = CallContext {
+        request_id,
+        principal: caller.name(),
+    };
+    let answer = binding.plugin.handle(wit_request, call).await?;
+    let mut response = to_http(answer)?;
+    if let Some(d) = decision {
+        d.write_headers(response.headers_mut());
+    }
+    Ok(response)
+}
+
+fn to_http(answer: api::Response) -> Result<Response, ApiError> {
+    let status = StatusCode::from_u16(answer.status)
+        .map_err(|_| ApiError::internal(format!("plugin answered status {}", answer.status)))?;
+    let body = match answer.body {
+        api::Body::Bytes(bytes) => Body::from(bytes),
+        api::Body::Stream(_) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "streamed responses need ssh, which is not configured",
+            ));
+        }
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    if let Ok(ct) = HeaderValue::from_str(&answer.content_type) {
+        headers.insert(header::CONTENT_TYPE, ct);
+    }
+    for pair in answer.headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(pair.name.as_bytes()),
+            HeaderValue::from_str(&pair.value),
+        ) else {
+            continue;
+        };
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        headers.insert(name, value);
+    }
+    Ok(response)
+}

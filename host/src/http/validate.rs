@@ -1,0 +1,256 @@
+//! Validation of path and query parameters against a route's declared parameters, and of
+//! JSON bodies against its schema. Every plugin gets the same 422 answers, naming the field.
+
+use crate::http::error::ApiError;
+use crate::plugins::manifest::{ParamKind, ParamLocation, ParamSpec};
+
+/// Checks one textual value against a parameter's type and constraints and returns its
+/// canonical text form (`true`/`false` for booleans, plain digits for integers).
+pub fn check_value(spec: &ParamSpec, raw: &str) -> Result<String, String> {
+    let canonical = match spec.kind {
+        ParamKind::String => {
+            let len = raw.chars().count() as u64;
+            if let Some(min) = spec.min_length
+                && len < u64::from(min)
+            {
+                return Err(format!("must be at least {min} characters long"));
+            }
+            if let Some(max) = spec.max_length
+                && len > u64::from(max)
+            {
+                return Err(format!("must be at most {max} characters long"));
+            }
+            raw.to_string()
+        }
+        ParamKind::Integer => {
+            let n: i64 = raw
+                .trim()
+                .parse()
+                .map_err(|_| format!("must be an integer, got `{}`", shorten(raw)))?;
+            check_range(spec, n as f64)?;
+            n.to_string()
+        }
+        ParamKind::Number => {
+            let n: f64 = raw
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &f64| n.is_finite())
+                .ok_or_else(|| format!("must be a number, got `{}`", shorten(raw)))?;
+            check_range(spec, n)?;
+            raw.trim().to_string()
+        }
+        ParamKind::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => "true".to_string(),
+            "false" | "0" | "no" | "off" => "false".to_string(),
+            _ => return Err(format!("must be true or false, got `{}`", shorten(raw))),
+        },
+    };
+    if let Some(pattern) = &spec.pattern
+        && !pattern.is_match(&canonical)
+    {
+        return Err(format!(
+            "must match the pattern `{}`",
+            pattern
+                .as_str()
+                .trim_start_matches("^(?:")
+                .trim_end_matches(")$")
+        ));
+    }
+    if !spec.allowed.is_empty() && !spec.allowed.iter().any(|a| a == &canonical) {
+        return Err(format!("must be one of: {}", spec.allowed.join(", ")));
+    }
+    Ok(canonical)
+}
+
+fn check_range(spec: &ParamSpec, n: f64) -> Result<(), String> {
+    if let Some(min) = spec.minimum
+        && n < min
+    {
+        return Err(format!("must be ≥ {min}"));
+    }
+    if let Some(max) = spec.maximum
+        && n > max
+    {
+        return Err(format!("must be ≤ {max}"));
+    }
+    Ok(())
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+/// Validates the declared parameters of a route. Returns (path params, query params) in
+/// declaration order, with defaults applied; undeclared query parameters are ignored.
+pub fn validate_params(
+    params: &[ParamSpec],
+    path: &[(String, String)],
+    query: &[(String, String)],
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), ApiError> {
+    let mut path_out = Vec::new();
+    let mut query_out = Vec::new();
+    for spec in params {
+        let (source, location) = match spec.location {
+            ParamLocation::Path => (path, "path parameter"),
+            ParamLocation::Query => (query, "query parameter"),
+        };
+        let mut values = source.iter().filter(|(k, _)| k == &spec.name);
+        let value = match (values.next(), values.next()) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::validation(&spec.name, location, "given more than once"));
+            }
+            (Some((_, v)), None) => Some(v.as_str()),
+            (None, _) => None,
+        };
+        let checked = match (value, &spec.default) {
+            (Some(v), _) => Some(
+                check_value(spec, v).map_err(|r| ApiError::validation(&spec.name, location, r))?,
+            ),
+            (None, Some(d)) => Some(d.clone()),
+            (None, None) if spec.required => {
+                return Err(ApiError::validation(&spec.name, location, "is required"));
+            }
+            (None, None) => None,
+        };
+        if let Some(v) = checked {
+            match spec.location {
+                ParamLocation::Path => path_out.push((spec.name.clone(), v)),
+                ParamLocation::Query => query_out.push((spec.name.clone(), v)),
+            }
+        }
+    }
+    Ok((path_out, query_out))
+}
+
+/// Parses and validates a JSON body against a compiled schema.
+pub fn validate_body(
+    validator: &jsonschema::Validator,
+    bytes: &[u8],
+) -> Result<serde_json::Value, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::validation("body", "request", "a JSON body is required"));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::validation(
+            "body",
+            "request",
+            format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()),
+        )
+    })?;
+    if let Some(error) = validator.iter_errors(&value).next() {
+        let pointer = error.instance_path().to_string();
+        let field = field_name(&pointer, &error);
+        return Err(ApiError::validation(&field, "body field", error.to_string()));
+    }
+    Ok(value)
+}
+
+fn field_name(pointer: &str, error: &jsonschema::ValidationError<'_>) -> String {
+    use jsonschema::error::ValidationErrorKind;
+    let mut field = pointer.trim_start_matches('/').replace('/', ".");
+    match error.kind() {
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default().to_string();
+            field = if field.is_empty() { name } else { format!("{field}.{name}") };
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let name = unexpected.first().cloned().unwrap_or_default();
+            field = if field.is_empty() { name } else { format!("{field}.{name}") };
+        }
+        _ => {}
+    }
+    if field.is_empty() { "body".into() } else { field }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: ParamKind) -> ParamSpec {
+        ParamSpec {
+            name: "p".into(),
+            location: ParamLocation::Query,
+            kind,
+            required: false,
+            description: String::new(),
+            default: None,
+            minimum: None,
+            maximum: None,
+            min_length: None,
+            max_length: None,
+            pattern: None,
+            allowed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn integers_and_bounds() {
+        let mut s = spec(ParamKind::Integer);
+        s.minimum = Some(1.0);
+        s.maximum = Some(10.0);
+        assert_eq!(check_value(&s, "5").as_deref(), Ok("5"));
+        assert!(check_value(&s, "0").is_err());
+        assert!(check_value(&s, "11").is_err());
+        assert!(check_value(&s, "five").is_err());
+        assert!(check_value(&s, "1.5").is_err());
+    }
+
+    #[test]
+    fn booleans_are_canonical() {
+        let s = spec(ParamKind::Boolean);
+        assert_eq!(check_value(&s, "1").as_deref(), Ok("true"));
+        assert_eq!(check_value(&s, "No").as_deref(), Ok("false"));
+        assert!(check_value(&s, "maybe").is_err());
+    }
+
+    #[test]
+    fn strings_pattern_enum_length() {
+        let mut s = spec(ParamKind::String);
+        s.pattern = Some(regex::Regex::new("^(?:[a-z]+)$").expect("re"));
+        assert!(check_value(&s, "abc").is_ok());
+        assert!(check_value(&s, "abc; rm -rf /").is_err());
+        s.pattern = None;
+        s.allowed = vec!["a".into(), "b".into()];
+        assert!(check_value(&s, "c").is_err());
+        s.allowed.clear();
+        s.max_length = Some(3);
+        assert!(check_value(&s, "abcd").is_err());
+    }
+
+    #[test]
+    fn missing_required_and_defaults() {
+        let mut required = spec(ParamKind::String);
+        required.required = true;
+        let err = validate_params(&[required], &[], &[]).expect_err("required");
+        assert_eq!(err.status.as_u16(), 422);
+        let mut defaulted = spec(ParamKind::Integer);
+        defaulted.default = Some("7".into());
+        let (_, q) = validate_params(&[defaulted], &[], &[]).expect("default");
+        assert_eq!(q, vec![("p".to_string(), "7".to_string())]);
+    }
+
+    #[test]
+    fn body_errors_name_fields() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "count": {"type": "integer", "minimum": 0}},
+            "required": ["name"],
+            "additionalProperties": false
+        });
+        let v = jsonschema::validator_for(&schema).expect("schema");
+        let field = |body: &str| {
+            let e = validate_body(&v, body.as_bytes()).expect_err(body);
+            e.details.expect("details")["field"].as_str().unwrap_or_default().to_string()
+        };
+        assert_eq!(field(r#"{"count": 1}"#), "name");
+        assert_eq!(field(r#"{"name": "a", "count": -1}"#), "count");
+        assert_eq!(field(r#"{"name": "a", "extra": 1}"#), "extra");
+        assert_eq!(field("{nope"), "body");
+        assert!(validate_body(&v, br#"{"name": "a"}"#).is_ok());
+    }
+}

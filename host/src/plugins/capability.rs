@@ -1,0 +1,299 @@
+//! Capabilities: what a plugin declares it needs and what the operator grants it.
+//!
+//! Syntax (the same in manifests and in `plugins.<name>.grants`):
+//! - `exec:PROGRAM ARG…`: run a remote program; each `ARG` is a literal, `*` (exactly one
+//!   argument) or `**` (any number of further arguments, only last). `exec:docker ps **`.
+//! - `collector`, `storage`, `registry-read`, `registry-write`, `clock`.
+//!
+//! A call is allowed only when it is both declared by the plugin and granted by the
+//! operator (built-in plugins are granted their declaration by default; third-party plugins
+//! get nothing until configured). Checks run in the host import before anything happens.
+
+use std::fmt;
+
+/// One capability.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// Run remote programs whose argv matches the pattern.
+    Exec(ExecPattern),
+    /// Use the unified collector.
+    Collector,
+    /// Plugin-scoped documents and the plugin's own snapshots.
+    Storage,
+    /// Read the device registry.
+    RegistryRead,
+    /// Create, change and delete devices (implies read).
+    RegistryWrite,
+    /// Real wall and monotonic clocks (otherwise the guest sees a frozen clock).
+    Clock,
+}
+
+/// An argv pattern of an `exec:` capability.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExecPattern {
+    tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Token {
+    Literal(String),
+    One,
+    Rest,
+}
+
+impl Capability {
+    /// Parses the text form; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Capability, String> {
+        let text = text.trim();
+        if let Some(pattern) = text.strip_prefix("exec:") {
+            return ExecPattern::parse(pattern).map(Capability::Exec);
+        }
+        match text {
+            "collector" => Ok(Capability::Collector),
+            "storage" => Ok(Capability::Storage),
+            "registry-read" => Ok(Capability::RegistryRead),
+            "registry-write" => Ok(Capability::RegistryWrite),
+            "clock" => Ok(Capability::Clock),
+            other => Err(format!(
+                "unknown capability `{other}` (expected `exec:PROGRAM ARGS`, `collector`, \
+                 `storage`, `registry-read`, `registry-write` or `clock`)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Capability::Exec(p) => write!(f, "exec:{p}"),
+            Capability::Collector => f.write_str("collector"),
+            Capability::Storage => f.write_str("storage"),
+            Capability::RegistryRead => f.write_str("registry-read"),
+            Capability::RegistryWrite => f.write_str("registry-write"),
+            Capability::Clock => f.write_str("clock"),
+        }
+    }
+}
+
+impl serde::Serialize for Capability {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl ExecPattern {
+    /// Parses `PROGRAM ARG…` (whitespace-separated).
+    pub fn parse(text: &str) -> Result<ExecPattern, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let Some((program, args)) = words.split_first() else {
+            return Err("`exec:` needs a program name".into());
+        };
+        if *program == "*" || *program == "**" {
+            return Err("the program of an `exec:` pattern must be a literal name".into());
+        }
+        let mut tokens = vec![Token::Literal((*program).to_string())];
+        for (i, word) in args.iter().enumerate() {
+            tokens.push(match *word {
+                "*" => Token::One,
+                "**" if i + 1 == args.len() => Token::Rest,
+                "**" => return Err("`**` may only be the last element of a pattern".into()),
+                literal => Token::Literal(literal.to_string()),
+            });
+        }
+        Ok(ExecPattern { tokens })
+    }
+
+    /// The program name the pattern is for.
+    pub fn program(&self) -> &str {
+        match self.tokens.first() {
+            Some(Token::Literal(p)) => p,
+            _ => "",
+        }
+    }
+
+    /// True when `argv` matches the pattern exactly.
+    pub fn matches<S: AsRef<str>>(&self, argv: &[S]) -> bool {
+        let mut i = 0;
+        for token in &self.tokens {
+            match token {
+                Token::Rest => return true,
+                Token::One => {
+                    if i >= argv.len() {
+                        return false;
+                    }
+                }
+                Token::Literal(lit) => {
+                    if argv.get(i).map(AsRef::as_ref) != Some(lit.as_str()) {
+                        return false;
+                    }
+                }
+            }
+            i += 1;
+        }
+        i == argv.len()
+    }
+
+    /// True when every argv this pattern matches is also matched by `wider`.
+    pub fn within(&self, wider: &ExecPattern) -> bool {
+        let mut i = 0;
+        for token in &wider.tokens {
+            match token {
+                Token::Rest => return true,
+                Token::One => match self.tokens.get(i) {
+                    Some(Token::Literal(_)) | Some(Token::One) => {}
+                    _ => return false,
+                },
+                Token::Literal(lit) => match self.tokens.get(i) {
+                    Some(Token::Literal(mine)) if mine == lit => {}
+                    _ => return false,
+                },
+            }
+            i += 1;
+        }
+        i == self.tokens.len()
+    }
+}
+
+impl fmt::Display for ExecPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<&str> = self
+            .tokens
+            .iter()
+            .map(|t| match t {
+                Token::Literal(s) => s.as_str(),
+                Token::One => "*",
+                Token::Rest => "**",
+            })
+            .collect();
+        f.write_str(&words.join(" "))
+    }
+}
+
+/// The capabilities in force for one plugin: declared ∩ granted.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    effective: Vec<Capability>,
+}
+
+impl Grants {
+    /// Effective capabilities: a declared capability counts when a grant covers it
+    /// (`exec:` patterns: the declared pattern lies within a granted one).
+    pub fn effective(declared: &[Capability], granted: &[Capability]) -> Grants {
+        let effective = declared
+            .iter()
+            .filter(|d| granted.iter().any(|g| covers(g, d)))
+            .cloned()
+            .collect();
+        Grants { effective }
+    }
+
+    /// All of the declaration, for built-in plugins without an explicit grant.
+    pub fn all(declared: &[Capability]) -> Grants {
+        Grants {
+            effective: declared.to_vec(),
+        }
+    }
+
+    /// The capabilities in force.
+    pub fn list(&self) -> &[Capability] {
+        &self.effective
+    }
+
+    /// True when `cap` (a non-exec capability) is in force.
+    pub fn has(&self, cap: &Capability) -> bool {
+        self.effective.iter().any(|c| covers(c, cap))
+    }
+
+    /// True when running `argv` is in force.
+    pub fn allows_exec<S: AsRef<str>>(&self, argv: &[S]) -> bool {
+        self.effective.iter().any(|c| match c {
+            Capability::Exec(p) => p.matches(argv),
+            _ => false,
+        })
+    }
+
+    /// True when some `exec:` capability in force is for `program` (used for scripts, whose
+    /// declared programs are checked by name).
+    pub fn allows_program(&self, program: &str) -> bool {
+        self.effective.iter().any(|c| match c {
+            Capability::Exec(p) => p.program() == program,
+            _ => false,
+        })
+    }
+}
+
+fn covers(grant: &Capability, wanted: &Capability) -> bool {
+    match (grant, wanted) {
+        (Capability::Exec(g), Capability::Exec(w)) => w.within(g),
+        (Capability::RegistryWrite, Capability::RegistryRead) => true,
+        (g, w) => g == w,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cap(s: &str) -> Capability {
+        Capability::parse(s).expect(s)
+    }
+
+    fn pat(s: &str) -> ExecPattern {
+        ExecPattern::parse(s).expect(s)
+    }
+
+    #[test]
+    fn parses_and_prints() {
+        for s in [
+            "exec:docker ps **",
+            "exec:zfs list -H *",
+            "collector",
+            "storage",
+            "registry-read",
+            "registry-write",
+            "clock",
+        ] {
+            assert_eq!(cap(s).to_string(), s);
+        }
+        for bad in ["exec:", "exec:* ps", "exec:zfs ** list", "network", ""] {
+            assert!(Capability::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exec_patterns_match_argv() {
+        let p = pat("docker ps *");
+        assert!(p.matches(&["docker", "ps", "-a"]));
+        assert!(!p.matches(&["docker", "ps"]));
+        assert!(!p.matches(&["docker", "ps", "-a", "-q"]));
+        assert!(!p.matches(&["docker", "rm", "-a"]));
+        let rest = pat("zfs **");
+        assert!(rest.matches(&["zfs"]));
+        assert!(rest.matches(&["zfs", "list", "-H", "tank/a b"]));
+        assert!(!rest.matches(&["zpool", "list"]));
+        assert!(!pat("cat /proc/stat").matches(&["cat", "/etc/shadow"]));
+    }
+
+    #[test]
+    fn declared_must_lie_within_granted() {
+        assert!(pat("docker ps *").within(&pat("docker **")));
+        assert!(pat("docker ps **").within(&pat("docker **")));
+        assert!(!pat("docker **").within(&pat("docker ps **")));
+        assert!(!pat("docker ps **").within(&pat("docker ps *")));
+        assert!(pat("docker ps -a").within(&pat("docker ps *")));
+    }
+
+    #[test]
+    fn effective_is_declared_intersect_granted() {
+        let declared = vec![cap("exec:docker ps **"), cap("storage"), cap("registry-read")];
+        let granted = vec![cap("exec:docker **"), cap("registry-write")];
+        let g = Grants::effective(&declared, &granted);
+        assert!(g.allows_exec(&["docker", "ps", "-a"]));
+        assert!(!g.allows_exec(&["docker", "rm", "x"]), "granted but not declared");
+        assert!(!g.has(&Capability::Storage), "declared but not granted");
+        assert!(g.has(&Capability::RegistryRead), "write covers read");
+        assert!(!g.has(&Capability::RegistryWrite), "not declared");
+        let none = Grants::effective(&declared, &[]);
+        assert!(none.list().is_empty());
+    }
+}

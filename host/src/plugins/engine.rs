@@ -1,0 +1,143 @@
+//! The wasmtime engine shared by every plugin: configuration (pooling allocator, epoch
+//! interruption, async), the epoch ticker, and the on-disk cache of compiled components.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; the granularity of deadlines and of cooperative yields.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sizing of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineLimits {
+    /// Component instances alive at once (handle + parse instances together).
+    pub instances: u32,
+    /// The largest memory any plugin may have, in bytes.
+    pub max_memory_bytes: usize,
+}
+
+/// The engine plus its epoch ticker, stopped on drop.
+pub struct PluginEngine {
+    engine: Engine,
+    stop: Arc<AtomicBool>,
+}
+
+impl PluginEngine {
+    /// Builds the engine and starts the epoch ticker thread.
+    pub fn new(limits: &EngineLimits) -> anyhow::Result<PluginEngine> {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = limits.instances.max(1);
+        // A component instance needs 3 core instances, 1 memory and 2 tables (NOTES.md);
+        // leave headroom for components built differently.
+        pool.total_component_instances(n)
+            .total_core_instances(n * 4)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_memory_size(limits.max_memory_bytes)
+            .max_memories_per_component(2)
+            .max_tables_per_component(4)
+            .max_core_instances_per_component(8);
+        let mut config = Config::new();
+        config
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .max_wasm_stack(1 << 20)
+            .async_stack_size(2 << 20)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = engine.clone();
+        let stop_flag = stop.clone();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while !stop_flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker.increment_epoch();
+                }
+            })?;
+        Ok(PluginEngine { engine, stop })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles `wasm`, or loads the artifact cached under `cache_dir` by a previous run.
+    /// Returns the component and whether it came from the cache.
+    ///
+    /// The cache key is the SHA-256 of the wasm plus the engine's compatibility hash
+    /// (settings such as epoch interruption are baked into compiled code), so a changed
+    /// plugin or engine configuration never loads a stale artifact. A cache that cannot be
+    /// written is not an error: the component is simply compiled each start.
+    pub fn load_component(
+        &self,
+        wasm: &[u8],
+        cache_dir: &Path,
+    ) -> anyhow::Result<(Component, bool)> {
+        let path = self.cache_path(wasm, cache_dir);
+        if path.exists() {
+            match self.deserialize(&path) {
+                Ok(c) => return Ok((c, true)),
+                Err(e) => tracing::warn!(
+                    artifact = %path.display(),
+                    error = %e,
+                    "cached plugin artifact unusable; recompiling"
+                ),
+            }
+        }
+        let compiled = self.engine.precompile_component(wasm)?;
+        if let Err(e) = write_atomically(&path, &compiled) {
+            tracing::warn!(dir = %cache_dir.display(), error = %e, "cannot cache compiled plugin");
+            let component = Component::new(&self.engine, wasm)?;
+            return Ok((component, false));
+        }
+        Ok((self.deserialize(&path)?, false))
+    }
+
+    fn cache_path(&self, wasm: &[u8], cache_dir: &Path) -> PathBuf {
+        let wasm_hash = hex::encode(Sha256::digest(wasm));
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_hash = hasher.finish();
+        cache_dir.join(format!("{wasm_hash}-{engine_hash:016x}.cwasm"))
+    }
+
+    #[allow(unsafe_code)]
+    fn deserialize(&self, path: &Path) -> wasmtime::Result<Component> {
+        // SAFETY: the file was written by `precompile_component` of an engine with the same
+        // compatibility hash (it is part of the file name) into the server's own cache
+        // directory, which only the server writes; wasmtime additionally checks the header
+        // and version of the artifact before using it.
+        unsafe { Component::deserialize_file(&self.engine, path) }
+    }
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("cache path has no parent"))?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,173 @@
+//! The per-request store data of a plugin instance: identity, grants, limits, the time
+//! spent in host imports (excluded from the deadline) and an empty WASI context.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::capability::{Capability, Grants};
+use super::manifest::Manifest;
+use crate::services::HostServices;
+
+/// What an instance knows about the plugin it runs.
+pub struct PluginIdentity {
+    /// Checked manifest (None while `manifest()` itself is being called at load).
+    pub manifest: Option<Manifest>,
+    /// Name (from config/file name until the manifest is known).
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Capabilities in force.
+    pub grants: Grants,
+    /// The plugin's config section as JSON.
+    pub config_json: String,
+    /// Memory cap in bytes.
+    pub memory_limit: usize,
+    /// CPU-time deadline of one call.
+    pub deadline: Duration,
+}
+
+/// Who and what a call is for.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The request id (`X-Request-ID`), or a label such as `load` or `poller`.
+    pub request_id: String,
+    /// The API key name, when auth is on.
+    pub principal: Option<String>,
+}
+
+/// Store data of one instance.
+pub struct InstanceState {
+    /// The plugin.
+    pub plugin: Arc<PluginIdentity>,
+    /// Host services the imports use.
+    pub services: Arc<HostServices>,
+    /// The call's context.
+    pub call: CallContext,
+    /// When the current export call started.
+    pub call_started: Instant,
+    /// Time spent awaiting host imports during the current call.
+    pub host_time: Duration,
+    /// Set when the deadline stopped the guest.
+    pub deadline_hit: bool,
+    pub(crate) limiter: MemoryLimiter,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl InstanceState {
+    /// Fresh state for one instance.
+    pub fn new(plugin: Arc<PluginIdentity>, services: Arc<HostServices>, call: CallContext) -> Self {
+        let mut wasi = WasiCtxBuilder::new();
+        if !plugin.grants.has(&Capability::Clock) {
+            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+        }
+        let limiter = MemoryLimiter {
+            limit: plugin.memory_limit,
+            hit: false,
+        };
+        InstanceState {
+            plugin,
+            services,
+            call,
+            call_started: Instant::now(),
+            host_time: Duration::ZERO,
+            deadline_hit: false,
+            limiter,
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+        }
+    }
+
+    /// True when the memory limit stopped the guest.
+    pub fn memory_limit_hit(&self) -> bool {
+        self.limiter.hit
+    }
+
+    /// Guest CPU time of the current call: wall time minus time in host imports.
+    pub fn guest_time(&self) -> Duration {
+        self.call_started.elapsed().saturating_sub(self.host_time)
+    }
+
+    /// Logs and returns the `forbidden` error for an ungranted capability.
+    pub fn denied(&self, what: &str) -> super::bindings::WitError {
+        tracing::warn!(
+            plugin = %self.plugin.name,
+            request_id = %self.call.request_id,
+            capability = what,
+            "plugin call denied: capability not granted"
+        );
+        super::bindings::WitError::Forbidden(format!(
+            "plugin `{}` is not granted `{what}`",
+            self.plugin.name
+        ))
+    }
+}
+
+impl WasiView for InstanceState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory growth; records that it did so the host can say why the guest stopped.
+pub(crate) struct MemoryLimiter {
+    limit: usize,
+    hit: bool,
+}
+
+/// The error a memory grow past the limit traps with.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit exceeded")]
+pub struct MemoryLimitExceeded;
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.hit = true;
+            return Err(MemoryLimitExceeded.into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A clock that always reads zero, for plugins not granted `clock`.
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,160 @@
+//! Finds plugins (built into the binary, or `.wasm` files in `plugins.dir`), applies the
+//! per-plugin config (enabled, mount, grants, limits) and loads the enabled ones.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::error::PluginError;
+use super::runtime::{LoadedPlugin, PluginRuntime, PluginSource};
+use crate::config::PluginsConfig;
+
+/// First path segments under `/api` that belong to the host's common routes.
+pub const RESERVED_MOUNTS: &[&str] = &["status", "system-info", "test-error", "plugins", "openapi.json"];
+
+/// A plugin found but not loaded because config disables it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisabledPlugin {
+    /// Name.
+    pub name: String,
+    /// Where it would come from.
+    pub source: PluginSource,
+}
+
+/// Every plugin the server knows of.
+#[derive(Default)]
+pub struct PluginSet {
+    /// Loaded and mounted, in load order.
+    pub loaded: Vec<Arc<LoadedPlugin>>,
+    /// Present but disabled.
+    pub disabled: Vec<DisabledPlugin>,
+}
+
+impl PluginSet {
+    /// The loaded plugin called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.loaded.iter().find(|p| p.manifest.name == name)
+    }
+}
+
+/// A plugin's wasm before loading.
+pub struct PluginBinary {
+    /// Name (built-in name or file stem).
+    pub name: String,
+    /// The component bytes.
+    pub wasm: Vec<u8>,
+    /// Origin.
+    pub source: PluginSource,
+}
+
+/// Built-in plugins plus `*.wasm` files of `dir` (when it exists). A file named like a
+/// built-in replaces it.
+pub fn discover(
+    builtins: &[(&str, &[u8])],
+    dir: &Path,
+) -> Result<Vec<PluginBinary>, PluginError> {
+    let mut found: BTreeMap<String, PluginBinary> = BTreeMap::new();
+    for (name, wasm) in builtins {
+        found.insert(
+            (*name).to_string(),
+            PluginBinary {
+                name: (*name).to_string(),
+                wasm: wasm.to_vec(),
+                source: PluginSource::Builtin,
+            },
+        );
+    }
+    if dir.is_dir() {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| PluginError::load(dir.display().to_string(), e))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| PluginError::load(dir.display().to_string(), e))?
+                .path();
+            if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
+                continue;
+            }
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
+            else {
+                continue;
+            };
+            if !crate::config::is_plugin_name(&name) {
+                return Err(PluginError::load(
+                    name,
+                    "plugin file names must be lower-case letters, digits, `-` or `_`",
+                ));
+            }
+            let wasm = std::fs::read(&path).map_err(|e| PluginError::load(&name, e))?;
+            if found.contains_key(&name) {
+                tracing::warn!(plugin = %name, file = %path.display(), "file replaces the built-in plugin");
+            }
+            found.insert(
+                name.clone(),
+                PluginBinary {
+                    name,
+                    wasm,
+                    source: PluginSource::File(path),
+                },
+            );
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// Loads every enabled plugin; fails on the first that cannot load or whose mount or routes
+/// collide with another's.
+pub async fn load_all(
+    runtime: &Arc<PluginRuntime>,
+    binaries: Vec<PluginBinary>,
+    config: &PluginsConfig,
+) -> Result<PluginSet, PluginError> {
+    let mut set = PluginSet::default();
+    for name in config.entries.keys() {
+        if !binaries.iter().any(|b| &b.name == name) {
+            tracing::warn!(plugin = %name, "config has a section for a plugin that does not exist");
+        }
+    }
+    for binary in binaries {
+        let entry = config.entry(&binary.name);
+        if !entry.enabled {
+            tracing::info!(plugin = %binary.name, "plugin disabled by config");
+            set.disabled.push(DisabledPlugin {
+                name: binary.name,
+                source: binary.source,
+            });
+            continue;
+        }
+        let plugin = runtime
+            .load(&binary.name, &binary.wasm, binary.source, &entry)
+            .await?;
+        let first = plugin.mount.trim_start_matches('/').split('/').next().unwrap_or("");
+        if RESERVED_MOUNTS.contains(&first) {
+            return Err(PluginError::load(
+                &plugin.manifest.name,
+                format!("mount `{}` is reserved for the host's own routes", plugin.mount),
+            ));
+        }
+        if let Some(other) = set.loaded.iter().find(|p| p.mount == plugin.mount) {
+            return Err(PluginError::load(
+                &plugin.manifest.name,
+                format!(
+                    "mount `{}` is already used by plugin `{}`; set plugins.{}.mount",
+                    plugin.mount, other.manifest.name, plugin.manifest.name
+                ),
+            ));
+        }
+        tracing::info!(
+            plugin = %plugin.manifest.name,
+            version = %plugin.manifest.version,
+            mount = %plugin.mount,
+            routes = plugin.manifest.routes.len(),
+            load_ms = format!("{:.1}", plugin.load_time_ms),
+            cached = plugin.from_cache,
+            "plugin loaded"
+        );
+        set.loaded.push(Arc::new(plugin));
+    }
+    Ok(set)
+}

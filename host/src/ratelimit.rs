@@ -1,0 +1,242 @@
+//! Rate limiting with governor: a global quota per client address on every route, plus
+//! per-route quotas (`60/minute`) from plugin manifests and for the common routes.
+//! Answers carry real `X-RateLimit-Limit/Remaining/Reset` headers; a refusal is 429 with
+//! `Retry-After`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Serialize;
+
+use crate::http::error::ApiError;
+
+/// A quota: `count` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RateSpec {
+    /// Requests allowed per period (also the burst).
+    pub count: u32,
+    /// Period in seconds.
+    pub period_secs: u64,
+}
+
+impl RateSpec {
+    /// Parses `N/second|minute|hour|day` (also `N/s`, `N/m`, `N/h`, `N/d`).
+    pub fn parse(text: &str) -> Result<RateSpec, String> {
+        let (count, unit) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` is not of the form N/minute"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("`{count}` is not a positive count"))?;
+        let period_secs = match unit.trim() {
+            "s" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3600,
+            "d" | "day" => 86_400,
+            other => return Err(format!("unknown period `{other}`")),
+        };
+        Ok(RateSpec { count, period_secs })
+    }
+
+    /// Per minute.
+    pub fn per_minute(count: u32) -> RateSpec {
+        RateSpec {
+            count: count.max(1),
+            period_secs: 60,
+        }
+    }
+}
+
+impl std::fmt::Display for RateSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.period_secs {
+            1 => "second",
+            60 => "minute",
+            3600 => "hour",
+            86_400 => "day",
+            _ => "period",
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+type Keyed = RateLimiter<
+    IpAddr,
+    DefaultKeyedStateStore<IpAddr>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
+
+/// A keyed limiter for one quota.
+pub struct Limiter {
+    spec: RateSpec,
+    interval: Duration,
+    inner: Keyed,
+}
+
+/// What a check found.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    /// Allowed or not.
+    pub allowed: bool,
+    /// The quota.
+    pub limit: u32,
+    /// Requests left now.
+    pub remaining: u32,
+    /// Seconds until the quota is whole again.
+    pub reset_secs: u64,
+    /// Seconds to wait before retrying (refusals).
+    pub retry_after_secs: u64,
+}
+
+impl Limiter {
+    /// A limiter for `spec`.
+    pub fn new(spec: RateSpec) -> Limiter {
+        let count = NonZeroU32::new(spec.count).unwrap_or(NonZeroU32::MIN);
+        let interval = Duration::from_secs(spec.period_secs) / spec.count.max(1);
+        let quota = Quota::with_period(interval)
+            .unwrap_or_else(|| Quota::per_second(count))
+            .allow_burst(count);
+        Limiter {
+            spec,
+            interval,
+            inner: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+        }
+    }
+
+    /// The quota.
+    pub fn spec(&self) -> RateSpec {
+        self.spec
+    }
+
+    /// Takes one request from `client`'s budget.
+    pub fn check(&self, client: IpAddr) -> Decision {
+        match self.inner.check_key(&client) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let used = self.spec.count.saturating_sub(remaining);
+                Decision {
+                    allowed: true,
+                    limit: self.spec.count,
+                    remaining,
+                    reset_secs: (self.interval * used).as_secs_f64().ceil() as u64,
+                    retry_after_secs: 0,
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Decision {
+                    allowed: false,
+                    limit: self.spec.count,
+                    remaining: 0,
+                    reset_secs: (self.interval * self.spec.count).as_secs_f64().ceil() as u64,
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                }
+            }
+        }
+    }
+
+    /// Forgets clients whose budget is whole again (bounds memory).
+    pub fn prune(&self) {
+        self.inner.retain_recent();
+        self.inner.shrink_to_fit();
+    }
+}
+
+impl Decision {
+    /// Writes the `X-RateLimit-*` headers (unless a stricter, inner limiter already did).
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        if headers.contains_key("x-ratelimit-limit") {
+            return;
+        }
+        headers.insert("x-ratelimit-limit", HeaderValue::from(self.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset_secs));
+    }
+
+    /// The 429 answer.
+    pub fn refusal(&self) -> Response {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("rate limit exceeded: {} requests allowed; retry in {} s", self.limit, self.retry_after_secs),
+        )
+        .with_header(http::header::RETRY_AFTER, HeaderValue::from(self.retry_after_secs))
+        .into_response();
+        self.write_headers(response.headers_mut());
+        response
+    }
+}
+
+/// The client address of a request (the peer; `0.0.0.0` when unknown, as in in-process tests).
+pub fn client_ip(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Middleware applying one limiter (global, or a common route's own).
+pub async fn limit(State(limiter): State<Arc<Limiter>>, request: Request, next: Next) -> Response {
+    let decision = limiter.check(client_ip(&request));
+    if !decision.allowed {
+        return decision.refusal();
+    }
+    let mut response = next.run(request).await;
+    decision.write_headers(response.headers_mut());
+    response
+}
+
+/// Periodically prunes limiters so idle clients do not accumulate.
+pub fn spawn_pruner(limiters: Vec<Arc<Limiter>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            for l in &limiters {
+                l.prune();
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        assert_eq!(RateSpec::parse("60/minute"), Ok(RateSpec { count: 60, period_secs: 60 }));
+        assert_eq!(RateSpec::parse("10/s").map(|s| s.period_secs), Ok(1));
+        assert!(RateSpec::parse("0/minute").is_err());
+        assert!(RateSpec::parse("ten/minute").is_err());
+        assert!(RateSpec::parse("5/fortnight").is_err());
+    }
+
+    #[test]
+    fn counts_down_then_refuses() {
+        let l = Limiter::new(RateSpec::per_minute(3));
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let remaining: Vec<u32> = (0..3).map(|_| l.check(ip).remaining).collect();
+        assert_eq!(remaining, vec![2, 1, 0]);
+        let refused = l.check(ip);
+        assert!(!refused.allowed);
+        assert!(refused.retry_after_secs >= 1 && refused.retry_after_secs <= 20);
+        let other = l.check(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(other.allowed, "budgets are per client");
+    }
+}

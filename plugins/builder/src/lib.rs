@@ -1,0 +1,535 @@
+//! Compiles guest plugin crates of this workspace to `wasm32-wasip2` components, from a build
+//! script.
+//!
+//! The guests are built by ONE nested `cargo build` with its own target directory
+//! (`<workspace>/target/wasm-guests`), so it never waits for the outer cargo's lock, and with
+//! the outer cargo's build-script environment removed, so nothing meant for the host crate
+//! (`RUSTFLAGS`, `CARGO_CFG_*`, `TARGET`, profile and feature variables…) leaks into the
+//! guests:
+//!
+//! ```text
+//! $CARGO build --target wasm32-wasip2 --profile wasm-guest \
+//!     --manifest-path <root>/Cargo.toml --target-dir <root>/target/wasm-guests -p A -p B …
+//! ```
+//!
+//! ```no_run
+//! // build.rs
+//! use std::path::{Path, PathBuf};
+//!
+//! let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+//! let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("plugins");
+//! let built = infrastructor_plugin_builder::build_guests(root, &["test-plugin-hello"], &out)
+//!     .unwrap_or_else(|e| panic!("{e}"));
+//! assert_eq!(built[0].path, out.join("test_plugin_hello.wasm"));
+//! ```
+
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target triple guests are compiled for.
+pub const GUEST_TARGET: &str = "wasm32-wasip2";
+
+/// The cargo profile guests are compiled with (defined in the workspace's `Cargo.toml`).
+pub const GUEST_PROFILE: &str = "wasm-guest";
+
+/// The environment variables the nested cargo keeps; every other one is removed.
+pub const KEPT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "TMPDIR",
+];
+
+/// A guest compiled to a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltGuest {
+    /// The cargo package name (`test-plugin-hello`).
+    pub package: String,
+    /// The library crate name (`test_plugin_hello`); the file is `<crate_name>.wasm`.
+    pub crate_name: String,
+    /// Where the component was copied (`<out_dir>/<crate_name>.wasm`).
+    pub path: PathBuf,
+    /// The component's size in bytes.
+    pub size: u64,
+}
+
+/// Why guests could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The nested cargo could not be started.
+    #[error("cannot run `{program}`: {source}")]
+    Spawn {
+        /// The program (the outer cargo).
+        program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// `cargo metadata` failed or printed something unexpected.
+    #[error("cannot read the workspace metadata: {0}")]
+    Metadata(String),
+    /// A requested package is not a member of the workspace.
+    #[error("`{0}` is not a package of the workspace")]
+    UnknownPackage(String),
+    /// A requested package has no library target to build as a `cdylib`.
+    #[error("package `{0}` has no library target (guests must be `cdylib` crates)")]
+    NoLibrary(String),
+    /// The nested build failed; carries cargo's standard error.
+    #[error("building guest plugins failed ({status}):\n$ {command}\n{stderr}")]
+    Cargo {
+        /// The command that was run.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// Its standard error.
+        stderr: String,
+    },
+    /// The build succeeded but a component is not where it should be.
+    #[error("cargo built `{package}` but {path} does not exist")]
+    MissingArtifact {
+        /// The package.
+        package: String,
+        /// The expected path.
+        path: PathBuf,
+    },
+    /// Copying a component or creating the output directory failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// The cargo the build script runs under (`$CARGO`), or `cargo` from `PATH`.
+fn cargo_program() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// A cargo command with the outer build's environment removed (see [`KEPT_ENV`]).
+fn clean_cargo() -> Command {
+    let mut cmd = Command::new(cargo_program());
+    cmd.env_clear();
+    for key in KEPT_ENV {
+        if let Some(value) = std::env::var_os(key) {
+            cmd.env(key, value);
+        }
+    }
+    cmd
+}
+
+/// A workspace package as `cargo metadata` describes it.
+#[derive(Debug)]
+struct Package {
+    name: String,
+    dir: PathBuf,
+    lib_name: Option<String>,
+}
+
+/// Every package of the workspace (`cargo metadata --no-deps`).
+fn workspace_packages(root: &Path) -> Result<Vec<Package>, BuildError> {
+    let mut cmd = clean_cargo();
+    cmd.current_dir(root)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"));
+    let output = cmd.output().map_err(|source| BuildError::Spawn {
+        program: cargo_program().to_string_lossy().into_owned(),
+        source,
+    })?;
+    if !output.status.success() {
+        return Err(BuildError::Metadata(
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| BuildError::Metadata(format!("invalid JSON: {e}")))?;
+    let packages = metadata["packages"]
+        .as_array()
+        .ok_or_else(|| BuildError::Metadata("no `packages` array".to_owned()))?;
+    packages
+        .iter()
+        .map(|package| {
+            let name = package["name"]
+                .as_str()
+                .ok_or_else(|| BuildError::Metadata("a package has no name".to_owned()))?;
+            let dir = package["manifest_path"]
+                .as_str()
+                .and_then(|m| Path::new(m).parent())
+                .map(Path::to_path_buf)
+                .ok_or_else(|| BuildError::Metadata(format!("no manifest path for `{name}`")))?;
+            let lib_name = package["targets"].as_array().and_then(|targets| {
+                targets
+                    .iter()
+                    .find(|t| {
+                        t["kind"]
+                            .as_array()
+                            .is_some_and(|kinds| kinds.iter().any(|k| k == "cdylib" || k == "lib"))
+                    })
+                    .and_then(|t| t["name"].as_str())
+                    .map(|n| n.replace('-', "_"))
+            });
+            Ok(Package {
+                name: name.to_owned(),
+                dir,
+                lib_name,
+            })
+        })
+        .collect()
+}
+
+/// The nested build command for `packages` (without running it).
+pub fn guest_build_command(workspace_root: &Path, packages: &[&str]) -> Command {
+    let mut cmd = clean_cargo();
+    cmd.current_dir(workspace_root)
+        .args([
+            "build",
+            "--target",
+            GUEST_TARGET,
+            "--profile",
+            GUEST_PROFILE,
+        ])
+        .arg("--manifest-path")
+        .arg(workspace_root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(guest_target_dir(workspace_root));
+    for package in packages {
+        cmd.args(["-p", package]);
+    }
+    cmd
+}
+
+/// The nested build's target directory, `<root>/target/wasm-guests`.
+pub fn guest_target_dir(workspace_root: &Path) -> PathBuf {
+    workspace_root.join("target").join("wasm-guests")
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds `packages` (workspace package names) to components with one nested cargo and copies
+/// each `<crate_name>.wasm` into `out_dir` (created if needed; a file whose content did not
+/// change is left alone so its timestamp does not trigger rebuilds of crates embedding it).
+///
+/// Prints `cargo:rerun-if-changed` for each guest crate's directory, `plugins/sdk`, `wit/`,
+/// `Cargo.lock` and the workspace `Cargo.toml` (whose `[profile.wasm-guest]` shapes the
+/// build), so a build script calling it reruns exactly when a guest may have changed.
+///
+/// A failed build becomes [`BuildError::Cargo`] with cargo's standard error.
+pub fn build_guests(
+    workspace_root: &Path,
+    packages: &[&str],
+    out_dir: &Path,
+) -> Result<Vec<BuiltGuest>, BuildError> {
+    let workspace = workspace_packages(workspace_root)?;
+    let mut resolved = Vec::with_capacity(packages.len());
+    for name in packages {
+        let package = workspace
+            .iter()
+            .find(|p| p.name == *name)
+            .ok_or_else(|| BuildError::UnknownPackage((*name).to_owned()))?;
+        let crate_name = package
+            .lib_name
+            .clone()
+            .ok_or_else(|| BuildError::NoLibrary((*name).to_owned()))?;
+        resolved.push((*name, crate_name, package.dir.clone()));
+    }
+
+    for (_, _, dir) in &resolved {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
+    for path in ["plugins/sdk", "wit", "Cargo.lock", "Cargo.toml"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace_root.join(path).display()
+        );
+    }
+
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let mut cmd = guest_build_command(workspace_root, packages);
+    let command = describe(&cmd);
+    let output = cmd.output().map_err(|source| BuildError::Spawn {
+        program: cmd.get_program().to_string_lossy().into_owned(),
+        source,
+    })?;
+    if !output.status.success() {
+        return Err(BuildError::Cargo {
+            command,
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+
+    fs::create_dir_all(out_dir).map_err(|source| BuildError::Io {
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let artifacts = guest_target_dir(workspace_root)
+        .join(GUEST_TARGET)
+        .join(GUEST_PROFILE);
+    let mut built = Vec::with_capacity(resolved.len());
+    for (package, crate_name, _) in resolved {
+        let file = format!("{crate_name}.wasm");
+        let from = artifacts.join(&file);
+        let bytes = fs::read(&from).map_err(|_| BuildError::MissingArtifact {
+            package: package.to_owned(),
+            path: from.clone(),
+        })?;
+        let to = out_dir.join(&file);
+        if fs::read(&to).ok().as_deref() != Some(bytes.as_slice()) {
+            fs::write(&to, &bytes).map_err(|source| BuildError::Io {
+                path: to.clone(),
+                source,
+            })?;
+        }
+        built.push(BuiltGuest {
+            package: package.to_owned(),
+            crate_name,
+            path: to,
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(built)
+}
+
+/// Crates directly under `dir` (`dir/*/Cargo.toml`) with a `[package]` table, as
+/// `(package name, crate directory)` sorted by name, for which `keep` returns true when given
+/// the parsed manifest. Unreadable or invalid manifests are skipped (cargo reports them).
+pub fn discover_packages(
+    dir: &Path,
+    keep: impl Fn(&toml::Table) -> bool,
+) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter_map(|crate_dir| {
+            let text = fs::read_to_string(crate_dir.join("Cargo.toml")).ok()?;
+            let manifest: toml::Table = text.parse().ok()?;
+            let name = manifest.get("package")?.get("name")?.as_str()?.to_owned();
+            keep(&manifest).then_some((name, crate_dir))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The built-in plugins: crates under `<root>/plugins/*/` whose `Cargo.toml` says
+/// `[package.metadata.infrastructor] builtin = true`, as `(package name, crate directory)`
+/// sorted by name. (`plugins/sdk` and `plugins/builder` are not plugins and say nothing.)
+///
+/// A build script using it should also print `cargo:rerun-if-changed=<root>/plugins` so a
+/// newly added plugin is picked up.
+pub fn discover_builtin_plugins(workspace_root: &Path) -> Vec<(String, PathBuf)> {
+    discover_packages(&workspace_root.join("plugins"), |manifest| {
+        manifest
+            .get("package")
+            .and_then(|p| p.get("metadata"))
+            .and_then(|m| m.get("infrastructor"))
+            .and_then(|i| i.get("builtin"))
+            .and_then(toml::Value::as_bool)
+            == Some(true)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workspace_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .expect("workspace root")
+            .to_path_buf()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "infrastructor-builder-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    #[test]
+    fn discovers_only_builtin_plugins() {
+        let root = scratch("discover");
+        let write = |dir: &str, text: &str| {
+            let d = root.join("plugins").join(dir);
+            fs::create_dir_all(&d).expect("dir");
+            fs::write(d.join("Cargo.toml"), text).expect("write");
+        };
+        write("sdk", "[package]\nname = \"infrastructor-sdk\"\n");
+        write(
+            "zfs",
+            "[package]\nname = \"plugin-zfs\"\n[package.metadata.infrastructor]\nbuiltin = true\n",
+        );
+        write(
+            "devices",
+            "[package]\nname = \"plugin-devices\"\n\n[package.metadata.infrastructor]\nbuiltin = true\n",
+        );
+        write(
+            "third",
+            "[package]\nname = \"third\"\n[package.metadata.infrastructor]\nbuiltin = false\n",
+        );
+        write("broken", "[package\nname = ");
+        let found = discover_builtin_plugins(&root);
+        assert_eq!(
+            found,
+            [
+                ("plugin-devices".to_owned(), root.join("plugins/devices")),
+                ("plugin-zfs".to_owned(), root.join("plugins/zfs")),
+            ]
+        );
+        assert!(discover_builtin_plugins(&root.join("nowhere")).is_empty());
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn the_real_workspace_has_no_builtin_plugins_yet_but_has_test_plugins() {
+        let root = workspace_root();
+        assert!(
+            discover_builtin_plugins(&root)
+                .iter()
+                .all(|(name, _)| name != "infrastructor-sdk"
+                    && name != "infrastructor-plugin-builder")
+        );
+        let tests = discover_packages(&root.join("tests/plugins"), |_| true);
+        assert!(tests.iter().any(|(n, _)| n == "test-plugin-hello"));
+    }
+
+    #[test]
+    fn command_line() {
+        let root = Path::new("/ws");
+        let cmd = guest_build_command(root, &["a", "b-c"]);
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--target",
+                "wasm32-wasip2",
+                "--profile",
+                "wasm-guest",
+                "--manifest-path",
+                "/ws/Cargo.toml",
+                "--target-dir",
+                "/ws/target/wasm-guests",
+                "-p",
+                "a",
+                "-p",
+                "b-c"
+            ]
+        );
+        let envs: Vec<_> = cmd
+            .get_envs()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert!(envs.iter().all(|k| KEPT_ENV.contains(&k.as_str())));
+    }
+
+    #[test]
+    fn unknown_packages_are_reported() {
+        let err = build_guests(&workspace_root(), &["no-such-package"], &scratch("unknown"))
+            .expect_err("unknown");
+        assert!(matches!(err, BuildError::UnknownPackage(ref p) if p == "no-such-package"));
+    }
+
+    /// Runs the real nested build of every test plugin (slow; needs the wasm32-wasip2
+    /// target): `cargo test -p infrastructor-plugin-builder -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "runs a nested cargo build of the test plugins"]
+    fn builds_the_test_plugins() {
+        let root = workspace_root();
+        let packages = discover_packages(&root.join("tests/plugins"), |_| true);
+        let names: Vec<&str> = packages.iter().map(|(n, _)| n.as_str()).collect();
+        let out = scratch("build");
+        let built = build_guests(&root, &names, &out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(built.len(), names.len());
+        for guest in &built {
+            let bytes = fs::read(&guest.path).expect("copied");
+            // A component: `\0asm`, version 0x0d, layer 1.
+            assert_eq!(bytes[..8], *b"\0asm\x0d\x00\x01\x00", "{}", guest.package);
+            assert_eq!(bytes.len() as u64, guest.size);
+            println!("{} {} bytes", guest.path.display(), guest.size);
+        }
+        let _ = fs::remove_dir_all(&out);
+    }
+
+    /// A scratch workspace with one guest crate whose `lib.rs` is `source`.
+    fn scratch_workspace(name: &str, source: &str) -> PathBuf {
+        let root = scratch(name);
+        fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nresolver = \"3\"\nmembers = [\"guest\"]\n\n\
+             [profile.wasm-guest]\ninherits = \"release\"\n",
+        )
+        .expect("workspace manifest");
+        fs::create_dir_all(root.join("guest/src")).expect("guest dir");
+        fs::write(
+            root.join("guest/Cargo.toml"),
+            "[package]\nname = \"scratch-guest\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+             [lib]\ncrate-type = [\"cdylib\"]\n",
+        )
+        .expect("guest manifest");
+        fs::write(root.join("guest/src/lib.rs"), source).expect("guest source");
+        root
+    }
+
+    #[test]
+    fn failed_builds_carry_cargo_stderr() {
+        let root = scratch_workspace("broken", "pub fn broken( {}\n");
+        let err = build_guests(&root, &["scratch-guest"], &root.join("out")).expect_err("fails");
+        match &err {
+            BuildError::Cargo {
+                stderr, command, ..
+            } => {
+                assert!(stderr.contains("error"), "{stderr}");
+                assert!(stderr.contains("src/lib.rs"), "{stderr}");
+                assert!(command.contains("--profile wasm-guest"), "{command}");
+            }
+            other => panic!("unexpected error: {other}"),
+        }
+        assert!(err.to_string().contains("building guest plugins failed"));
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn builds_a_scratch_guest_into_a_component() {
+        let root = scratch_workspace("ok", "pub fn answer() -> u32 { 42 }\n");
+        let out = root.join("out");
+        let built = build_guests(&root, &["scratch-guest"], &out).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(built.len(), 1);
+        assert_eq!(built[0].crate_name, "scratch_guest");
+        assert_eq!(built[0].path, out.join("scratch_guest.wasm"));
+        let bytes = fs::read(&built[0].path).expect("copied");
+        assert_eq!(bytes[..8], *b"\0asm\x0d\x00\x01\x00");
+        let _ = fs::remove_dir_all(&root);
+    }
+}

@@ -1,0 +1,6 @@
+//! One integration-test binary (as wasmtime does): every end-to-end suite is a module.
+
+mod auth_and_limits;
+mod openapi;
+mod routing;
+mod sandbox;

@@ -1,0 +1,58 @@
+//! A test plugin that declares no capabilities and calls host imports anyway; the host must
+//! answer each call with `forbidden`, which the handlers propagate (403).
+
+use infrastructor_sdk::prelude::*;
+use infrastructor_sdk::registry::DeviceFields;
+
+fn app() -> App {
+    App::new("sneaky", env!("CARGO_PKG_VERSION"))
+        .description("Uses capabilities it never declared (end-to-end test plugin)")
+        .route(
+            Route::get("/steal", "steal").summary("Writes storage"),
+            steal,
+        )
+        .route(
+            Route::get("/exec", "exec").summary("Reads /etc/shadow over SSH"),
+            exec,
+        )
+        .route(
+            Route::get("/registry", "registry").summary("Registers a device"),
+            register,
+        )
+}
+
+fn steal(_: &Request) -> Result<Response, Error> {
+    let doc = storage::put_json("loot", "1", &json!({"stolen": true}))?;
+    Ok(Json(json!({"stored": doc.id})).into())
+}
+
+fn exec(_: &Request) -> Result<Response, Error> {
+    let out = ssh::exec(
+        "localhost",
+        &["cat", "/etc/shadow"],
+        None,
+        Duration::from_secs(5),
+    )?;
+    Ok(Json(json!({"shadow": out.stdout_str()})).into())
+}
+
+fn register(_: &Request) -> Result<Response, Error> {
+    let fields = DeviceFields {
+        hostname: Some("sneaky-device".to_owned()),
+        device_type: Some("server".to_owned()),
+        ..DeviceFields::default()
+    };
+    Ok(Json(registry::create(&fields)?).into())
+}
+
+infrastructor_sdk::export_plugin!(app);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn declares_nothing() {
+        let app = super::app();
+        assert_eq!(app.validate(), Ok(()));
+        assert!(app.capabilities().is_empty());
+    }
+}

@@ -1,0 +1,155 @@
+//! The end-to-end test harness: a real Infrastructor server on a loopback port, with private
+//! state in a temp dir, the test plugins built from `tests/plugins/*`, and an HTTP client.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use infrastructor::{App, Config};
+use tokio::sync::oneshot;
+
+/// Directory holding the test plugins compiled by `build.rs` (`test_plugin_<name>.wasm`).
+pub const TEST_PLUGIN_DIR: &str = env!("INFRA_TEST_PLUGIN_DIR");
+
+/// The test plugins' names.
+pub const TEST_PLUGINS: &[&str] = &["hello", "trap", "spin", "membomb", "sneaky"];
+
+/// Path of a compiled test plugin.
+pub fn test_plugin_path(name: &str) -> PathBuf {
+    Path::new(TEST_PLUGIN_DIR).join(format!("test_plugin_{name}.wasm"))
+}
+
+/// A directory shared by every test of a run for compiled-plugin artifacts, so each test
+/// plugin is compiled once per run, not once per test.
+pub fn shared_cache_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infrastructor-test-cache-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// A running server.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// A client without default auth.
+    pub client: reqwest::Client,
+    /// The server's private directory (database, plugins dir).
+    pub dir: tempfile::TempDir,
+    state: std::sync::Arc<infrastructor::AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// A config for tests: private database, the given test plugins in a private plugin dir
+/// with the grants they declare (hello) or none (the others), small instance pool.
+pub fn test_config(dir: &Path, plugins: &[&str]) -> Config {
+    let mut config = Config::default();
+    config.database.path = dir.join("db/infrastructor.db");
+    config.plugins.dir = dir.join("plugins.d");
+    config.plugins.cache_dir = shared_cache_dir();
+    config.plugins.max_instances = 16;
+    config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    std::fs::create_dir_all(&config.plugins.dir).expect("plugins dir");
+    for name in plugins {
+        let from = test_plugin_path(name);
+        std::fs::copy(&from, config.plugins.dir.join(format!("{name}.wasm")))
+            .unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    }
+    let hello = config.plugins.entries.entry("hello".into()).or_default();
+    hello.grants = Some(vec!["storage".into(), "registry-read".into()]);
+    hello.config = serde_json::json!({"greeting": "hi", "answer": 42});
+    config
+}
+
+impl TestServer {
+    /// Starts a server with `plugins`, after `configure` adjusts the test config.
+    pub async fn start(plugins: &[&str], configure: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path(), plugins);
+        configure(&mut config);
+        Self::start_with(dir, config).await
+    }
+
+    /// Starts a server on an existing directory and config.
+    pub async fn start_with(dir: tempfile::TempDir, config: Config) -> TestServer {
+        let app = App::build(config).await.expect("server builds");
+        let state = app.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            addr,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("client"),
+            dir,
+            state,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// The server's state (plugins, store…).
+    pub fn app_state(&self) -> &std::sync::Arc<infrastructor::AppState> {
+        &self.state
+    }
+
+    /// `base + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET and parse JSON: (status, body).
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    /// Sends a request and parses the JSON answer: (status, body or Null).
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Resident set size of this process in bytes (Linux).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
