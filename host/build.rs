@@ -6,10 +6,12 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed={}", root.join("plugins").display());
 
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = std::process::Command::new(rustc)
@@ -18,7 +20,7 @@ fn main() {
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=INFRA_RUSTC_VERSION={}", version.trim());
+    println!("cargo:rustc-env=BUILD_RUSTC_VERSION={}", version.trim());
 
     let builtins = infrastructor_plugin_builder::discover_builtin_plugins(&root);
     let names: Vec<&str> = builtins.iter().map(|(name, _)| name.as_str()).collect();
@@ -39,7 +41,12 @@ fn main() {
             .package
             .strip_prefix("infrastructor-plugin-")
             .unwrap_or(&guest.package);
-        writeln!(code, "    ({name:?}, include_bytes!({:?})),", guest.path.display().to_string()).expect("write");
+        writeln!(
+            code,
+            "    ({name:?}, include_bytes!({:?})),",
+            guest.path.display().to_string()
+        )
+        .expect("write");
     }
     code.push_str("];\n");
     std::fs::write(out_dir.join("builtin_plugins.rs"), code).expect("write builtin_plugins.rs");

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use http::{HeaderValue, Method};
 use infrastructor_store::Store;
 use tokio::net::TcpListener;
@@ -85,7 +85,10 @@ impl App {
     }
 
     /// Like [`App::build`] with an explicit list of plugin binaries.
-    pub async fn build_with(config: Config, binaries: Vec<PluginBinary>) -> Result<App, BuildError> {
+    pub async fn build_with(
+        config: Config,
+        binaries: Vec<PluginBinary>,
+    ) -> Result<App, BuildError> {
         let started = Instant::now();
         let started_at = crate::time::now_rfc3339();
         let db_path = config.database.path.clone();
@@ -99,7 +102,9 @@ impl App {
             .entries
             .values()
             .map(|e| e.memory_limit_mb)
-            .chain(std::iter::once(crate::config::PluginConfig::default().memory_limit_mb))
+            .chain(std::iter::once(
+                crate::config::PluginConfig::default().memory_limit_mb,
+            ))
             .max()
             .unwrap_or(64);
         let runtime = PluginRuntime::new(
@@ -110,7 +115,11 @@ impl App {
         )
         .map_err(|e| BuildError::Runtime(format!("{e:#}")))?;
         let plugins = Arc::new(loader::load_all(&runtime, binaries, &config.plugins).await?);
-        let openapi = Arc::new(openapi::document(common::ROUTES, &plugins, env!("CARGO_PKG_VERSION")));
+        let openapi = Arc::new(openapi::document(
+            common::ROUTES,
+            &plugins,
+            env!("CARGO_PKG_VERSION"),
+        ));
         let auth = Arc::new(Authenticator::new(&config.auth));
         if auth.dev_mode() {
             tracing::warn!(
@@ -148,7 +157,9 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let pruner = ratelimit::spawn_pruner(self.limiters.clone());
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
@@ -165,7 +176,9 @@ fn build_router(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Bu
     let limits_on = config.rate_limit.enabled;
     let mut limiters = Vec::new();
     let mut limited = |spec: &str| {
-        let l = Arc::new(Limiter::new(RateSpec::parse(spec).unwrap_or(RateSpec::per_minute(60))));
+        let l = Arc::new(Limiter::new(
+            RateSpec::parse(spec).unwrap_or(RateSpec::per_minute(60)),
+        ));
         limiters.push(l.clone());
         from_fn_with_state(l, ratelimit::limit)
     };
@@ -185,9 +198,11 @@ fn build_router(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Bu
         .route("/api/plugins", get(common::plugins))
         .route(
             "/api/openapi.json",
-            get(|axum::extract::State(s): axum::extract::State<Arc<AppState>>| async move {
-                axum::Json(s.openapi.as_ref().clone())
-            }),
+            get(
+                |axum::extract::State(s): axum::extract::State<Arc<AppState>>| async move {
+                    axum::Json(s.openapi.as_ref().clone())
+                },
+            ),
         );
     if config.server.debug {
         let route = if limits_on {
@@ -211,7 +226,9 @@ fn build_router(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Bu
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(from_fn_with_state(state.auth.clone(), auth::authenticate));
     if limits_on {
-        let global = Arc::new(Limiter::new(RateSpec::per_minute(config.rate_limit.per_minute)));
+        let global = Arc::new(Limiter::new(RateSpec::per_minute(
+            config.rate_limit.per_minute,
+        )));
         limiters.push(global.clone());
         router = router.layer(from_fn_with_state(global, ratelimit::limit));
     }
@@ -234,8 +251,19 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
-            .allow_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE, http::HeaderName::from_static("x-request-id")])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                http::header::AUTHORIZATION,
+                http::header::CONTENT_TYPE,
+                http::HeaderName::from_static("x-request-id"),
+            ])
             .expose_headers([
                 http::HeaderName::from_static("x-request-id"),
                 http::HeaderName::from_static("x-process-time"),

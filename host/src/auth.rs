@@ -67,7 +67,10 @@ pub struct Authenticator {
 
 /// Paths that never need a token.
 pub fn is_public(path: &str) -> bool {
-    path == "/api/status" || path == "/api/openapi.json" || path == "/docs" || path.starts_with("/docs/")
+    path == "/api/status"
+        || path == "/api/openapi.json"
+        || path == "/docs"
+        || path.starts_with("/docs/")
 }
 
 impl Authenticator {
@@ -102,14 +105,14 @@ impl Authenticator {
         if self.dev_mode() {
             return Ok(Caller(None));
         }
-        let token = authorization
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            });
+        let token = authorization.and_then(|v| v.to_str().ok()).and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
         let Some(token) = token else {
-            return Err(unauthorized("authentication required: send `Authorization: Bearer <key>`"));
+            return Err(unauthorized(
+                "authentication required: send `Authorization: Bearer <key>`",
+            ));
         };
         if token.chars().count() < 10 {
             return Err(unauthorized("invalid authentication credentials"));
@@ -188,15 +191,26 @@ mod tests {
     fn matrix() {
         let a = auth();
         assert_eq!(a.authenticate(None).expect_err("none").status, 401);
-        assert_eq!(a.authenticate(Some(&bearer("short"))).expect_err("short").status, 401);
         assert_eq!(
-            a.authenticate(Some(&bearer("wrong-key-0123456789"))).expect_err("wrong").status,
+            a.authenticate(Some(&bearer("short")))
+                .expect_err("short")
+                .status,
             401
         );
-        let reader = a.authenticate(Some(&bearer("read-key-0123456789"))).expect("reader");
+        assert_eq!(
+            a.authenticate(Some(&bearer("wrong-key-0123456789")))
+                .expect_err("wrong")
+                .status,
+            401
+        );
+        let reader = a
+            .authenticate(Some(&bearer("read-key-0123456789")))
+            .expect("reader");
         assert!(reader.require(Scope::Read).is_ok());
         assert_eq!(reader.require(Scope::Write).expect_err("write").status, 403);
-        let ops = a.authenticate(Some(&bearer("admin-key-0123456789"))).expect("hash key");
+        let ops = a
+            .authenticate(Some(&bearer("admin-key-0123456789")))
+            .expect("hash key");
         assert!(ops.require(Scope::Admin).is_ok());
         let basic = HeaderValue::from_static("Basic YWJjOmRlZg==");
         assert_eq!(a.authenticate(Some(&basic)).expect_err("basic").status, 401);
@@ -206,6 +220,11 @@ mod tests {
     fn dev_mode_is_open() {
         let a = Authenticator::new(&AuthConfig::default());
         assert!(a.dev_mode());
-        assert!(a.authenticate(None).expect("open").require(Scope::Admin).is_ok());
+        assert!(
+            a.authenticate(None)
+                .expect("open")
+                .require(Scope::Admin)
+                .is_ok()
+        );
     }
 }

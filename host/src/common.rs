@@ -69,7 +69,7 @@ pub async fn system_info(State(state): State<Arc<AppState>>) -> Json<Value> {
         "kernel": kernel,
         "architecture": std::env::consts::ARCH,
         "app_version": env!("CARGO_PKG_VERSION"),
-        "rust_version": env!("INFRA_RUSTC_VERSION"),
+        "rust_version": env!("BUILD_RUSTC_VERSION"),
         "startup_time": state.started_at,
         "current_time": crate::time::now_rfc3339(),
         "uptime_seconds": uptime,
@@ -126,8 +126,12 @@ pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<Value> {
             })
         })
         .collect();
-    list.extend(state.plugins.disabled.iter().map(|d| {
-        json!({"name": d.name, "enabled": false, "source": d.source, "routes": []})
-    }));
+    list.extend(
+        state
+            .plugins
+            .disabled
+            .iter()
+            .map(|d| json!({"name": d.name, "enabled": false, "source": d.source, "routes": []})),
+    );
     Json(json!({ "plugins": list, "total": list.len() }))
 }

@@ -48,7 +48,7 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// HTTP server settings.
@@ -69,22 +69,6 @@ pub struct Config {
     pub log: LogConfig,
     /// Plugin runtime settings and per-plugin sections.
     pub plugins: PluginsConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            ssh: SshConfig::default(),
-            collector: CollectorConfig::default(),
-            poller: PollerConfig::default(),
-            log: LogConfig::default(),
-            plugins: PluginsConfig::default(),
-        }
-    }
 }
 
 /// HTTP server settings.
@@ -448,7 +432,10 @@ impl Config {
                 return Err(invalid(at("name"), "must not be empty"));
             }
             if !names.insert(key.name.as_str()) {
-                return Err(invalid(at("name"), format!("duplicate key name `{}`", key.name)));
+                return Err(invalid(
+                    at("name"),
+                    format!("duplicate key name `{}`", key.name),
+                ));
             }
             match (&key.key, &key.key_sha256) {
                 (Some(_), Some(_)) | (None, None) => {
@@ -473,10 +460,16 @@ impl Config {
         }
         let ssh = &self.ssh;
         if ssh.connect_timeout_secs == 0 {
-            return Err(invalid("ssh.connect_timeout_secs", "must be greater than 0"));
+            return Err(invalid(
+                "ssh.connect_timeout_secs",
+                "must be greater than 0",
+            ));
         }
         if ssh.command_timeout_secs == 0 {
-            return Err(invalid("ssh.command_timeout_secs", "must be greater than 0"));
+            return Err(invalid(
+                "ssh.command_timeout_secs",
+                "must be greater than 0",
+            ));
         }
         if !(1..=64).contains(&ssh.max_sessions_per_connection) {
             return Err(invalid(
@@ -559,7 +552,9 @@ pub fn validate_mount(mount: &str) -> Result<(), String> {
         return Err("must start with `/`".into());
     };
     if rest.is_empty() {
-        return Err("must name at least one segment (`/` is reserved for the common routes)".into());
+        return Err(
+            "must name at least one segment (`/` is reserved for the common routes)".into(),
+        );
     }
     for segment in rest.split('/') {
         if segment.is_empty()
@@ -595,6 +590,7 @@ fn describe_figment_error(error: figment::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
 mod tests {
     use super::*;
     use figment::Jail;
@@ -654,7 +650,10 @@ mod tests {
         let cases = [
             ("[server]\nlisten = \"nope\"\n", "server.listen"),
             ("[server]\nlisen = \"x\"\n", "lisen"),
-            ("[[auth.keys]]\nname = \"a\"\nkey = \"short\"\n", "auth.keys[0].key"),
+            (
+                "[[auth.keys]]\nname = \"a\"\nkey = \"short\"\n",
+                "auth.keys[0].key",
+            ),
             (
                 "[[auth.keys]]\nname = \"a\"\nkey_sha256 = \"xyz\"\n",
                 "auth.keys[0].key_sha256",
@@ -665,7 +664,10 @@ mod tests {
             ),
             ("[plugins.x]\nmount = \"nope\"\n", "plugins.x.mount"),
             ("[plugins.x]\ngrants = [\"exec:\"]\n", "plugins.x.grants[0]"),
-            ("[plugins.x]\nmemory_limit_mb = 0\n", "plugins.x.memory_limit_mb"),
+            (
+                "[plugins.x]\nmemory_limit_mb = 0\n",
+                "plugins.x.memory_limit_mb",
+            ),
             ("[rate_limit]\nper_minute = 0\n", "rate_limit.per_minute"),
         ];
         for (body, key) in cases {

@@ -31,18 +31,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(config.log.format, &config.log.level);
             let listen = config.server.listen;
             let app = App::build(config).await?;
-            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-                anyhow::anyhow!("cannot listen on {listen}: {e}")
-            })?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
             tracing::info!(
                 address = %listener.local_addr()?,
                 plugins = app.state.plugins.loaded.len(),
                 "infrastructor listening; API under /api, docs at /docs"
             );
-            app.serve(listener, infrastructor::app::shutdown_signal()).await?;
+            app.serve(listener, infrastructor::app::shutdown_signal())
+                .await?;
             tracing::info!("stopped");
         }
-        Command::Plugins { command: PluginsCommand::List } => {
+        Command::Plugins {
+            command: PluginsCommand::List,
+        } => {
             telemetry::init(config.log.format, "warn");
             let app = App::build(config).await?;
             for p in &app.state.plugins.loaded {
@@ -63,9 +66,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi => {
             telemetry::init(config.log.format, "warn");
             let app = App::build(config).await?;
-            println!("{}", serde_json::to_string_pretty(app.state.openapi.as_ref())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(app.state.openapi.as_ref())?
+            );
         }
-        Command::Config { command: ConfigCommand::Show } => {
+        Command::Config {
+            command: ConfigCommand::Show,
+        } => {
             print!("{}", toml::to_string_pretty(&config.masked())?);
         }
     }

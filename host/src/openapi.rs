@@ -124,9 +124,18 @@ pub fn document(common: &[CommonRoute], plugins: &PluginSet, version: &str) -> V
                 success,
                 json!({"description": "Success", "content": {"application/json": {"schema": success_schema}}}),
             );
-            responses.insert("401".into(), error_response("Missing or invalid bearer token"));
-            responses.insert("403".into(), error_response("Scope or capability not granted"));
-            responses.insert("422".into(), error_response("A parameter or body field is invalid"));
+            responses.insert(
+                "401".into(),
+                error_response("Missing or invalid bearer token"),
+            );
+            responses.insert(
+                "403".into(),
+                error_response("Scope or capability not granted"),
+            );
+            responses.insert(
+                "422".into(),
+                error_response("A parameter or body field is invalid"),
+            );
             responses.insert("429".into(), error_response("Rate limit exceeded"));
             responses.insert("500".into(), error_response("Plugin or server failure"));
             let mut op = json!({

@@ -73,12 +73,8 @@ impl std::fmt::Display for RateSpec {
     }
 }
 
-type Keyed = RateLimiter<
-    IpAddr,
-    DefaultKeyedStateStore<IpAddr>,
-    DefaultClock,
-    StateInformationMiddleware,
->;
+type Keyed =
+    RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, StateInformationMiddleware>;
 
 /// A keyed limiter for one quota.
 pub struct Limiter {
@@ -172,9 +168,15 @@ impl Decision {
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "RATE_LIMITED",
-            format!("rate limit exceeded: {} requests allowed; retry in {} s", self.limit, self.retry_after_secs),
+            format!(
+                "rate limit exceeded: {} requests allowed; retry in {} s",
+                self.limit, self.retry_after_secs
+            ),
         )
-        .with_header(http::header::RETRY_AFTER, HeaderValue::from(self.retry_after_secs))
+        .with_header(
+            http::header::RETRY_AFTER,
+            HeaderValue::from(self.retry_after_secs),
+        )
         .into_response();
         self.write_headers(response.headers_mut());
         response
@@ -220,7 +222,13 @@ mod tests {
 
     #[test]
     fn parses_specs() {
-        assert_eq!(RateSpec::parse("60/minute"), Ok(RateSpec { count: 60, period_secs: 60 }));
+        assert_eq!(
+            RateSpec::parse("60/minute"),
+            Ok(RateSpec {
+                count: 60,
+                period_secs: 60
+            })
+        );
         assert_eq!(RateSpec::parse("10/s").map(|s| s.period_secs), Ok(1));
         assert!(RateSpec::parse("0/minute").is_err());
         assert!(RateSpec::parse("ten/minute").is_err());

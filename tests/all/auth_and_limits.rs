@@ -48,23 +48,56 @@ async fn auth_matrix() {
         assert_eq!(r.headers()["www-authenticate"], "Bearer");
     };
     unauth(s.client.get(&greet).send().await.expect("none"));
-    unauth(s.client.get(&greet).bearer_auth("short").send().await.expect("short"));
-    unauth(s.client.get(&greet).bearer_auth("wrong-key-0123456789").send().await.expect("wrong"));
-    unauth(s.client.get(&greet).header("Authorization", format!("Basic {READ}")).send().await.expect("basic"));
+    unauth(
+        s.client
+            .get(&greet)
+            .bearer_auth("short")
+            .send()
+            .await
+            .expect("short"),
+    );
+    unauth(
+        s.client
+            .get(&greet)
+            .bearer_auth("wrong-key-0123456789")
+            .send()
+            .await
+            .expect("wrong"),
+    );
+    unauth(
+        s.client
+            .get(&greet)
+            .header("Authorization", format!("Basic {READ}"))
+            .send()
+            .await
+            .expect("basic"),
+    );
 
     let (status, _) = s.send(s.client.get(&greet).bearer_auth(READ)).await;
     assert_eq!(status, 200, "read key on GET");
-    let (status, b) = s.send(s.client.post(&item).bearer_auth(READ).json(&body)).await;
+    let (status, b) = s
+        .send(s.client.post(&item).bearer_auth(READ).json(&body))
+        .await;
     assert_eq!(status, 403, "read key on POST: {b}");
     assert_eq!(b["error"]["code"], "FORBIDDEN");
-    let (status, _) = s.send(s.client.post(&item).bearer_auth(WRITE).json(&body)).await;
+    let (status, _) = s
+        .send(s.client.post(&item).bearer_auth(WRITE).json(&body))
+        .await;
     assert_eq!(status, 201, "write key (stored as sha256) on POST");
 
     for public in ["/api/status", "/api/openapi.json", "/docs/"] {
         let r = s.client.get(s.url(public)).send().await.expect("public");
         assert_eq!(r.status(), 200, "{public} is public");
     }
-    assert_eq!(s.client.get(s.url("/api/plugins")).send().await.expect("p").status(), 401);
+    assert_eq!(
+        s.client
+            .get(s.url("/api/plugins"))
+            .send()
+            .await
+            .expect("p")
+            .status(),
+        401
+    );
     s.stop().await;
 }
 
@@ -73,16 +106,39 @@ async fn global_rate_limit_answers_429_with_retry_after() {
     let s = TestServer::start(&["hello"], |c| c.rate_limit.per_minute = 5).await;
     let mut remaining = Vec::new();
     for _ in 0..5 {
-        let r = s.client.get(s.url("/api/hello/ping")).send().await.expect("ping");
+        let r = s
+            .client
+            .get(s.url("/api/hello/ping"))
+            .send()
+            .await
+            .expect("ping");
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["x-ratelimit-limit"], "5");
-        remaining.push(r.headers()["x-ratelimit-remaining"].to_str().expect("h").to_string());
+        remaining.push(
+            r.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .expect("h")
+                .to_string(),
+        );
         assert!(r.headers().contains_key("x-ratelimit-reset"));
     }
-    assert_eq!(remaining, ["4", "3", "2", "1", "0"], "real remaining counts");
-    let r = s.client.get(s.url("/api/hello/ping")).send().await.expect("ping");
+    assert_eq!(
+        remaining,
+        ["4", "3", "2", "1", "0"],
+        "real remaining counts"
+    );
+    let r = s
+        .client
+        .get(s.url("/api/hello/ping"))
+        .send()
+        .await
+        .expect("ping");
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().expect("h").parse().expect("secs");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("h")
+        .parse()
+        .expect("secs");
     assert!((1..=60).contains(&retry), "retry-after {retry}");
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["error"]["code"], "RATE_LIMITED");
@@ -93,18 +149,46 @@ async fn global_rate_limit_answers_429_with_retry_after() {
 async fn per_route_quotas_from_manifest_and_common_routes() {
     let s = TestServer::start(&["hello"], |_| {}).await;
     for i in 0..2 {
-        let r = s.client.get(s.url("/api/hello/limited")).send().await.expect("l");
+        let r = s
+            .client
+            .get(s.url("/api/hello/limited"))
+            .send()
+            .await
+            .expect("l");
         assert_eq!(r.status(), 200, "request {i}");
-        assert_eq!(r.headers()["x-ratelimit-limit"], "2", "the route's own quota is reported");
+        assert_eq!(
+            r.headers()["x-ratelimit-limit"],
+            "2",
+            "the route's own quota is reported"
+        );
     }
-    let r = s.client.get(s.url("/api/hello/limited")).send().await.expect("l");
+    let r = s
+        .client
+        .get(s.url("/api/hello/limited"))
+        .send()
+        .await
+        .expect("l");
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
-    assert_eq!(s.get("/api/hello/ping").await.0, 200, "other routes unaffected");
+    assert_eq!(
+        s.get("/api/hello/ping").await.0,
+        200,
+        "other routes unaffected"
+    );
 
-    let r = s.client.get(s.url("/api/system-info")).send().await.expect("info");
+    let r = s
+        .client
+        .get(s.url("/api/system-info"))
+        .send()
+        .await
+        .expect("info");
     assert_eq!(r.headers()["x-ratelimit-limit"], "30");
-    let r = s.client.get(s.url("/api/status")).send().await.expect("status");
+    let r = s
+        .client
+        .get(s.url("/api/status"))
+        .send()
+        .await
+        .expect("status");
     assert_eq!(r.headers()["x-ratelimit-limit"], "60");
     s.stop().await;
 }

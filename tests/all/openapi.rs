@@ -42,7 +42,10 @@ async fn openapi_document_is_valid_3_1() {
                 })
                 .collect();
             for name in &template {
-                assert!(declared.iter().any(|d| d == name), "{path}: `{name}` declared");
+                assert!(
+                    declared.iter().any(|d| d == name),
+                    "{path}: `{name}` declared"
+                );
             }
             checked += 1;
         }

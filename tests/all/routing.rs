@@ -8,11 +8,16 @@ use serde_json::json;
 async fn routes_are_mounted_and_params_validated() {
     let s = TestServer::start(&["hello"], |_| {}).await;
 
-    let (status, body) = s.get("/api/hello/greet/ann?times=3&loud=yes&ratio=0.5").await;
+    let (status, body) = s
+        .get("/api/hello/greet/ann?times=3&loud=yes&ratio=0.5")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["name"], "ann");
     assert_eq!(body["times"], 3);
-    assert_eq!(body["loud"], true, "boolean canonicalised by the host: {body}");
+    assert_eq!(
+        body["loud"], true,
+        "boolean canonicalised by the host: {body}"
+    );
     assert_eq!(body["style"], "plain", "default applied: {body}");
 
     let (status, body) = s.get("/api/hello/greet/ann").await;
@@ -32,7 +37,12 @@ async fn routes_are_mounted_and_params_validated() {
         assert_eq!(status, 422, "{query}: {body}");
         assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
         assert_eq!(body["error"]["details"]["field"], field, "{query}: {body}");
-        assert!(body["error"]["message"].as_str().unwrap_or_default().contains(field));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(field)
+        );
     }
     let (status, body) = s.get("/api/hello/greet/Ann%3B%20rm").await;
     assert_eq!(status, 422, "pattern on path param: {body}");
@@ -59,7 +69,10 @@ async fn bodies_are_validated_against_the_schema() {
     ] {
         let (status, body) = s.send(post(payload.clone())).await;
         assert_eq!(status, 422, "{payload}: {body}");
-        assert_eq!(body["error"]["details"]["field"], field, "{payload}: {body}");
+        assert_eq!(
+            body["error"]["details"]["field"], field,
+            "{payload}: {body}"
+        );
     }
     let (status, body) = s
         .send(s.client.post(s.url("/api/hello/items")).body("{not json"))
@@ -93,7 +106,11 @@ async fn envelope_request_id_and_process_time() {
     assert_eq!(error["request_id"], "req-abc-123");
     assert_eq!(error["path"], "/api/hello/fail/not_found");
     assert_eq!(error["method"], "GET");
-    assert!(error["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        error["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
 
     for (kind, status) in [
         ("bad_request", 400),
@@ -109,9 +126,17 @@ async fn envelope_request_id_and_process_time() {
         assert!(body["error"]["message"].is_string());
     }
 
-    let response = s.client.get(s.url("/api/nowhere")).send().await.expect("send");
+    let response = s
+        .client
+        .get(s.url("/api/nowhere"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(response.status(), 404);
-    let generated = response.headers()["x-request-id"].to_str().expect("id").to_string();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_string();
     assert_eq!(generated.len(), 36, "a uuid is generated: {generated}");
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["error"]["request_id"], generated.as_str());
@@ -133,7 +158,10 @@ async fn disabled_plugins_vanish_from_routes_and_openapi() {
     let (_, doc) = s.get("/api/openapi.json").await;
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.keys().any(|p| p.starts_with("/api/hello/")));
-    assert!(!paths.keys().any(|p| p.starts_with("/api/trap")), "trap gone from OpenAPI");
+    assert!(
+        !paths.keys().any(|p| p.starts_with("/api/trap")),
+        "trap gone from OpenAPI"
+    );
     let (_, list) = s.get("/api/plugins").await;
     let trap = list["plugins"]
         .as_array()
@@ -159,11 +187,18 @@ async fn config_storage_and_registry_imports() {
     let s = TestServer::start(&["hello"], |_| {}).await;
     let (status, body) = s.get("/api/hello/config").await;
     assert_eq!(status, 200);
-    assert_eq!(body["answer"], 42, "plugins.hello.config reaches the plugin: {body}");
+    assert_eq!(
+        body["answer"], 42,
+        "plugins.hello.config reaches the plugin: {body}"
+    );
 
     assert_eq!(s.get("/api/hello/docs/one").await.0, 404);
     let (status, body) = s
-        .send(s.client.put(s.url("/api/hello/docs/one")).json(&json!({"colour": "blue"})))
+        .send(
+            s.client
+                .put(s.url("/api/hello/docs/one"))
+                .json(&json!({"colour": "blue"})),
+        )
         .await;
     assert!(status == 200 || status == 201, "{status} {body}");
     let (status, body) = s.get("/api/hello/docs/one").await;
@@ -187,17 +222,30 @@ async fn common_routes() {
     let (status, info) = s.get("/api/system-info").await;
     assert_eq!(status, 200);
     assert!(info["uptime_seconds"].as_f64().is_some());
-    assert_ne!(info["startup_time"], info["current_time"], "real start-up time");
+    assert_ne!(
+        info["startup_time"], info["current_time"],
+        "real start-up time"
+    );
     assert_eq!(info["plugins"][0]["name"], "hello");
-    assert_eq!(s.get("/api/test-error").await.0, 404, "test-error off without debug");
+    assert_eq!(
+        s.get("/api/test-error").await.0,
+        404,
+        "test-error off without debug"
+    );
     let (status, plugins) = s.get("/api/plugins").await;
     assert_eq!(status, 200);
     let hello = &plugins["plugins"][0];
     assert_eq!(hello["name"], "hello");
     assert_eq!(hello["mount"], "/api/hello");
     assert!(hello["routes"].as_array().is_some_and(|r| r.len() >= 8));
-    assert_eq!(hello["capabilities"]["declared"], json!(["storage", "registry-read"]));
-    assert_eq!(hello["capabilities"]["effective"], json!(["storage", "registry-read"]));
+    assert_eq!(
+        hello["capabilities"]["declared"],
+        json!(["storage", "registry-read"])
+    );
+    assert_eq!(
+        hello["capabilities"]["effective"],
+        json!(["storage", "registry-read"])
+    );
     assert_eq!(hello["limits"]["memory_limit_mb"], 64);
     assert!(hello["load_time_ms"].as_f64().is_some());
     s.stop().await;
@@ -225,8 +273,14 @@ async fn restarting_on_the_same_database_reapplies_nothing() {
     let after = store.applied_migrations().expect("applied");
     assert!(!before.is_empty());
     assert_eq!(
-        before.iter().map(|m| (m.version, m.applied_at.clone())).collect::<Vec<_>>(),
-        after.iter().map(|m| (m.version, m.applied_at.clone())).collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|m| (m.version, m.applied_at.clone()))
+            .collect::<Vec<_>>(),
+        after
+            .iter()
+            .map(|m| (m.version, m.applied_at.clone()))
+            .collect::<Vec<_>>(),
         "a second start applies no migration"
     );
 }

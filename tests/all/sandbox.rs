@@ -16,7 +16,10 @@ async fn a_trap_is_a_500_and_the_next_request_succeeds() {
     assert_eq!(body["error"]["details"]["plugin"], "trap");
     for _ in 0..3 {
         let (status, body) = s.get("/api/trap/ok").await;
-        assert_eq!(status, 200, "a fresh instance serves the next request: {body}");
+        assert_eq!(
+            status, 200,
+            "a fresh instance serves the next request: {body}"
+        );
     }
     s.stop().await;
 }
@@ -24,7 +27,11 @@ async fn a_trap_is_a_500_and_the_next_request_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_hits_the_deadline_while_others_are_served() {
     let s = TestServer::start(&["spin", "hello"], |c| {
-        c.plugins.entries.entry("spin".into()).or_default().timeout_secs = 2;
+        c.plugins
+            .entries
+            .entry("spin".into())
+            .or_default()
+            .timeout_secs = 2;
     })
     .await;
     let started = Instant::now();
@@ -44,14 +51,21 @@ async fn an_infinite_loop_hits_the_deadline_while_others_are_served() {
         let t = Instant::now();
         let (status, _) = s.get("/api/hello/ping").await;
         assert_eq!(status, 200);
-        assert!(t.elapsed() < Duration::from_millis(500), "served promptly: {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "served promptly: {:?}",
+            t.elapsed()
+        );
         served += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (status, body, elapsed) = looping.await.expect("join");
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["code"], "PLUGIN_DEADLINE");
-    assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "{elapsed:?}"
+    );
     assert!(served >= 5, "other requests kept being served ({served})");
     assert_eq!(s.get("/api/spin/ok").await.0, 200);
     s.stop().await;
@@ -60,7 +74,11 @@ async fn an_infinite_loop_hits_the_deadline_while_others_are_served() {
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_and_host_memory_stays_bounded() {
     let s = TestServer::start(&["membomb"], |c| {
-        c.plugins.entries.entry("membomb".into()).or_default().memory_limit_mb = 32;
+        c.plugins
+            .entries
+            .entry("membomb".into())
+            .or_default()
+            .memory_limit_mb = 32;
     })
     .await;
     assert_eq!(s.get("/api/membomb/ok").await.0, 200);
@@ -69,11 +87,20 @@ async fn a_memory_bomb_is_stopped_and_host_memory_stays_bounded() {
         let (status, body) = s.get("/api/membomb/grow").await;
         assert_eq!(status, 500, "{body}");
         assert_eq!(body["error"]["code"], "PLUGIN_MEMORY_LIMIT");
-        assert!(body["error"]["message"].as_str().unwrap_or_default().contains("32 MiB"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("32 MiB")
+        );
     }
     let after = rss_bytes();
     let grown = after.saturating_sub(before);
-    assert!(grown < 96 * 1024 * 1024, "RSS grew by {} MiB over 5 bombs", grown / (1024 * 1024));
+    assert!(
+        grown < 96 * 1024 * 1024,
+        "RSS grew by {} MiB over 5 bombs",
+        grown / (1024 * 1024)
+    );
     assert_eq!(s.get("/api/membomb/ok").await.0, 200);
     s.stop().await;
 }
@@ -85,15 +112,28 @@ async fn ungranted_imports_are_forbidden() {
         c.plugins.entries.entry("sneaky".into()).or_default().grants = Some(vec!["storage".into()]);
     })
     .await;
-    for route in ["/api/sneaky/steal", "/api/sneaky/exec", "/api/sneaky/registry"] {
+    for route in [
+        "/api/sneaky/steal",
+        "/api/sneaky/exec",
+        "/api/sneaky/registry",
+    ] {
         let (status, body) = s.get(route).await;
         assert_eq!(status, 403, "{route}: {body}");
         assert_eq!(body["error"]["code"], "FORBIDDEN");
-        assert!(body["error"]["message"].as_str().unwrap_or_default().contains("not granted"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not granted")
+        );
     }
     // hello's storage still works: the denial is per plugin.
     let (status, _) = s
-        .send(s.client.put(s.url("/api/hello/docs/x")).json(&serde_json::json!({"a": 1})))
+        .send(
+            s.client
+                .put(s.url("/api/hello/docs/x"))
+                .json(&serde_json::json!({"a": 1})),
+        )
         .await;
     assert!(status < 300);
     s.stop().await;

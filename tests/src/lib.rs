@@ -75,7 +75,9 @@ impl TestServer {
     pub async fn start_with(dir: tempfile::TempDir, config: Config) -> TestServer {
         let app = App::build(config).await.expect("server builds");
         let state = app.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.serve(listener, async move {

@@ -38,7 +38,9 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", id = %request_id, %method, %path);
     let mut response = next.run(request).instrument(span.clone()).await;
 
@@ -84,7 +86,10 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("{:.6}", elapsed.as_secs_f64())) {
         headers.insert("x-process-time", v);
     }
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert(
         "referrer-policy",
@@ -105,9 +110,6 @@ fn default_message(status: StatusCode) -> String {
         StatusCode::NOT_FOUND => "no such route".into(),
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".into(),
         StatusCode::PAYLOAD_TOO_LARGE => "request body too large".into(),
-        s => s
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_ascii_lowercase(),
+        s => s.canonical_reason().unwrap_or("error").to_ascii_lowercase(),
     }
 }

@@ -21,10 +21,14 @@ pub struct ApiError {
     pub code: &'static str,
     /// Message for the user: no secrets, no internals.
     pub message: String,
-    /// Structured details (the failing field, the plugin…).
-    pub details: Option<Value>,
-    /// Extra headers (`WWW-Authenticate`, `Retry-After`…).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Details and headers, boxed to keep `Result<_, ApiError>` small.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    details: Option<Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -34,21 +38,28 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            details: None,
-            headers: Vec::new(),
+            extra: None,
         }
     }
 
     /// Adds details.
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.extra.get_or_insert_with(Box::default).details = Some(details);
         self
     }
 
     /// Adds a header.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.extra
+            .get_or_insert_with(Box::default)
+            .headers
+            .push((name, value));
         self
+    }
+
+    /// Structured details, if any.
+    pub fn details(&self) -> Option<&Value> {
+        self.extra.as_ref().and_then(|e| e.details.as_ref())
     }
 
     /// 404.
@@ -113,13 +124,14 @@ pub struct ErrorPayload {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        for (name, value) in self.headers {
+        let extra = self.extra.map(|e| *e).unwrap_or_default();
+        for (name, value) in extra.headers {
             response.headers_mut().append(name, value);
         }
         response.extensions_mut().insert(ErrorPayload {
             code: self.code,
             message: self.message,
-            details: self.details,
+            details: extra.details,
         });
         response
     }
@@ -151,8 +163,12 @@ impl From<PluginError> for ApiError {
                 ..
             } => {
                 let details = serde_json::json!({"plugin": plugin, "version": version});
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "PLUGIN_FAILED", e.to_string())
-                    .with_details(details)
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "PLUGIN_FAILED",
+                    e.to_string(),
+                )
+                .with_details(details)
             }
             PluginError::Deadline {
                 ref plugin,
@@ -160,8 +176,12 @@ impl From<PluginError> for ApiError {
                 ..
             } => {
                 let details = serde_json::json!({"plugin": plugin, "version": version});
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "PLUGIN_DEADLINE", e.to_string())
-                    .with_details(details)
+                ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "PLUGIN_DEADLINE",
+                    e.to_string(),
+                )
+                .with_details(details)
             }
             PluginError::MemoryLimit {
                 ref plugin,

@@ -52,10 +52,16 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
             let methods = seen.entry(path.clone()).or_default();
             if methods.is_empty() {
                 check.insert(path.clone(), owner.clone()).map_err(|e| {
-                    format!("route `{path}` of plugin `{}` cannot be mounted: {e}", plugin.manifest.name)
+                    format!(
+                        "route `{path}` of plugin `{}` cannot be mounted: {e}",
+                        plugin.manifest.name
+                    )
                 })?;
             } else if methods.contains(&route.method) {
-                return Err(format!("route {:?} `{path}` is declared twice", route.method));
+                return Err(format!(
+                    "route {:?} `{path}` is declared twice",
+                    route.method
+                ));
             }
             methods.push(route.method);
             let body_validator = route
@@ -83,10 +89,7 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
                 RouteMethod::Patch => MethodFilter::PATCH,
                 RouteMethod::Delete => MethodFilter::DELETE,
             };
-            router = router.route(
-                &path,
-                on(filter, serve_route).with_state(binding),
-            );
+            router = router.route(&path, on(filter, serve_route).with_state(binding));
         }
     }
     Ok((router, limiters))

@@ -85,13 +85,16 @@ fn shorten(s: &str) -> String {
     }
 }
 
+/// Name/value pairs in declaration order.
+pub type Pairs = Vec<(String, String)>;
+
 /// Validates the declared parameters of a route. Returns (path params, query params) in
 /// declaration order, with defaults applied; undeclared query parameters are ignored.
 pub fn validate_params(
     params: &[ParamSpec],
     path: &[(String, String)],
     query: &[(String, String)],
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), ApiError> {
+) -> Result<(Pairs, Pairs), ApiError> {
     let mut path_out = Vec::new();
     let mut query_out = Vec::new();
     for spec in params {
@@ -102,7 +105,11 @@ pub fn validate_params(
         let mut values = source.iter().filter(|(k, _)| k == &spec.name);
         let value = match (values.next(), values.next()) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::validation(&spec.name, location, "given more than once"));
+                return Err(ApiError::validation(
+                    &spec.name,
+                    location,
+                    "given more than once",
+                ));
             }
             (Some((_, v)), None) => Some(v.as_str()),
             (None, _) => None,
@@ -133,19 +140,31 @@ pub fn validate_body(
     bytes: &[u8],
 ) -> Result<serde_json::Value, ApiError> {
     if bytes.is_empty() {
-        return Err(ApiError::validation("body", "request", "a JSON body is required"));
+        return Err(ApiError::validation(
+            "body",
+            "request",
+            "a JSON body is required",
+        ));
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::validation(
             "body",
             "request",
-            format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()),
+            format!(
+                "invalid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     if let Some(error) = validator.iter_errors(&value).next() {
         let pointer = error.instance_path().to_string();
         let field = field_name(&pointer, &error);
-        return Err(ApiError::validation(&field, "body field", error.to_string()));
+        return Err(ApiError::validation(
+            &field,
+            "body field",
+            error.to_string(),
+        ));
     }
     Ok(value)
 }
@@ -156,15 +175,27 @@ fn field_name(pointer: &str, error: &jsonschema::ValidationError<'_>) -> String 
     match error.kind() {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default().to_string();
-            field = if field.is_empty() { name } else { format!("{field}.{name}") };
+            field = if field.is_empty() {
+                name
+            } else {
+                format!("{field}.{name}")
+            };
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let name = unexpected.first().cloned().unwrap_or_default();
-            field = if field.is_empty() { name } else { format!("{field}.{name}") };
+            field = if field.is_empty() {
+                name
+            } else {
+                format!("{field}.{name}")
+            };
         }
         _ => {}
     }
-    if field.is_empty() { "body".into() } else { field }
+    if field.is_empty() {
+        "body".into()
+    } else {
+        field
+    }
 }
 
 #[cfg(test)]
@@ -245,7 +276,10 @@ mod tests {
         let v = jsonschema::validator_for(&schema).expect("schema");
         let field = |body: &str| {
             let e = validate_body(&v, body.as_bytes()).expect_err(body);
-            e.details.expect("details")["field"].as_str().unwrap_or_default().to_string()
+            e.details().expect("details")["field"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
         };
         assert_eq!(field(r#"{"count": 1}"#), "name");
         assert_eq!(field(r#"{"name": "a", "count": -1}"#), "count");

@@ -13,4 +13,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::infrastructor::plugin::plugin as api;
-pub use infrastructor::plugin::types::Error as WitError;
+pub use self::infrastructor::plugin::types::Error as WitError;

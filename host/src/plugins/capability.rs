@@ -285,11 +285,18 @@ mod tests {
 
     #[test]
     fn effective_is_declared_intersect_granted() {
-        let declared = vec![cap("exec:docker ps **"), cap("storage"), cap("registry-read")];
+        let declared = vec![
+            cap("exec:docker ps **"),
+            cap("storage"),
+            cap("registry-read"),
+        ];
         let granted = vec![cap("exec:docker **"), cap("registry-write")];
         let g = Grants::effective(&declared, &granted);
         assert!(g.allows_exec(&["docker", "ps", "-a"]));
-        assert!(!g.allows_exec(&["docker", "rm", "x"]), "granted but not declared");
+        assert!(
+            !g.allows_exec(&["docker", "rm", "x"]),
+            "granted but not declared"
+        );
         assert!(!g.has(&Capability::Storage), "declared but not granted");
         assert!(g.has(&Capability::RegistryRead), "write covers read");
         assert!(!g.has(&Capability::RegistryWrite), "not declared");

@@ -107,7 +107,9 @@ impl PluginEngine {
     fn cache_path(&self, wasm: &[u8], cache_dir: &Path) -> PathBuf {
         let wasm_hash = hex::encode(Sha256::digest(wasm));
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         let engine_hash = hasher.finish();
         cache_dir.join(format!("{wasm_hash}-{engine_hash:016x}.cwasm"))
     }
@@ -135,7 +137,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("artifact"),
         uuid::Uuid::new_v4()
     ));
     std::fs::write(&tmp, bytes)?;

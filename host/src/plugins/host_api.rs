@@ -9,7 +9,9 @@ use std::time::Instant;
 use infrastructor_store::{StoreError, devices, documents, snapshots};
 
 use super::bindings::WitError;
-use super::bindings::infrastructor::plugin::{collector, config, log, registry, ssh, storage, types};
+use super::bindings::infrastructor::plugin::{
+    collector, config, log, registry, ssh, storage, types,
+};
 use super::capability::Capability;
 use super::instance::InstanceState;
 
@@ -175,10 +177,12 @@ impl storage::Host for InstanceState {
         let plugin = self.plugin_name();
         let store = self.services.store.clone();
         let limit = limit.min(1000);
-        self.timed(store.call(move |c| documents::list(c, &plugin, &collection, Some(limit), offset)))
-            .await
-            .map(|v| v.into_iter().map(to_wit_document).collect())
-            .map_err(store_error)
+        self.timed(
+            store.call(move |c| documents::list(c, &plugin, &collection, Some(limit), offset)),
+        )
+        .await
+        .map(|v| v.into_iter().map(to_wit_document).collect())
+        .map_err(store_error)
     }
 
     async fn snapshots(
@@ -191,9 +195,9 @@ impl storage::Host for InstanceState {
         let plugin = self.plugin_name();
         let store = self.services.store.clone();
         let limit = limit.min(1000);
-        self.timed(store.call(move |c| {
-            snapshots::list(c, &plugin, &data_type, target.as_deref(), limit)
-        }))
+        self.timed(
+            store.call(move |c| snapshots::list(c, &plugin, &data_type, target.as_deref(), limit)),
+        )
         .await
         .map(|v| v.into_iter().map(to_wit_snapshot).collect())
         .map_err(store_error)
@@ -238,7 +242,9 @@ fn parse_json_object(text: &str, what: &str) -> Result<serde_json::Value, WitErr
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| WitError::BadRequest(format!("{what} is not JSON: {e}")))?;
     if !value.is_object() {
-        return Err(WitError::BadRequest(format!("{what} must be a JSON object")));
+        return Err(WitError::BadRequest(format!(
+            "{what} must be a JSON object"
+        )));
     }
     Ok(value)
 }
@@ -260,10 +266,7 @@ fn from_wit_fields(f: registry::DeviceFields) -> Result<FieldsChange, WitError> 
         device_type: f.device_type,
         description: f.description,
         location: f.location,
-        tags: f
-            .tags
-            .map(|t| parse_json_object(&t, "tags"))
-            .transpose()?,
+        tags: f.tags.map(|t| parse_json_object(&t, "tags")).transpose()?,
         monitoring_enabled: f.monitoring_enabled,
         status: f
             .status
@@ -342,9 +345,9 @@ impl registry::Host for InstanceState {
             let device = devices::create(c, change.fields)?;
             apply_last_seen(c, device, change.last_seen)
         }))
-            .await
-            .map(to_wit_device)
-            .map_err(store_error)
+        .await
+        .map(to_wit_device)
+        .map_err(store_error)
     }
 
     async fn update(
@@ -359,9 +362,9 @@ impl registry::Host for InstanceState {
             let device = devices::update(c, &hostname, change.fields)?;
             apply_last_seen(c, device, change.last_seen)
         }))
-            .await
-            .map(to_wit_device)
-            .map_err(store_error)
+        .await
+        .map(to_wit_device)
+        .map_err(store_error)
     }
 
     async fn delete(&mut self, hostname: String) -> Result<bool, WitError> {

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
 
 use super::capability::{Capability, Grants};
 use super::manifest::Manifest;
@@ -60,7 +62,11 @@ pub struct InstanceState {
 
 impl InstanceState {
     /// Fresh state for one instance.
-    pub fn new(plugin: Arc<PluginIdentity>, services: Arc<HostServices>, call: CallContext) -> Self {
+    pub fn new(
+        plugin: Arc<PluginIdentity>,
+        services: Arc<HostServices>,
+        call: CallContext,
+    ) -> Self {
         let mut wasi = WasiCtxBuilder::new();
         if !plugin.grants.has(&Capability::Clock) {
             wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);

@@ -12,7 +12,13 @@ use super::runtime::{LoadedPlugin, PluginRuntime, PluginSource};
 use crate::config::PluginsConfig;
 
 /// First path segments under `/api` that belong to the host's common routes.
-pub const RESERVED_MOUNTS: &[&str] = &["status", "system-info", "test-error", "plugins", "openapi.json"];
+pub const RESERVED_MOUNTS: &[&str] = &[
+    "status",
+    "system-info",
+    "test-error",
+    "plugins",
+    "openapi.json",
+];
 
 /// A plugin found but not loaded because config disables it.
 #[derive(Debug, Clone, Serialize)]
@@ -51,10 +57,7 @@ pub struct PluginBinary {
 
 /// Built-in plugins plus `*.wasm` files of `dir` (when it exists). A file named like a
 /// built-in replaces it.
-pub fn discover(
-    builtins: &[(&str, &[u8])],
-    dir: &Path,
-) -> Result<Vec<PluginBinary>, PluginError> {
+pub fn discover(builtins: &[(&str, &[u8])], dir: &Path) -> Result<Vec<PluginBinary>, PluginError> {
     let mut found: BTreeMap<String, PluginBinary> = BTreeMap::new();
     for (name, wasm) in builtins {
         found.insert(
@@ -67,8 +70,8 @@ pub fn discover(
         );
     }
     if dir.is_dir() {
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| PluginError::load(dir.display().to_string(), e))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| PluginError::load(dir.display().to_string(), e))?;
         for entry in entries {
             let path = entry
                 .map_err(|e| PluginError::load(dir.display().to_string(), e))?
@@ -76,7 +79,10 @@ pub fn discover(
             if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
                 continue;
             }
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string)
+            let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
             else {
                 continue;
             };
@@ -129,11 +135,19 @@ pub async fn load_all(
         let plugin = runtime
             .load(&binary.name, &binary.wasm, binary.source, &entry)
             .await?;
-        let first = plugin.mount.trim_start_matches('/').split('/').next().unwrap_or("");
+        let first = plugin
+            .mount
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
         if RESERVED_MOUNTS.contains(&first) {
             return Err(PluginError::load(
                 &plugin.manifest.name,
-                format!("mount `{}` is reserved for the host's own routes", plugin.mount),
+                format!(
+                    "mount `{}` is reserved for the host's own routes",
+                    plugin.mount
+                ),
             ));
         }
         if let Some(other) = set.loaded.iter().find(|p| p.mount == plugin.mount) {

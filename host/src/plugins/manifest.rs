@@ -321,7 +321,9 @@ impl RouteSpec {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(format!("{at}: operation id must be letters, digits, `_`, `-`"));
+            return Err(format!(
+                "{at}: operation id must be letters, digits, `_`, `-`"
+            ));
         }
         if !(r.path.is_empty() || r.path.starts_with('/')) || r.path.ends_with('/') {
             return Err(format!(
@@ -392,7 +394,10 @@ impl RouteSpec {
             None => Scope::Write,
         };
         if !(100..=599).contains(&r.success_status) {
-            return Err(format!("{at}: success status {} is not HTTP", r.success_status));
+            return Err(format!(
+                "{at}: success status {} is not HTTP",
+                r.success_status
+            ));
         }
         Ok(RouteSpec {
             method,

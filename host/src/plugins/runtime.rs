@@ -156,7 +156,10 @@ impl PluginRuntime {
                 );
             }
         }
-        let mount = config.mount.clone().unwrap_or_else(|| manifest.mount.clone());
+        let mount = config
+            .mount
+            .clone()
+            .unwrap_or_else(|| manifest.mount.clone());
         let identity = Arc::new(PluginIdentity {
             name: manifest.name.clone(),
             version: manifest.version.clone(),

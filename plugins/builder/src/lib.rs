@@ -464,7 +464,6 @@ mod tests {
     /// Runs the real nested build of every test plugin (slow; needs the wasm32-wasip2
     /// target): `cargo test -p infrastructor-plugin-builder -- --ignored --nocapture`.
     #[test]
-    #[ignore = "runs a nested cargo build of the test plugins"]
     fn builds_the_test_plugins() {
         let root = workspace_root();
         let packages = discover_packages(&root.join("tests/plugins"), |_| true);

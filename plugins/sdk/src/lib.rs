@@ -4,7 +4,7 @@
 //! axum-like API: describe the plugin with an [`App`] of [`Route`]s and handlers, and export it
 //! with [`export_plugin!`].
 //!
-//! ```ignore
+//! ```no_run
 //! use infrastructor_sdk::prelude::*;
 //!
 //! fn app() -> App {
