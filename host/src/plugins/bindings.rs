@@ -12,5 +12,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::infrastructor::plugin::plugin as api;
 pub use self::infrastructor::plugin::types::Error as WitError;
+pub use exports::infrastructor::plugin::plugin as api;

@@ -44,7 +44,13 @@ impl PluginEngine {
             .max_memory_size(limits.max_memory_bytes)
             .max_memories_per_component(2)
             .max_tables_per_component(4)
-            .max_core_instances_per_component(8);
+            .max_core_instances_per_component(8)
+            // Reset small guests with memset instead of madvise: madvise takes the process's
+            // mm lock and page-faults every page back in, which serialises concurrent requests.
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(256 << 10)
+            .decommit_batch_size(16);
         let mut config = Config::new();
         config
             .epoch_interruption(true)
