@@ -155,54 +155,39 @@ impl From<WitError> for ApiError {
 
 impl From<PluginError> for ApiError {
     fn from(e: PluginError) -> Self {
-        match e {
-            PluginError::Api(w) => w.into(),
+        let e = match e {
+            PluginError::Api(w) => return w.into(),
+            other => other,
+        };
+        let (status, code) = match &e {
+            PluginError::Api(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+            PluginError::Trapped { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "PLUGIN_FAILED"),
+            PluginError::Deadline { .. } => (StatusCode::GATEWAY_TIMEOUT, "PLUGIN_DEADLINE"),
+            PluginError::MemoryLimit { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "PLUGIN_MEMORY_LIMIT")
+            }
+            PluginError::Busy => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "the plugin runtime is at capacity; retry shortly",
+                )
+                .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            PluginError::Load { .. } => return ApiError::internal(e),
+        };
+        let details = match &e {
             PluginError::Trapped {
-                ref plugin,
-                ref version,
-                ..
-            } => {
-                let details = serde_json::json!({"plugin": plugin, "version": version});
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "PLUGIN_FAILED",
-                    e.to_string(),
-                )
-                .with_details(details)
+                plugin, version, ..
             }
-            PluginError::Deadline {
-                ref plugin,
-                ref version,
-                ..
-            } => {
-                let details = serde_json::json!({"plugin": plugin, "version": version});
-                ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "PLUGIN_DEADLINE",
-                    e.to_string(),
-                )
-                .with_details(details)
+            | PluginError::Deadline {
+                plugin, version, ..
             }
-            PluginError::MemoryLimit {
-                ref plugin,
-                ref version,
-                ..
-            } => {
-                let details = serde_json::json!({"plugin": plugin, "version": version});
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "PLUGIN_MEMORY_LIMIT",
-                    e.to_string(),
-                )
-                .with_details(details)
-            }
-            PluginError::Busy => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                "the plugin runtime is at capacity; retry shortly",
-            )
-            .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1")),
-            PluginError::Load { .. } => ApiError::internal(e),
-        }
+            | PluginError::MemoryLimit {
+                plugin, version, ..
+            } => serde_json::json!({"plugin": plugin, "version": version}),
+            _ => serde_json::Value::Null,
+        };
+        ApiError::new(status, code, e.to_string()).with_details(details)
     }
 }
