@@ -96,7 +96,12 @@ impl App {
         let store = tokio::task::spawn_blocking(move || Store::open_with(&db_path, pool_size))
             .await
             .map_err(|e| BuildError::Runtime(e.to_string()))??;
-        let services = Arc::new(HostServices { store });
+        let remote = crate::remote::Remote::new(&config.ssh, store.clone());
+        let services = Arc::new(HostServices {
+            store,
+            remote,
+            collector: crate::collector::Collector::new(config.collector.cache_entries),
+        });
         let max_memory_mb = config
             .plugins
             .entries

@@ -1,10 +1,16 @@
-//! Host services shared by the HTTP layer and by plugin imports.
+//! Host services shared by the HTTP layer, the collector and plugin imports.
 
 use infrastructor_store::Store;
 
-/// What host imports can use. The SSH pool and the collector join it in the next step
-/// (until then the `ssh` and `collector` imports answer `unavailable`).
+use crate::collector::Collector;
+use crate::remote::Remote;
+
+/// What host imports can use.
 pub struct HostServices {
     /// The database.
     pub store: Store,
+    /// SSH execution.
+    pub remote: Remote,
+    /// The unified collector.
+    pub collector: Collector,
 }

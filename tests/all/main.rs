@@ -4,3 +4,5 @@ mod auth_and_limits;
 mod openapi;
 mod routing;
 mod sandbox;
+mod ssh;
+mod testbed;

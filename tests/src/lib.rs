@@ -1,6 +1,8 @@
 //! The end-to-end test harness: a real Infrastructor server on a loopback port, with private
 //! state in a temp dir, the test plugins built from `tests/plugins/*`, and an HTTP client.
 
+pub mod testbed;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +13,7 @@ use tokio::sync::oneshot;
 pub const TEST_PLUGIN_DIR: &str = env!("INFRA_TEST_PLUGIN_DIR");
 
 /// The test plugins' names.
-pub const TEST_PLUGINS: &[&str] = &["hello", "trap", "spin", "membomb", "sneaky"];
+pub const TEST_PLUGINS: &[&str] = &["hello", "trap", "spin", "membomb", "sneaky", "remote"];
 
 /// Path of a compiled test plugin.
 pub fn test_plugin_path(name: &str) -> PathBuf {

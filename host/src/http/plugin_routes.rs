@@ -160,25 +160,19 @@ async fn serve_route(
         principal: caller.name(),
     };
     let answer = binding.plugin.handle(wit_request, call).await?;
-    let mut response = to_http(answer)?;
+    let mut response = to_http(&binding.plugin, answer).await?;
     if let Some(d) = decision {
         d.write_headers(response.headers_mut());
     }
     Ok(response)
 }
 
-fn to_http(answer: api::Response) -> Result<Response, ApiError> {
+async fn to_http(plugin: &LoadedPlugin, answer: api::Response) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(answer.status)
         .map_err(|_| ApiError::internal(format!("plugin answered status {}", answer.status)))?;
     let body = match answer.body {
         api::Body::Bytes(bytes) => Body::from(bytes),
-        api::Body::Stream(_) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                "streamed responses need ssh, which is not configured",
-            ));
-        }
+        api::Body::Stream(command) => stream_body(plugin, command).await?,
     };
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -198,4 +192,89 @@ fn to_http(answer: api::Response) -> Result<Response, ApiError> {
         headers.insert(name, value);
     }
     Ok(response)
+}
+
+/// Starts a plugin's streamed command (checked against its grants) and turns its stdout into
+/// a response body: raw chunks, or one Server-Sent Event per line ending with an `end` event
+/// carrying the exit code. When the client goes away the body is dropped, which stops the
+/// remote process.
+async fn stream_body(plugin: &LoadedPlugin, command: api::StreamCommand) -> Result<Body, ApiError> {
+    if command.argv.is_empty() {
+        return Err(ApiError::internal("plugin streamed an empty command"));
+    }
+    if !plugin.grants().allows_exec(&command.argv) {
+        tracing::warn!(plugin = %plugin.manifest.name, "streamed command not granted");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            format!(
+                "plugin `{}` is not granted `exec:{}`",
+                plugin.manifest.name,
+                command.argv.join(" ")
+            ),
+        ));
+    }
+    let services = plugin.services();
+    let target = services.remote.resolve(&command.target).await?;
+    let stream = services
+        .remote
+        .pool
+        .stream(
+            &target,
+            &infrastructor_ssh::RemoteCommand::Argv(command.argv),
+            None,
+        )
+        .await
+        .map_err(|e| ApiError::from(crate::remote::ssh_error(e)))?;
+    let sse = command.sse;
+    struct State {
+        stream: Option<infrastructor_ssh::ExecStream>,
+        partial: Vec<u8>,
+    }
+    let state = State {
+        stream: Some(stream),
+        partial: Vec::new(),
+    };
+    let body = futures::stream::unfold(state, move |mut st| async move {
+        let stream = st.stream.as_mut()?;
+        match stream.next_chunk().await {
+            Some(chunk) if !sse => Some((Ok::<_, std::io::Error>(chunk), st)),
+            Some(chunk) => {
+                st.partial.extend_from_slice(&chunk);
+                let mut out = Vec::new();
+                while let Some(pos) = st.partial.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = st.partial.drain(..=pos).collect();
+                    out.extend_from_slice(&sse_event(None, &line[..line.len() - 1]));
+                }
+                Some((Ok(bytes::Bytes::from(out)), st))
+            }
+            None => {
+                let finished = st.stream.take()?.finish().await;
+                if !sse {
+                    return None;
+                }
+                let mut out = Vec::new();
+                if !st.partial.is_empty() {
+                    out.extend_from_slice(&sse_event(None, &st.partial));
+                    st.partial.clear();
+                }
+                let end = serde_json::json!({"exit_code": finished.exit_code}).to_string();
+                out.extend_from_slice(&sse_event(Some("end"), end.as_bytes()));
+                Some((Ok(bytes::Bytes::from(out)), st))
+            }
+        }
+    });
+    Ok(Body::from_stream(body))
+}
+
+/// One SSE event; `\r` is dropped so a CRLF line stays one event.
+fn sse_event(event: Option<&str>, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    if let Some(e) = event {
+        out.extend_from_slice(format!("event: {e}\n").as_bytes());
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend(data.iter().copied().filter(|b| *b != b'\r'));
+    out.extend_from_slice(b"\n\n");
+    out
 }

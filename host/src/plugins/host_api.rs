@@ -6,7 +6,10 @@
 use std::future::Future;
 use std::time::Instant;
 
+use infrastructor_ssh::RemoteCommand;
 use infrastructor_store::{StoreError, devices, documents, snapshots};
+
+use crate::remote::ssh_error;
 
 use super::bindings::WitError;
 use super::bindings::infrastructor::plugin::{
@@ -52,13 +55,50 @@ impl InstanceState {
 
 impl types::Host for InstanceState {}
 
+fn to_wit_output(out: infrastructor_ssh::ExecOutput) -> ssh::ExecOutput {
+    ssh::ExecOutput {
+        exit_code: out.exit_code,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        duration_ms: out.duration.as_millis() as u64,
+    }
+}
+
+impl InstanceState {
+    async fn run_remote(
+        &mut self,
+        target: String,
+        command: RemoteCommand,
+        stdin: Option<Vec<u8>>,
+        timeout_ms: u32,
+    ) -> Result<ssh::ExecOutput, WitError> {
+        let services = self.services.clone();
+        self.timed(async move {
+            let remote = &services.remote;
+            let target = remote.resolve(&target).await?;
+            remote
+                .pool
+                .exec(
+                    &target,
+                    &command,
+                    stdin.as_deref(),
+                    remote.timeout(timeout_ms),
+                )
+                .await
+                .map(to_wit_output)
+                .map_err(ssh_error)
+        })
+        .await
+    }
+}
+
 impl ssh::Host for InstanceState {
     async fn exec(
         &mut self,
-        _target: String,
+        target: String,
         argv: Vec<String>,
-        _stdin: Option<Vec<u8>>,
-        _timeout_ms: u32,
+        stdin: Option<Vec<u8>>,
+        timeout_ms: u32,
     ) -> Result<ssh::ExecOutput, WitError> {
         if argv.is_empty() {
             return Err(WitError::BadRequest("empty argv".into()));
@@ -66,16 +106,17 @@ impl ssh::Host for InstanceState {
         if !self.plugin.grants.allows_exec(&argv) {
             return Err(self.denied(&format!("exec:{}", argv.join(" "))));
         }
-        Err(WitError::Unavailable("ssh is not configured".into()))
+        self.run_remote(target, RemoteCommand::Argv(argv), stdin, timeout_ms)
+            .await
     }
 
     async fn run_script(
         &mut self,
-        _target: String,
+        target: String,
         script: String,
-        _args: Vec<String>,
-        _stdin: Option<Vec<u8>>,
-        _timeout_ms: u32,
+        args: Vec<String>,
+        stdin: Option<Vec<u8>>,
+        timeout_ms: u32,
     ) -> Result<ssh::ExecOutput, WitError> {
         let Some(spec) = self
             .plugin
@@ -92,17 +133,70 @@ impl ssh::Host for InstanceState {
         {
             return Err(self.denied(&format!("exec:{program}")));
         }
-        Err(WitError::Unavailable("ssh is not configured".into()))
+        let command = RemoteCommand::Script {
+            body: spec.body.clone(),
+            args,
+        };
+        self.run_remote(target, command, stdin, timeout_ms).await
     }
 }
 
 impl collector::Host for InstanceState {
     async fn collect(
         &mut self,
-        _request: collector::CollectRequest,
+        request: collector::CollectRequest,
     ) -> Result<collector::Collected, WitError> {
         self.require(Capability::Collector)?;
-        Err(WitError::Unavailable("ssh is not configured".into()))
+        if let Err(what) = crate::collector::check_steps(
+            &self.plugin.grants,
+            self.plugin.manifest.as_ref(),
+            &request.steps,
+        ) {
+            return Err(self.denied(&what));
+        }
+        let Some(loaded) = self.loaded.clone() else {
+            return Err(WitError::Unavailable(
+                "the collector is not available while a plugin loads".into(),
+            ));
+        };
+        let parsers = &loaded.manifest.parsers;
+        if !parsers.contains(&request.parser) {
+            return Err(WitError::BadRequest(format!(
+                "parser `{}` is not declared in the manifest",
+                request.parser
+            )));
+        }
+        let services = self.services.clone();
+        let call = self.call.clone();
+        let req = crate::collector::Request {
+            data_type: request.data_type,
+            target: request.target,
+            params: request
+                .params
+                .into_iter()
+                .map(|p| (p.name, p.value))
+                .collect(),
+            steps: request.steps,
+            parser: request.parser,
+            parser_args: request.parser_args,
+            max_age: std::time::Duration::from_secs(u64::from(request.max_age_secs)),
+            force_refresh: request.force_refresh,
+        };
+        let outcome = self
+            .timed(async move {
+                services
+                    .collector
+                    .collect(&services, &loaded, req, &call)
+                    .await
+            })
+            .await?;
+        Ok(collector::Collected {
+            data: outcome.data.to_string(),
+            cache_key: outcome.cache_key,
+            collected_at: outcome.collected_at,
+            duration_ms: outcome.duration_ms,
+            cache_hit: outcome.cache_hit,
+        })
     }
 }
 

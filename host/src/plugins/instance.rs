@@ -55,6 +55,9 @@ pub struct InstanceState {
     pub host_time: Duration,
     /// Set when the deadline stopped the guest.
     pub deadline_hit: bool,
+    /// The loaded plugin itself (for the collector, which runs its parser in a new
+    /// instance); `None` while the manifest is read at load.
+    pub loaded: Option<Arc<super::LoadedPlugin>>,
     pub(crate) limiter: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -82,6 +85,7 @@ impl InstanceState {
             call_started: Instant::now(),
             host_time: Duration::ZERO,
             deadline_hit: false,
+            loaded: None,
             limiter,
             wasi: wasi.build(),
             table: ResourceTable::new(),

@@ -119,9 +119,18 @@ impl PluginRuntime {
             principal: None,
         };
         let raw = self
-            .call_guest(&pre, bootstrap, call, &self.handle_slots, |p, store| {
-                Box::pin(async move { p.infrastructor_plugin_plugin().call_manifest(store).await })
-            })
+            .call_guest(
+                &pre,
+                bootstrap,
+                call,
+                None,
+                &self.handle_slots,
+                |p, store| {
+                    Box::pin(
+                        async move { p.infrastructor_plugin_plugin().call_manifest(store).await },
+                    )
+                },
+            )
             .await?;
         let manifest = Manifest::from_wit(raw).map_err(|e| PluginError::load(expected_name, e))?;
         if manifest.name != expected_name {
@@ -193,6 +202,7 @@ impl PluginRuntime {
         pre: &DomainPluginPre<InstanceState>,
         identity: Arc<PluginIdentity>,
         call: CallContext,
+        loaded: Option<Arc<LoadedPlugin>>,
         slots: &Arc<Semaphore>,
         f: F,
     ) -> Result<R, PluginError>
@@ -205,7 +215,8 @@ impl PluginRuntime {
         >,
     {
         let _permit = slots.acquire().await.map_err(|_| PluginError::Busy)?;
-        let state = InstanceState::new(identity.clone(), self.services.clone(), call);
+        let mut state = InstanceState::new(identity.clone(), self.services.clone(), call);
+        state.loaded = loaded;
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
@@ -290,7 +301,7 @@ pub struct LoadedPlugin {
 impl LoadedPlugin {
     /// Handles one request in a fresh instance.
     pub async fn handle(
-        &self,
+        self: &Arc<Self>,
         request: api::Request,
         call: CallContext,
     ) -> Result<api::Response, PluginError> {
@@ -300,6 +311,7 @@ impl LoadedPlugin {
                 &self.pre,
                 self.identity.clone(),
                 call,
+                Some(self.clone()),
                 &self.runtime.handle_slots,
                 move |p, store| {
                     Box::pin(async move {
@@ -311,6 +323,16 @@ impl LoadedPlugin {
             )
             .await?;
         result.map_err(PluginError::Api)
+    }
+
+    /// The host services (database, SSH, collector).
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.runtime.services
+    }
+
+    /// The capabilities in force.
+    pub fn grants(&self) -> &Grants {
+        &self.identity.grants
     }
 
     /// Runs the parser `name` in a fresh instance.
@@ -327,6 +349,7 @@ impl LoadedPlugin {
                 &self.pre,
                 self.identity.clone(),
                 call,
+                None,
                 &self.runtime.parse_slots,
                 move |p, store| {
                     Box::pin(async move {

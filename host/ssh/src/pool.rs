@@ -1,0 +1,434 @@
+//! The pool: one connection per target, bounded channels per connection, `exec`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use russh::ChannelMsg;
+use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore};
+
+use crate::command::{kill_group, take_pgid};
+use crate::connection::{self, Connection};
+use crate::{HostKeyPolicy, RemoteCommand, SshError};
+
+/// Pool settings (from the host's `ssh.*` config).
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Private keys tried in order after a target's own identity file.
+    pub identity_files: Vec<PathBuf>,
+    /// Passphrase for encrypted keys.
+    pub key_passphrase: Option<String>,
+    /// The known_hosts file.
+    pub known_hosts: PathBuf,
+    /// Host-key policy.
+    pub host_key_policy: HostKeyPolicy,
+    /// Time to connect and authenticate.
+    pub connect_timeout: Duration,
+    /// Concurrent channels per connection.
+    pub max_sessions: usize,
+    /// Idle connections close after this.
+    pub idle_timeout: Duration,
+    /// Output cap per stream (stdout, stderr) of one command.
+    pub max_output_bytes: usize,
+}
+
+/// Where to run: an address, port, user and optional identity file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// Address or DNS name to connect to.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// A key tried before the configured ones.
+    pub identity_file: Option<PathBuf>,
+}
+
+impl Target {
+    /// `user@host:port`, for messages.
+    pub fn display(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Exit status; -1 when killed by a signal or when the server sent none.
+    pub exit_code: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+    /// Wall-clock duration.
+    pub duration: Duration,
+}
+
+struct Slot {
+    sessions: Arc<Semaphore>,
+    connection: AsyncMutex<Option<Arc<Connection>>>,
+}
+
+/// The pool. Cheap to share behind an `Arc`.
+pub struct SshPool {
+    config: PoolConfig,
+    slots: Mutex<HashMap<Target, Arc<Slot>>>,
+}
+
+/// A channel-open slot plus the connection to open it on.
+pub(crate) struct Lease {
+    pub connection: Arc<Connection>,
+    pub _permit: OwnedSemaphorePermit,
+}
+
+impl SshPool {
+    /// A pool; spawns the idle reaper when called inside a tokio runtime.
+    pub fn new(config: PoolConfig) -> Arc<SshPool> {
+        let pool = Arc::new(SshPool {
+            config,
+            slots: Mutex::new(HashMap::new()),
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let weak = Arc::downgrade(&pool);
+            let every = (pool.config.idle_timeout / 2).max(Duration::from_secs(1));
+            tokio::spawn(reap_idle(weak, every));
+        }
+        pool
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    fn slot(&self, target: &Target) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(target.clone())
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    sessions: Arc::new(Semaphore::new(self.config.max_sessions.max(1))),
+                    connection: AsyncMutex::new(None),
+                })
+            })
+            .clone()
+    }
+
+    /// Number of live connections (for tests and metrics).
+    pub async fn connection_count(&self) -> usize {
+        let slots: Vec<Arc<Slot>> = self
+            .slots
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        let mut n = 0;
+        for slot in slots {
+            if slot
+                .connection
+                .lock()
+                .await
+                .as_ref()
+                .is_some_and(|c| !c.handle.is_closed())
+            {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The live connection of `slot`, connecting (once, for all waiters) when needed.
+    async fn connection(
+        &self,
+        slot: &Slot,
+        target: &Target,
+        fresh: bool,
+    ) -> Result<Arc<Connection>, SshError> {
+        let mut guard = slot.connection.lock().await;
+        if let Some(c) = guard.as_ref()
+            && !fresh
+            && !c.handle.is_closed()
+        {
+            return Ok(c.clone());
+        }
+        let started = Instant::now();
+        let c = Arc::new(connection::connect(&self.config, target).await?);
+        tracing::debug!(target = %target.display(), ms = started.elapsed().as_millis() as u64, "ssh connected");
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Opens a session channel: waits (fairly) for a free session slot, reconnects once if
+    /// the connection is found dead, retries once if the server refuses the channel. The
+    /// command has not been sent yet at any of these points.
+    pub(crate) async fn open(
+        &self,
+        target: &Target,
+    ) -> Result<(russh::Channel<russh::client::Msg>, Lease), SshError> {
+        let slot = self.slot(target);
+        let permit = slot
+            .sessions
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| SshError::Invalid("pool closed".into()))?;
+        let mut connection = self.connection(&slot, target, false).await?;
+        let mut reconnected = false;
+        let mut refused_once = false;
+        loop {
+            match connection.handle.channel_open_session().await {
+                Ok(channel) => {
+                    connection.touch();
+                    return Ok((
+                        channel,
+                        Lease {
+                            connection,
+                            _permit: permit,
+                        },
+                    ));
+                }
+                Err(russh::Error::ChannelOpenFailure(reason)) if !refused_once => {
+                    tracing::debug!(target = %target.display(), ?reason, "channel open refused; retrying once");
+                    refused_once = true;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) if !reconnected => {
+                    tracing::info!(target = %target.display(), error = %e, "ssh connection broken; reconnecting");
+                    reconnected = true;
+                    connection = self.connection(&slot, target, true).await?;
+                }
+                Err(e) => {
+                    return Err(SshError::Disconnected {
+                        target: target.display(),
+                        message: format!("cannot open a channel: {e}"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs `command` with optional `stdin`, waiting at most `timeout` for it to finish.
+    ///
+    /// Returns the real exit status and both outputs. Errors: connect/host key/auth
+    /// (nothing ran), `Timeout` (the remote process group was signalled), `OutputTooLarge`
+    /// (stopped likewise), `Disconnected` (the connection broke mid-command: the outcome is
+    /// unknown and the command is **not** retried).
+    pub async fn exec(
+        &self,
+        target: &Target,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<ExecOutput, SshError> {
+        let text = command.to_remote()?;
+        let started = Instant::now();
+        let (mut channel, lease) = self.open(target).await?;
+        let pgid = AtomicU32::new(0);
+        let cap = self.config.max_output_bytes;
+        let run = async {
+            channel
+                .exec(true, text.as_bytes())
+                .await
+                .map_err(|e| disconnected(target, e))?;
+            if let Some(input) = stdin {
+                channel
+                    .data(input)
+                    .await
+                    .map_err(|e| disconnected(target, e))?;
+            }
+            channel.eof().await.map_err(|e| disconnected(target, e))?;
+            collect(&mut channel, target, cap, &pgid, &lease.connection).await
+        };
+        let outcome = tokio::time::timeout(timeout, run).await;
+        let pgid = match pgid.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        };
+        let result = match outcome {
+            Ok(Ok(collected)) => Ok(ExecOutput {
+                exit_code: collected.exit_code.unwrap_or(-1),
+                stdout: collected.stdout,
+                stderr: collected.stderr,
+                duration: started.elapsed(),
+            }),
+            Ok(Err(CollectError::TooLarge)) => {
+                self.stop_group(target, pgid).await;
+                Err(SshError::OutputTooLarge {
+                    target: target.display(),
+                    limit: cap,
+                })
+            }
+            Ok(Err(CollectError::Ssh(e))) => Err(e),
+            Err(_) => {
+                self.stop_group(target, pgid).await;
+                Err(SshError::Timeout {
+                    target: format!("{}:{}", target.host, target.port),
+                    after: timeout,
+                })
+            }
+        };
+        let _ = channel.close().await;
+        drop(lease);
+        result
+    }
+
+    /// Stops a remote process group (best effort, on a new channel).
+    pub(crate) async fn stop_group(&self, target: &Target, pgid: Option<u32>) {
+        let Some(pgid) = pgid else {
+            tracing::warn!(target = %target.display(), "timed-out command gave no process group; only its channel is closed");
+            return;
+        };
+        let Ok(text) = kill_group(pgid).to_remote() else {
+            return;
+        };
+        let attempt = async {
+            let (channel, _lease) = self.open(target).await?;
+            channel
+                .exec(true, text.as_bytes())
+                .await
+                .map_err(|e| disconnected(target, e))?;
+            let _ = channel.eof().await;
+            let mut channel = channel;
+            while channel.wait().await.is_some() {}
+            Ok::<(), SshError>(())
+        };
+        match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+            Ok(Ok(())) => {
+                tracing::info!(target = %target.display(), pgid, "stopped remote process group")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target = %target.display(), pgid, error = %e, "cannot stop remote process group")
+            }
+            Err(_) => {
+                tracing::warn!(target = %target.display(), pgid, "stopping remote process group timed out")
+            }
+        }
+    }
+}
+
+pub(crate) fn disconnected(target: &Target, e: russh::Error) -> SshError {
+    SshError::Disconnected {
+        target: target.display(),
+        message: e.to_string(),
+    }
+}
+
+/// Outputs gathered from a channel.
+#[derive(Default)]
+pub(crate) struct Collected {
+    pub exit_code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+pub(crate) enum CollectError {
+    TooLarge,
+    Ssh(SshError),
+}
+
+impl From<SshError> for CollectError {
+    fn from(e: SshError) -> Self {
+        CollectError::Ssh(e)
+    }
+}
+
+/// Appends stderr bytes, splitting off the process-group marker line when it comes first.
+pub(crate) fn push_stderr(
+    stderr: &mut Vec<u8>,
+    seen_marker: &mut bool,
+    data: &[u8],
+    pgid: &AtomicU32,
+) {
+    stderr.extend_from_slice(data);
+    if !*seen_marker && (stderr.contains(&b'\n') || stderr.len() > 64) {
+        *seen_marker = true;
+        let (found, rest) = take_pgid(stderr);
+        if let Some(n) = found {
+            pgid.store(n, Ordering::Relaxed);
+            *stderr = rest.to_vec();
+        }
+    }
+}
+
+/// Reads a channel until it closes: stdout, stderr (capped), exit status.
+async fn collect(
+    channel: &mut russh::Channel<russh::client::Msg>,
+    target: &Target,
+    cap: usize,
+    pgid: &AtomicU32,
+    connection: &Connection,
+) -> Result<Collected, CollectError> {
+    let mut out = Collected::default();
+    let mut seen_marker = false;
+    let mut signalled = false;
+    while let Some(msg) = channel.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => {
+                if out.stdout.len() + data.len() > cap {
+                    return Err(CollectError::TooLarge);
+                }
+                out.stdout.extend_from_slice(&data);
+            }
+            ChannelMsg::ExtendedData { data, ext: 1 } => {
+                push_stderr(&mut out.stderr, &mut seen_marker, &data, pgid);
+                if out.stderr.len() > cap {
+                    return Err(CollectError::TooLarge);
+                }
+            }
+            ChannelMsg::ExitStatus { exit_status } => {
+                out.exit_code = Some(i32::try_from(exit_status).unwrap_or(-1));
+            }
+            ChannelMsg::ExitSignal { .. } => signalled = true,
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    if !seen_marker {
+        let (found, rest) = take_pgid(&out.stderr);
+        if let Some(n) = found {
+            pgid.store(n, Ordering::Relaxed);
+            out.stderr = rest.to_vec();
+        }
+    }
+    if out.exit_code.is_none() && !signalled && connection.handle.is_closed() {
+        return Err(SshError::Disconnected {
+            target: target.display(),
+            message: "the connection closed before the command reported its exit status".into(),
+        }
+        .into());
+    }
+    Ok(out)
+}
+
+/// Closes connections idle longer than the configured time; ends with the pool.
+async fn reap_idle(pool: Weak<SshPool>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(pool) = pool.upgrade() else { return };
+        let slots: Vec<Arc<Slot>> = pool
+            .slots
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        for slot in slots {
+            // Busy slots (permits out) are never idle.
+            if slot.sessions.available_permits() < pool.config.max_sessions.max(1) {
+                continue;
+            }
+            let mut guard = slot.connection.lock().await;
+            if guard
+                .as_ref()
+                .is_some_and(|c| c.idle_for() >= pool.config.idle_timeout)
+            {
+                if let Some(c) = guard.take() {
+                    let _ = c
+                        .handle
+                        .disconnect(russh::Disconnect::ByApplication, "idle", "en")
+                        .await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! The SSH pool, the `ssh` imports, the collector and streamed responses, over HTTP against
+//! real OpenSSH sshd devices on loopback.
+
+use std::time::{Duration, Instant};
+
+use infrastructor::config::HostKeyPolicy;
+use infrastructor_tests::TestServer;
+use infrastructor_tests::testbed::{Sshd, SshdOptions};
+use serde_json::{Value, json};
+
+const REMOTE_GRANTS: &[&str] = &[
+    "exec:printf **",
+    "exec:sh -c * sh **",
+    "exec:cat",
+    "exec:sleep *",
+    "exec:hostname",
+    "collector",
+];
+
+fn device() -> Sshd {
+    Sshd::start(SshdOptions::default()).expect("sshd device starts")
+}
+
+/// A server whose raw-host defaults point at `device` (key, known_hosts, port).
+async fn server_for(
+    device: &Sshd,
+    configure: impl FnOnce(&mut infrastructor::Config),
+) -> TestServer {
+    let key = device.client_key_path();
+    let known = device.known_hosts_path();
+    let port = device.port();
+    TestServer::start(&["remote"], move |c| {
+        c.ssh.identity_files = vec![key];
+        c.ssh.known_hosts = known;
+        c.ssh.default_port = port;
+        c.ssh.connect_timeout_secs = 3;
+        c.rate_limit.enabled = false;
+        c.plugins.entries.entry("remote".into()).or_default().grants =
+            Some(REMOTE_GRANTS.iter().map(|s| s.to_string()).collect());
+        configure(c);
+    })
+    .await
+}
+
+async fn exec(s: &TestServer, host: &str, body: Value) -> (u16, Value) {
+    s.send(
+        s.client
+            .post(s.url(&format!("/api/remote/{host}/exec")))
+            .json(&body),
+    )
+    .await
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|b| b.as_u64())
+                .map(|b| b as u8)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Processes whose command line contains `needle` (as one argv element).
+fn processes_with_arg(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
+                && cmdline
+                    .split(|b| *b == 0)
+                    .any(|arg| arg == needle.as_bytes())
+            {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+async fn wait_gone(needle: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if processes_with_arg(needle).is_empty() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    processes_with_arg(needle).is_empty()
+}
+
+#[tokio::test]
+async fn argv_arrives_byte_exact_and_nothing_is_interpreted() {
+    let d = device();
+    let s = server_for(&d, |_| {}).await;
+    let canary = d.dir().join("CANARY");
+    let c = canary.display().to_string();
+    let hostile = vec![
+        format!("; touch {c}"),
+        format!("| touch {c}"),
+        format!("& touch {c} &"),
+        format!("$(touch {c})"),
+        format!("`touch {c}`"),
+        format!("' ; touch {c} ; '"),
+        format!("\" ; touch {c} ; \""),
+        format!("\ntouch {c}\n"),
+        "* ? < > ~ { } ( ) $HOME \\ \t".to_string(),
+        "unicode: żółw ✓ 🚀".to_string(),
+        "-n".to_string(),
+        "--help".to_string(),
+        String::new(),
+        "  spaces  ".to_string(),
+    ];
+    let mut argv = vec!["printf".to_string(), "%s\\0".to_string()];
+    argv.extend(hostile.iter().cloned());
+    let (status, body) = exec(&s, &d.host(), json!({ "argv": argv })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["exit_code"], 0);
+    let out = bytes(&body["stdout"]);
+    let echoed: Vec<String> = out
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(
+        &echoed[..hostile.len()],
+        hostile.as_slice(),
+        "each argument arrives as one, byte-exact"
+    );
+    assert!(!canary.exists(), "no metacharacter was interpreted");
+
+    let (status, body) = s
+        .send(
+            s.client
+                .post(s.url(&format!("/api/remote/{}/script", d.host())))
+                .json(&json!({ "args": hostile })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let echoed: Vec<String> = bytes(&body["stdout"])
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(
+        &echoed[..hostile.len()],
+        hostile.as_slice(),
+        "script args arrive as $1…"
+    );
+    assert!(!canary.exists());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn stdin_binary_round_trip_and_exit_codes() {
+    let d = device();
+    let s = server_for(&d, |_| {}).await;
+    let input: Vec<u8> = (0..=255u8).cycle().take(256 * 1024).collect();
+    let (status, body) = exec(&s, &d.host(), json!({"argv": ["cat"], "stdin": input})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        bytes(&body["stdout"]),
+        input,
+        "binary stdin comes back unchanged"
+    );
+    for code in [0, 1, 125, 126, 127, 255] {
+        let (status, body) = exec(
+            &s,
+            &d.host(),
+            json!({"argv": ["sh", "-c", "echo oops >&2; exit \"$1\"", "sh", code.to_string()]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["exit_code"], code, "real exit status kept");
+        assert_eq!(body["stderr"], "oops\n", "stderr kept, marker stripped");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn timeout_is_504_and_the_remote_process_is_gone() {
+    let d = device();
+    let s = server_for(&d, |_| {}).await;
+    let started = Instant::now();
+    let (status, body) = exec(
+        &s,
+        &d.host(),
+        json!({"argv": ["sh", "-c", "sleep 47.123; echo never", "sh", "timeout-marker"], "timeout_ms": 1000}),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        elapsed >= Duration::from_millis(950) && elapsed < Duration::from_secs(4),
+        "{elapsed:?}"
+    );
+    let shell_gone = wait_gone("timeout-marker", Duration::from_secs(5)).await;
+    let child_gone = wait_gone("47.123", Duration::from_secs(5)).await;
+    assert!(
+        shell_gone && child_gone,
+        "the remote command ({shell_gone}) and its children ({child_gone}) were stopped: {:?} {:?}",
+        processes_with_arg("timeout-marker"),
+        processes_with_arg("47.123")
+    );
+    let (status, _) = exec(&s, &d.host(), json!({"argv": ["printf", "ok"]})).await;
+    assert_eq!(status, 200, "the connection still serves");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_wrong_key_and_host_keys() {
+    let d = device();
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("a")
+        .port();
+    let s = server_for(&d, |c| c.ssh.default_port = closed).await;
+    let started = Instant::now();
+    let (status, body) = exec(&s, "127.0.0.1", json!({"argv": ["printf", "x"]})).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "within the connect timeout"
+    );
+    s.stop().await;
+
+    let other_key = d.dir().join("other_key");
+    infrastructor_tests::testbed::sshd::generate_key(&other_key).expect("keygen");
+    let s = server_for(&d, |c| c.ssh.identity_files = vec![other_key.clone()]).await;
+    let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "x"]})).await;
+    assert_eq!(status, 503, "wrong key: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("authentication"),
+        "{body}"
+    );
+    s.stop().await;
+
+    // Unknown host key under strict: refused, naming the fingerprint.
+    let empty = d.dir().join("empty_known_hosts");
+    std::fs::write(&empty, "").expect("write");
+    let s = server_for(&d, |c| c.ssh.known_hosts = empty.clone()).await;
+    let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "x"]})).await;
+    assert_eq!(status, 503, "{body}");
+    let msg = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        msg.contains("SHA256:") && msg.contains("127.0.0.1"),
+        "{msg}"
+    );
+    s.stop().await;
+
+    // accept-new: first contact recorded.
+    let learn = d.dir().join("learned_known_hosts");
+    let s = server_for(&d, |c| {
+        c.ssh.known_hosts = learn.clone();
+        c.ssh.host_key_policy = HostKeyPolicy::AcceptNew;
+    })
+    .await;
+    let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "x"]})).await;
+    assert_eq!(status, 200, "{body}");
+    let recorded = std::fs::read_to_string(&learn).expect("recorded");
+    assert!(
+        recorded.contains(&format!("[127.0.0.1]:{}", d.port())),
+        "{recorded}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn changed_host_key_is_refused_under_strict_and_accept_new() {
+    let mut d = device();
+    let known = d.dir().join("known_before_change");
+    std::fs::copy(d.known_hosts_path(), &known).expect("copy");
+    d.regenerate_host_key().expect("new host key");
+    for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
+        let k = known.clone();
+        let s = server_for(&d, move |c| {
+            c.ssh.known_hosts = k;
+            c.ssh.host_key_policy = policy;
+        })
+        .await;
+        let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "x"]})).await;
+        assert_eq!(status, 503, "{policy:?}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("CHANGED"),
+            "{body}"
+        );
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn sshd_killed_mid_command_then_restarted() {
+    let mut d = device();
+    let s = server_for(&d, |_| {}).await;
+    let (status, _) = exec(&s, &d.host(), json!({"argv": ["printf", "warm"]})).await;
+    assert_eq!(status, 200);
+    let host = d.host();
+    let client = s.client.clone();
+    let url = s.url(&format!("/api/remote/{host}/exec"));
+    let running = tokio::spawn(async move {
+        let r = client
+            .post(url)
+            .json(&json!({"argv": ["sleep", "20"], "timeout_ms": 15000}))
+            .send()
+            .await
+            .expect("send");
+        r.status().as_u16()
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().expect("stop sshd");
+    let status = running.await.expect("join");
+    assert!(
+        status == 503 || status == 504,
+        "an error, not a hang or a retry: {status}"
+    );
+    d.restart().expect("restart sshd");
+    let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "back"]})).await;
+    assert_eq!(status, 200, "a new connection is made: {body}");
+    assert_eq!(bytes(&body["stdout"]), b"back");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_execs_on_one_connection_all_succeed() {
+    let d = Sshd::start(SshdOptions {
+        max_sessions: 10,
+        ..SshdOptions::default()
+    })
+    .expect("sshd");
+    let s = server_for(&d, |_| {}).await;
+    let host = d.host();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let client = s.client.clone();
+            let url = s.url(&format!("/api/remote/{host}/exec"));
+            tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .json(&json!({"argv": ["sh", "-c", "sleep 0.2; printf \"$1\"", "sh", format!("n{i}")]}))
+                    .send()
+                    .await
+                    .expect("send");
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap_or_default();
+                (i, status, body)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (i, status, body) = t.await.expect("join");
+        assert_eq!(status, 200, "request {i}: {body}");
+        assert_eq!(bytes(&body["stdout"]), format!("n{i}").into_bytes());
+    }
+    assert_eq!(
+        s.app_state().services.remote.pool.connection_count().await,
+        1,
+        "all on one connection"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_collections_share_one_remote_run() {
+    let d = device();
+    d.count_invocations("hostname").expect("counter");
+    let s = server_for(&d, |_| {}).await;
+    let host = d.host();
+    let url = s.url(&format!("/api/remote/{host}/collect?variant=a"));
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let client = s.client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let r = client.get(url).send().await.expect("send");
+                (
+                    r.status().as_u16(),
+                    r.json::<Value>().await.unwrap_or_default(),
+                )
+            })
+        })
+        .collect();
+    let mut values = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.expect("join");
+        assert_eq!(status, 200, "{body}");
+        values.push(
+            body["data"]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        d.invocations("hostname"),
+        1,
+        "exactly one remote run for 100 requests"
+    );
+    assert!(
+        values.iter().all(|v| !v.is_empty() && *v == values[0]),
+        "all got the result"
+    );
+
+    let (_, cached) = s
+        .get(&format!("/api/remote/{host}/collect?variant=a"))
+        .await;
+    assert_eq!(cached["collection_metadata"]["cache_hit"], true);
+    assert_eq!(d.invocations("hostname"), 1);
+
+    let (_, other) = s
+        .get(&format!("/api/remote/{host}/collect?variant=b"))
+        .await;
+    assert_eq!(
+        other["collection_metadata"]["cache_hit"], false,
+        "different parameters, different entry"
+    );
+    assert_ne!(
+        other["collection_metadata"]["cache_key"],
+        cached["collection_metadata"]["cache_key"]
+    );
+    assert_eq!(d.invocations("hostname"), 2);
+
+    let (_, forced) = s
+        .get(&format!("/api/remote/{host}/collect?variant=a&force=true"))
+        .await;
+    assert_eq!(forced["collection_metadata"]["cache_hit"], false);
+    assert_eq!(d.invocations("hostname"), 3, "force_refresh runs again");
+
+    let store = &s.app_state().services.store;
+    let rows = store
+        .call(|c| {
+            infrastructor_store::audit::list(
+                c,
+                &infrastructor_store::audit::AuditFilter {
+                    plugin: Some("remote".into()),
+                    limit: Some(1000),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+        .expect("audit");
+    assert_eq!(
+        rows.len(),
+        103,
+        "an audit row per collection, hits included"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| !r.cache_hit).count(),
+        3,
+        "3 real runs"
+    );
+    let snaps = store
+        .call(|c| infrastructor_store::snapshots::count(c, "remote", "hostname", None))
+        .await
+        .expect("snapshots");
+    assert_eq!(snaps, 3, "every fresh result persisted");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn streamed_sse_follow_stops_the_remote_process_on_disconnect() {
+    let d = device();
+    let s = server_for(&d, |_| {}).await;
+    let mut response = s
+        .client
+        .get(s.url(&format!("/api/remote/{}/follow", d.host())))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let started = Instant::now();
+    let mut text = String::new();
+    while !text.contains("data: line 2") {
+        let chunk = tokio::time::timeout(Duration::from_secs(2), response.chunk())
+            .await
+            .expect("a line within 2 s")
+            .expect("chunk")
+            .expect("not ended");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(text.starts_with("data: line 0\n\n"), "{text}");
+    assert!(
+        !processes_with_arg("follow-marker").is_empty(),
+        "running while followed"
+    );
+    drop(response);
+    assert!(
+        wait_gone("follow-marker", Duration::from_secs(5)).await,
+        "stopped after the client left"
+    );
+    s.stop().await;
+}

@@ -1,0 +1,179 @@
+//! Test plugin exercising the host's remote imports: `ssh.exec` with arbitrary argv and
+//! stdin, `ssh.run-script`, the collector (single-flight, cache, parameters) and streamed
+//! responses.
+
+use infrastructor_sdk::prelude::*;
+use serde::Deserialize;
+
+const HOST: &str = "^[a-zA-Z0-9._:-]+$";
+
+fn app() -> App {
+    App::new("remote", env!("CARGO_PKG_VERSION"))
+        .description("Remote execution test plugin")
+        .mount("/remote")
+        .capability("exec:printf **")
+        .capability("exec:sh -c * sh **")
+        .capability("exec:cat")
+        .capability("exec:sleep *")
+        .capability("exec:hostname")
+        .capability("collector")
+        .script("args", "printf '%s\\0' \"$@\"", &["printf"])
+        .script("forbidden", "cat /etc/shadow", &["cat", "tee"])
+        .parser("first_line", first_line)
+        .route(
+            Route::post("/{host}/exec", "exec")
+                .summary("Runs argv (echoes exit code and both outputs as bytes)")
+                .param(Param::path("host").pattern(HOST))
+                .body_schema(json!({
+                    "type": "object",
+                    "required": ["argv"],
+                    "properties": {
+                        "argv": {"type": "array", "items": {"type": "string"}},
+                        "stdin": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+                        "timeout_ms": {"type": "integer", "minimum": 1}
+                    }
+                }))
+                .mutates(false),
+            exec,
+        )
+        .route(
+            Route::post("/{host}/script", "script")
+                .summary("Runs the `args` script with the given arguments")
+                .param(Param::path("host").pattern(HOST))
+                .body_schema(json!({
+                    "type": "object",
+                    "required": ["args"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "args": {"type": "array", "items": {"type": "string"}}
+                    }
+                }))
+                .mutates(false),
+            script,
+        )
+        .route(
+            Route::get("/{host}/collect", "collect")
+                .summary("Collects `hostname` through the collector")
+                .param(Param::path("host").pattern(HOST))
+                .param(Param::query("variant").default("a"))
+                .param(Param::query("force").boolean().default("false"))
+                .param(Param::query("max_age").integer().min(0.0).default("300")),
+            collect,
+        )
+        .route(
+            Route::get("/{host}/follow", "follow")
+                .summary("Streams a line every 200 ms as Server-Sent Events")
+                .param(Param::path("host").pattern(HOST)),
+            follow,
+        )
+}
+
+#[derive(Deserialize)]
+struct ExecBody {
+    argv: Vec<String>,
+    stdin: Option<Vec<u8>>,
+    timeout_ms: Option<u64>,
+}
+
+fn exec(req: &Request) -> Result<Response, Error> {
+    let body: ExecBody = req.body_json()?;
+    let argv: Vec<&str> = body.argv.iter().map(String::as_str).collect();
+    let timeout = Duration::from_millis(body.timeout_ms.unwrap_or(30_000));
+    let out = ssh::exec(req.path("host")?, &argv, body.stdin.as_deref(), timeout)?;
+    Ok(Json(json!({
+        "exit_code": out.exit_code,
+        "stdout": out.stdout,
+        "stderr": out.stderr_str(),
+    }))
+    .into())
+}
+
+#[derive(Deserialize)]
+struct ScriptBody {
+    name: Option<String>,
+    args: Vec<String>,
+}
+
+fn script(req: &Request) -> Result<Response, Error> {
+    let body: ScriptBody = req.body_json()?;
+    let args: Vec<&str> = body.args.iter().map(String::as_str).collect();
+    let name = body.name.as_deref().unwrap_or("args");
+    let out = ssh::run_script(
+        req.path("host")?,
+        name,
+        &args,
+        None,
+        Duration::from_secs(30),
+    )?;
+    Ok(Json(json!({"exit_code": out.exit_code, "stdout": out.stdout})).into())
+}
+
+fn collect(req: &Request) -> Result<Response, Error> {
+    let host = req.path("host")?;
+    let variant = req.query("variant").unwrap_or("a");
+    let max_age: u64 = req.query_as("max_age")?;
+    let collected = collector::collect(
+        CollectRequest::new("hostname", host, "first_line")
+            .param("variant", variant)
+            .step(Step::argv("hostname", &["hostname"]))
+            .max_age(Duration::from_secs(max_age))
+            .force_refresh(req.query_bool("force")?),
+    )?;
+    Ok(Json(json!({
+        "data": collected.data,
+        "collection_metadata": {
+            "cache_key": collected.cache_key,
+            "collected_at": collected.collected_at,
+            "cache_hit": collected.cache_hit,
+            "duration_ms": collected.duration.as_millis() as u64,
+        }
+    }))
+    .into())
+}
+
+fn follow(req: &Request) -> Result<Response, Error> {
+    Ok(Response::stream(
+        req.path("host")?,
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do echo \"line $i\"; i=$((i+1)); sleep 0.2; done",
+            "sh",
+            "follow-marker",
+        ],
+        true,
+    ))
+}
+
+fn first_line(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
+    let out = StepOutput::find(outputs, "hostname")?;
+    out.check()?;
+    let line = out
+        .stdout_str()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok(json!({ "value": line }))
+}
+
+infrastructor_sdk::export_plugin!(app);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_is_valid() {
+        assert!(app().validate().is_ok());
+    }
+
+    #[test]
+    fn parser_takes_the_first_line() {
+        let out = [StepOutput::new("hostname", 0, "box\nrest\n")];
+        assert_eq!(
+            first_line(&out, &Value::Null).expect("parse")["value"],
+            "box"
+        );
+    }
+}
