@@ -162,6 +162,15 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let pruner = ratelimit::spawn_pruner(self.limiters.clone());
+        let poller = self.state.config.poller.enabled.then(|| {
+            tracing::info!("poller enabled");
+            crate::poller::spawn(
+                self.state.services.clone(),
+                self.state.plugins.clone(),
+                self.state.config.poller.clone(),
+            )
+        });
+        let retention = spawn_retention(self.state.clone());
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -172,8 +181,40 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         pruner.abort();
+        retention.abort();
+        if let Some(p) = poller {
+            p.abort();
+        }
         result
     }
+}
+
+/// Applies snapshot and audit retention (`collector.retention_*`) every ten minutes.
+fn spawn_retention(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let max_age = u64::from(state.config.collector.retention_days) * 86_400;
+        let keep = state.config.collector.retention_per_key;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let pruned = state
+                .services
+                .store
+                .call(move |c| {
+                    let s = infrastructor_store::snapshots::prune(c, max_age, keep)?;
+                    let a = infrastructor_store::audit::prune(c, max_age)?;
+                    Ok((s, a))
+                })
+                .await;
+            match pruned {
+                Ok((s, a)) if s + a > 0 => {
+                    tracing::info!(snapshots = s, audit = a, "retention applied")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention failed"),
+            }
+        }
+    })
 }
 
 fn build_router(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), BuildError> {

@@ -177,14 +177,14 @@ impl Collector {
 
     fn remember(&self, key: &str, fresh: &Fresh) {
         if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= self.capacity && !cache.contains_key(key) {
-                if let Some(oldest) = cache
+            if cache.len() >= self.capacity
+                && !cache.contains_key(key)
+                && let Some(oldest) = cache
                     .iter()
                     .min_by_key(|(_, f)| f.at)
                     .map(|(k, _)| k.clone())
-                {
-                    cache.remove(&oldest);
-                }
+            {
+                cache.remove(&oldest);
             }
             cache.insert(key.to_string(), fresh.clone());
         }
@@ -222,10 +222,10 @@ impl Collector {
                     .await
                     .clone();
                 if ran {
-                    if let Ok(mut inflight) = self.inflight.lock() {
-                        if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                            inflight.remove(&key);
-                        }
+                    if let Ok(mut inflight) = self.inflight.lock()
+                        && inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight))
+                    {
+                        inflight.remove(&key);
                     }
                     if let Ok(fresh) = &result {
                         self.remember(&key, fresh);

@@ -276,6 +276,14 @@ pub struct PollerConfig {
     pub enabled: bool,
     /// Collections running at once, across all devices.
     pub max_concurrency: usize,
+    /// First back-off after a connection failure; doubles per consecutive failure.
+    pub backoff_base_ms: u64,
+    /// Longest back-off.
+    pub backoff_max_ms: u64,
+    /// How often the list of monitored devices is re-read.
+    pub refresh_secs: u64,
+    /// Scheduler granularity.
+    pub tick_ms: u64,
 }
 
 impl Default for PollerConfig {
@@ -283,6 +291,10 @@ impl Default for PollerConfig {
         Self {
             enabled: false,
             max_concurrency: 8,
+            backoff_base_ms: 30_000,
+            backoff_max_ms: 300_000,
+            refresh_secs: 30,
+            tick_ms: 500,
         }
     }
 }

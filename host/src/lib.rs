@@ -14,6 +14,7 @@ pub mod config;
 pub mod http;
 pub mod openapi;
 pub mod plugins;
+pub mod poller;
 pub mod ratelimit;
 pub mod remote;
 pub mod services;

@@ -505,3 +505,86 @@ async fn streamed_sse_follow_stops_the_remote_process_on_disconnect() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poller_marks_a_stopped_device_offline_then_online() {
+    let mut d = device();
+    let port = d.port();
+    let s = server_for(&d, |c| {
+        c.poller.enabled = true;
+        c.poller.backoff_base_ms = 200;
+        c.poller.backoff_max_ms = 800;
+        c.poller.refresh_secs = 1;
+        c.poller.tick_ms = 50;
+    })
+    .await;
+    let store = s.app_state().services.store.clone();
+    store
+        .call(move |c| {
+            infrastructor_store::devices::create(
+                c,
+                infrastructor_store::devices::DeviceFields {
+                    hostname: Some("box1".into()),
+                    ip_address: Some(Some("127.0.0.1".into())),
+                    ssh_port: Some(Some(port)),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+        .expect("register device");
+    let status = |store: infrastructor_store::Store| async move {
+        store
+            .call(|c| infrastructor_store::devices::get(c, "box1"))
+            .await
+            .expect("get")
+            .expect("exists")
+    };
+    let wait_for = |want: &'static str, store: infrastructor_store::Store| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let dev = status(store.clone()).await;
+            if dev.status.as_str() == want {
+                return dev;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "device never became {want} (is {})",
+                dev.status.as_str()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let online = wait_for("online", store.clone()).await;
+    assert!(online.last_seen.is_some(), "last_seen written");
+    d.stop().expect("stop sshd");
+    let offline = wait_for("offline", store.clone()).await;
+    assert_eq!(
+        offline.last_seen,
+        online.last_seen.clone().max(offline.last_seen.clone())
+    );
+    let audit_errors = store
+        .call(|c| {
+            infrastructor_store::audit::list(
+                c,
+                &infrastructor_store::audit::AuditFilter {
+                    plugin: Some("remote".into()),
+                    limit: Some(1000),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.requester.as_deref() == Some("poller") && r.error.is_some())
+        .count();
+    assert!(
+        audit_errors >= 3,
+        "3 failed polls before offline ({audit_errors})"
+    );
+    d.restart().expect("restart sshd");
+    let back = wait_for("online", store.clone()).await;
+    assert!(back.last_seen > online.last_seen, "last_seen advanced");
+    s.stop().await;
+}

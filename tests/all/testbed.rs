@@ -438,3 +438,41 @@ fn a_missing_program_fails_naming_its_debian_package() {
     );
     assert!(tools::find("sh").is_some());
 }
+
+#[test]
+fn max_sessions_limits_channels_per_connection() {
+    let device = Sshd::start(SshdOptions {
+        max_sessions: 2,
+        ..SshdOptions::default()
+    })
+    .expect("sshd starts");
+    let master = control_master(&device).expect("control master");
+    device.count_invocations("sleep").expect("counter");
+    let sleepers: Vec<_> = (0..2)
+        .map(|_| {
+            master
+                .command()
+                .args(["sleep", "3"])
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while device.invocations("sleep") < 2 {
+        assert!(Instant::now() < deadline, "the two sessions did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Both sessions are open: sshd refuses a third channel on the same connection (the
+    // OpenSSH client then falls back to a connection of its own, so the command still runs).
+    let third = output(master.command().args(["echo", "third"]));
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(stderr.contains("Session open refused by peer"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&third.stdout), "third\n");
+    for mut sleeper in sleepers {
+        assert!(sleeper.wait().expect("wait").success());
+    }
+    // Once they ended, the master's connection takes a session again.
+    let fourth = output(master.command().arg("true"));
+    assert!(fourth.status.success(), "{fourth:?}");
+    assert!(fourth.stderr.is_empty(), "{fourth:?}");
+}

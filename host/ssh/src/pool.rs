@@ -421,13 +421,12 @@ async fn reap_idle(pool: Weak<SshPool>, every: Duration) {
             if guard
                 .as_ref()
                 .is_some_and(|c| c.idle_for() >= pool.config.idle_timeout)
+                && let Some(c) = guard.take()
             {
-                if let Some(c) = guard.take() {
-                    let _ = c
-                        .handle
-                        .disconnect(russh::Disconnect::ByApplication, "idle", "en")
-                        .await;
-                }
+                let _ = c
+                    .handle
+                    .disconnect(russh::Disconnect::ByApplication, "idle", "en")
+                    .await;
             }
         }
     }

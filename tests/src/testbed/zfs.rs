@@ -5,7 +5,7 @@
 //! zfs-fuse listens on the fixed socket `/var/run/zfs/zfs_socket`, so there is one daemon per
 //! machine, shared by every test of this process (a process-wide `OnceLock`) and by other test
 //! processes running at the same time (a CI run, another engineer's `cargo test`). Two lock
-//! files under `$TMPDIR/infrastructor-testbed-zfs/` coordinate them:
+//! files under `/run/infrastructor-testbed-zfs/` coordinate them:
 //! - `init.lock`, held exclusively while a process checks for a daemon and starts one;
 //! - `users.lock`, held *shared* by every process that uses the daemon, for its lifetime.
 //!
@@ -130,7 +130,7 @@ impl Zfs {
             Path::new("/dev/fuse").exists(),
             "zfs-fuse needs /dev/fuse, which is missing (load the fuse module: modprobe fuse)"
         );
-        let base = std::env::temp_dir().join("infrastructor-testbed-zfs");
+        let base = lock_dir();
         std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         let open = |name: &str| {
             File::options()
@@ -312,12 +312,25 @@ impl Zfs {
         );
         Ok(Pool {
             name,
+            root: dir.path().to_path_buf(),
             dir: Some(dir),
             vdevs,
             mountpoint,
             destroyed: false,
         })
     }
+}
+
+/// Where the locks and the daemon's log live: machine-wide like zfs-fuse's own socket, so
+/// `/run` (cleared at boot) rather than a `TMPDIR` that two test processes may set differently.
+fn lock_dir() -> PathBuf {
+    let run = Path::new("/run");
+    let dir = if run.is_dir() && nix::unistd::access(run, nix::unistd::AccessFlags::W_OK).is_ok() {
+        run.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    dir.join("infrastructor-testbed-zfs")
 }
 
 fn tool_output(cmd: &mut Command, tool: &str, args: &[&str]) -> Result<String> {
@@ -336,6 +349,7 @@ fn tool_output(cmd: &mut Command, tool: &str, args: &[&str]) -> Result<String> {
 #[derive(Debug)]
 pub struct Pool {
     name: String,
+    root: PathBuf,
     dir: Option<tempfile::TempDir>,
     vdevs: Vec<PathBuf>,
     mountpoint: PathBuf,
@@ -360,10 +374,7 @@ impl Pool {
 
     /// Its private directory (vdevs, mountpoint).
     pub fn dir(&self) -> &Path {
-        self.vdevs
-            .first()
-            .and_then(|v| v.parent())
-            .unwrap_or(&self.mountpoint)
+        &self.root
     }
 
     /// Destroys the pool (`zpool destroy -f`, retried while zfs-fuse says it is busy, which

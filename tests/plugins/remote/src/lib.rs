@@ -20,6 +20,10 @@ fn app() -> App {
         .script("args", "printf '%s\\0' \"$@\"", &["printf"])
         .script("forbidden", "cat /etc/shadow", &["cat", "tee"])
         .parser("first_line", first_line)
+        .collector(
+            Collector::new("hostname", "hostname", Duration::from_secs(1), "first_line")
+                .step(Step::argv("hostname", &["hostname"])),
+        )
         .route(
             Route::post("/{host}/exec", "exec")
                 .summary("Runs argv (echoes exit code and both outputs as bytes)")
