@@ -452,7 +452,7 @@ fn max_sessions_limits_channels_per_connection() {
         .map(|_| {
             master
                 .command()
-                .args(["sleep", "3"])
+                .args(["sleep", "2"])
                 .spawn()
                 .expect("spawn")
         })
