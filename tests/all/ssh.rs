@@ -588,3 +588,89 @@ async fn poller_marks_a_stopped_device_offline_then_online() {
     assert!(back.last_seen > online.last_seen, "last_seen advanced");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn output_cap_is_a_clear_error() {
+    let d = device();
+    let s = server_for(&d, |c| c.ssh.max_output_bytes = 4096).await;
+    let input = vec![b'x'; 64 * 1024];
+    let (status, body) = exec(&s, &d.host(), json!({"argv": ["cat"], "stdin": input})).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("4096 bytes"),
+        "{body}"
+    );
+    let (status, _) = exec(&s, &d.host(), json!({"argv": ["printf", "still fine"]})).await;
+    assert_eq!(status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn one_hosts_output_streams_into_anothers_stdin() {
+    let a = device();
+    let b = device();
+    let config = |d: &Sshd| infrastructor_ssh::PoolConfig {
+        identity_files: vec![d.client_key_path()],
+        key_passphrase: None,
+        known_hosts: d.known_hosts_path(),
+        host_key_policy: infrastructor_ssh::HostKeyPolicy::Strict,
+        connect_timeout: Duration::from_secs(5),
+        max_sessions: 8,
+        idle_timeout: Duration::from_secs(60),
+        max_output_bytes: 1 << 20,
+    };
+    // Each device has its own client key and known_hosts: one pool per side.
+    let pool_a = infrastructor_ssh::SshPool::new(config(&a));
+    let pool_b = infrastructor_ssh::SshPool::new(config(&b));
+    let target = |d: &Sshd| infrastructor_ssh::Target {
+        host: d.host(),
+        port: d.port(),
+        user: "root".into(),
+        identity_file: None,
+    };
+    // 64 MiB through the server, far above the 1 MiB output cap: it is never buffered whole.
+    let size: u64 = 64 * 1024 * 1024;
+    let source = pool_a
+        .stream(
+            &target(&a),
+            &infrastructor_ssh::RemoteCommand::argv(&[
+                "head",
+                "-c",
+                &size.to_string(),
+                "/dev/zero",
+            ]),
+            None,
+        )
+        .await
+        .expect("source");
+    let (mut chunks, source_end) = source.into_parts();
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let sink = pool_b
+        .stream(
+            &target(&b),
+            &infrastructor_ssh::RemoteCommand::argv(&["wc", "-c"]),
+            Some(rx),
+        )
+        .await
+        .expect("sink");
+    let pump = tokio::spawn(async move {
+        while let Some(chunk) = chunks.recv().await {
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut sink = sink;
+    let mut counted = Vec::new();
+    while let Some(chunk) = sink.next_chunk().await {
+        counted.extend_from_slice(&chunk);
+    }
+    pump.await.expect("pump");
+    let end = sink.finish().await;
+    assert_eq!(end.exit_code, 0, "{:?}", end.error);
+    assert_eq!(source_end.await.exit_code, 0);
+    assert_eq!(String::from_utf8_lossy(&counted).trim(), size.to_string());
+}

@@ -49,12 +49,17 @@ fn main() {
     let (mut pooled, mut fresh) = rt.block_on(async {
         let pool = SshPool::new(config.clone());
         for _ in 0..20 {
-            pool.exec(&target, &command, None, Duration::from_secs(10)).await.expect("warm");
+            pool.exec(&target, &command, None, Duration::from_secs(10))
+                .await
+                .expect("warm");
         }
         let mut pooled = Vec::with_capacity(n);
         for _ in 0..n {
             let t = Instant::now();
-            let out = pool.exec(&target, &command, None, Duration::from_secs(10)).await.expect("exec");
+            let out = pool
+                .exec(&target, &command, None, Duration::from_secs(10))
+                .await
+                .expect("exec");
             assert_eq!(out.exit_code, 0);
             pooled.push(t.elapsed());
         }
@@ -62,7 +67,9 @@ fn main() {
         for _ in 0..50 {
             let t = Instant::now();
             let one = SshPool::new(config.clone());
-            one.exec(&target, &command, None, Duration::from_secs(10)).await.expect("exec");
+            one.exec(&target, &command, None, Duration::from_secs(10))
+                .await
+                .expect("exec");
             fresh.push(t.elapsed());
         }
         (pooled, fresh)
@@ -84,13 +91,34 @@ fn main() {
         plain.push(t.elapsed());
     }
 
-    let (a, b, c, d) = (median(&mut pooled), median(&mut muxed), median(&mut fresh), median(&mut plain));
+    let (a, b, c, d) = (
+        median(&mut pooled),
+        median(&mut muxed),
+        median(&mut fresh),
+        median(&mut plain),
+    );
     println!("remote `true` against one loopback sshd (OpenSSH), medians:");
-    println!("  (a) pooled russh connection, new channel   {:>8.2} ms  ({n} runs)", ms(a));
-    println!("  (b) OpenSSH ControlMaster (ssh -S)         {:>8.2} ms  ({n} runs)", ms(b));
-    println!("  (c) fresh russh connection per command     {:>8.2} ms  (50 runs)", ms(c));
-    println!("  (d) plain ssh per command                  {:>8.2} ms  (20 runs)", ms(d));
-    println!("  a/b = {:.3} (target ≤ 0.5)   a/c = {:.3} (target ≤ 0.1)", a.as_secs_f64() / b.as_secs_f64(), a.as_secs_f64() / c.as_secs_f64());
+    println!(
+        "  (a) pooled russh connection, new channel   {:>8.2} ms  ({n} runs)",
+        ms(a)
+    );
+    println!(
+        "  (b) OpenSSH ControlMaster (ssh -S)         {:>8.2} ms  ({n} runs)",
+        ms(b)
+    );
+    println!(
+        "  (c) fresh russh connection per command     {:>8.2} ms  (50 runs)",
+        ms(c)
+    );
+    println!(
+        "  (d) plain ssh per command                  {:>8.2} ms  (20 runs)",
+        ms(d)
+    );
+    println!(
+        "  a/b = {:.3} (target ≤ 0.5)   a/c = {:.3} (target ≤ 0.1)",
+        a.as_secs_f64() / b.as_secs_f64(),
+        a.as_secs_f64() / c.as_secs_f64()
+    );
 
     rt.block_on(async {
         device.count_invocations("hostname").expect("counter");
@@ -103,14 +131,24 @@ fn main() {
             c.ssh.default_port = port;
             c.rate_limit.enabled = false;
             c.plugins.entries.entry("remote".into()).or_default().grants = Some(
-                ["exec:printf **", "exec:sh -c * sh **", "exec:cat", "exec:sleep *", "exec:hostname", "collector"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
+                [
+                    "exec:printf **",
+                    "exec:sh -c * sh **",
+                    "exec:cat",
+                    "exec:sleep *",
+                    "exec:hostname",
+                    "collector",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             );
         })
         .await;
-        let url = s.url(&format!("/api/remote/{}/collect?variant=bench", device.host()));
+        let url = s.url(&format!(
+            "/api/remote/{}/collect?variant=bench",
+            device.host()
+        ));
         let started = Instant::now();
         let tasks: Vec<_> = (0..100)
             .map(|_| {
