@@ -4,42 +4,19 @@
 use std::time::{Duration, Instant};
 
 use infrastructor::config::HostKeyPolicy;
-use infrastructor_tests::TestServer;
 use infrastructor_tests::testbed::{Sshd, SshdOptions};
+use infrastructor_tests::{TestServer, audit_rows, remote_server};
 use serde_json::{Value, json};
-
-const REMOTE_GRANTS: &[&str] = &[
-    "exec:printf **",
-    "exec:sh -c * sh **",
-    "exec:cat",
-    "exec:sleep *",
-    "exec:hostname",
-    "collector",
-];
 
 fn device() -> Sshd {
     Sshd::start(SshdOptions::default()).expect("sshd device starts")
 }
 
-/// A server whose raw-host defaults point at `device` (key, known_hosts, port).
 async fn server_for(
     device: &Sshd,
     configure: impl FnOnce(&mut infrastructor::Config),
 ) -> TestServer {
-    let key = device.client_key_path();
-    let known = device.known_hosts_path();
-    let port = device.port();
-    TestServer::start(&["remote"], move |c| {
-        c.ssh.identity_files = vec![key];
-        c.ssh.known_hosts = known;
-        c.ssh.default_port = port;
-        c.ssh.connect_timeout_secs = 3;
-        c.rate_limit.enabled = false;
-        c.plugins.entries.entry("remote".into()).or_default().grants =
-            Some(REMOTE_GRANTS.iter().map(|s| s.to_string()).collect());
-        configure(c);
-    })
-    .await
+    remote_server(device, configure).await
 }
 
 async fn exec(s: &TestServer, host: &str, body: Value) -> (u16, Value) {
@@ -439,19 +416,7 @@ async fn concurrent_identical_collections_share_one_remote_run() {
     assert_eq!(d.invocations("hostname"), 3, "force_refresh runs again");
 
     let store = &s.app_state().services.store;
-    let rows = store
-        .call(|c| {
-            infrastructor_store::audit::list(
-                c,
-                &infrastructor_store::audit::AuditFilter {
-                    plugin: Some("remote".into()),
-                    limit: Some(1000),
-                    ..Default::default()
-                },
-            )
-        })
-        .await
-        .expect("audit");
+    let rows = audit_rows(store, "remote").await;
     assert_eq!(
         rows.len(),
         103,
@@ -563,19 +528,8 @@ async fn poller_marks_a_stopped_device_offline_then_online() {
         offline.last_seen,
         online.last_seen.clone().max(offline.last_seen.clone())
     );
-    let audit_errors = store
-        .call(|c| {
-            infrastructor_store::audit::list(
-                c,
-                &infrastructor_store::audit::AuditFilter {
-                    plugin: Some("remote".into()),
-                    limit: Some(1000),
-                    ..Default::default()
-                },
-            )
-        })
+    let audit_errors = audit_rows(&store, "remote")
         .await
-        .expect("audit")
         .into_iter()
         .filter(|r| r.requester.as_deref() == Some("poller") && r.error.is_some())
         .count();

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use infrastructor_ssh::{HostKeyPolicy, PoolConfig, RemoteCommand, SshPool, Target};
-use infrastructor_tests::TestServer;
+use infrastructor_tests::remote_server;
 use infrastructor_tests::testbed::{Sshd, SshdOptions, control_master, ssh_command};
 
 fn median(v: &mut [Duration]) -> Duration {
@@ -122,29 +122,7 @@ fn main() {
 
     rt.block_on(async {
         device.count_invocations("hostname").expect("counter");
-        let key = device.client_key_path();
-        let known = device.known_hosts_path();
-        let port = device.port();
-        let s = TestServer::start(&["remote"], move |c| {
-            c.ssh.identity_files = vec![key];
-            c.ssh.known_hosts = known;
-            c.ssh.default_port = port;
-            c.rate_limit.enabled = false;
-            c.plugins.entries.entry("remote".into()).or_default().grants = Some(
-                [
-                    "exec:printf **",
-                    "exec:sh -c * sh **",
-                    "exec:cat",
-                    "exec:sleep *",
-                    "exec:hostname",
-                    "collector",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            );
-        })
-        .await;
+        let s = remote_server(&device, |_| {}).await;
         let url = s.url(&format!(
             "/api/remote/{}/collect?variant=bench",
             device.host()

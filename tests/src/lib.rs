@@ -157,3 +157,51 @@ pub fn rss_bytes() -> u64 {
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
+
+/// What the `remote` test plugin declares; granted in full by [`remote_server`].
+pub const REMOTE_GRANTS: &[&str] = &[
+    "exec:printf **",
+    "exec:sh -c * sh **",
+    "exec:cat",
+    "exec:sleep *",
+    "exec:hostname",
+    "collector",
+];
+
+/// A server with the `remote` test plugin whose raw-host defaults point at `device` (its
+/// client key, known_hosts and port), rate limits off, after `configure`.
+pub async fn remote_server(
+    device: &testbed::Sshd,
+    configure: impl FnOnce(&mut Config),
+) -> TestServer {
+    let key = device.client_key_path();
+    let known = device.known_hosts_path();
+    let port = device.port();
+    TestServer::start(&["remote"], move |c| {
+        c.ssh.identity_files = vec![key];
+        c.ssh.known_hosts = known;
+        c.ssh.default_port = port;
+        c.ssh.connect_timeout_secs = 3;
+        c.rate_limit.enabled = false;
+        c.plugins.entries.entry("remote".into()).or_default().grants =
+            Some(REMOTE_GRANTS.iter().map(|s| s.to_string()).collect());
+        configure(c);
+    })
+    .await
+}
+
+/// The collection audit rows of `plugin`, newest first.
+pub async fn audit_rows(
+    store: &infrastructor_store::Store,
+    plugin: &str,
+) -> Vec<infrastructor_store::audit::AuditRow> {
+    let filter = infrastructor_store::audit::AuditFilter {
+        plugin: Some(plugin.into()),
+        limit: Some(10_000),
+        ..Default::default()
+    };
+    store
+        .call(move |c| infrastructor_store::audit::list(c, &filter))
+        .await
+        .expect("audit rows")
+}

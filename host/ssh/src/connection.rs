@@ -107,12 +107,7 @@ async fn authenticate(
                 continue;
             }
         };
-        let hash = handle
-            .best_supported_rsa_hash()
-            .await
-            .ok()
-            .flatten()
-            .flatten();
+        let hash = rsa_hash(handle).await;
         let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
         match handle.authenticate_publickey(&target.user, key).await {
             Ok(AuthResult::Success) => return Ok(()),
@@ -156,12 +151,7 @@ async fn authenticate_with_agent(
         .map_err(|e| e.to_string())?;
     for identity in identities {
         let key = identity.public_key().into_owned();
-        let hash = handle
-            .best_supported_rsa_hash()
-            .await
-            .ok()
-            .flatten()
-            .flatten();
+        let hash = rsa_hash(handle).await;
         match handle
             .authenticate_publickey_with(&target.user, key, hash, &mut agent)
             .await
@@ -172,6 +162,16 @@ async fn authenticate_with_agent(
         }
     }
     Ok(false)
+}
+
+/// The RSA signature hash the server prefers (ignored for other key types).
+async fn rsa_hash(handle: &Handle<Verifier>) -> Option<russh::keys::HashAlg> {
+    handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten()
 }
 
 fn file_name(path: &Path) -> String {

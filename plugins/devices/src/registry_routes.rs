@@ -1,0 +1,306 @@
+//! Registry routes: create, list, get, update, delete, summary and the connectivity status.
+//! They use the host's `registry` import only; no SSH runs on the create/update path (the
+//! probe runs on `/status` and in the poller's periodic `probe` collector).
+
+use infrastructor_sdk::prelude::*;
+use infrastructor_sdk::registry::{Device, DeviceFields, DeviceFilter};
+use serde::Deserialize;
+
+/// Device types the API accepts.
+pub const DEVICE_TYPES: &[&str] = &[
+    "server",
+    "container_host",
+    "storage",
+    "network",
+    "router",
+    "switch",
+    "firewall",
+    "workstation",
+    "development",
+];
+
+/// Device statuses.
+pub const STATUSES: &[&str] = &["online", "offline", "unknown", "maintenance"];
+
+/// Pattern of a device hostname (path parameter and body field).
+pub const HOSTNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$";
+
+/// The default Glances port of the reference API.
+const GLANCES_PORT: u16 = 61208;
+
+/// The JSON a device is answered as (the reference's `DeviceResponse`).
+pub fn device_json(d: &Device) -> Value {
+    let extra = &d.extra;
+    json!({
+        "id": d.id,
+        "hostname": d.hostname,
+        "ip_address": d.ip_address,
+        "ssh_port": d.ssh_port,
+        "ssh_username": d.ssh_username,
+        "ssh_identity_file": d.ssh_identity_file,
+        "device_type": d.device_type,
+        "description": d.description,
+        "location": d.location,
+        "tags": d.tags,
+        "monitoring_enabled": d.monitoring_enabled,
+        "glances_enabled": extra.get("glances_enabled").and_then(Value::as_bool).unwrap_or(true),
+        "glances_port": extra.get("glances_port").and_then(Value::as_u64).unwrap_or(u64::from(GLANCES_PORT)),
+        "glances_url": extra.get("glances_url").cloned().unwrap_or(Value::Null),
+        "status": d.status,
+        "last_seen": d.last_seen,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    })
+}
+
+/// JSON Schema of a create body.
+pub fn create_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["hostname"],
+        "properties": device_properties(true),
+    })
+}
+
+/// JSON Schema of an update body (every field optional).
+pub fn update_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": device_properties(false),
+    })
+}
+
+fn device_properties(create: bool) -> Value {
+    let nullable = |t: &str| json!([t, "null"]);
+    let mut p = json!({
+        "hostname": {"type": "string", "pattern": HOSTNAME_PATTERN, "maxLength": 255},
+        "ip_address": {"type": nullable("string"), "maxLength": 255},
+        "ssh_port": {"type": nullable("integer"), "minimum": 1, "maximum": 65535},
+        "ssh_username": {"type": nullable("string"), "maxLength": 100},
+        "ssh_identity_file": {"type": nullable("string"), "maxLength": 1024},
+        "device_type": {"type": "string", "enum": DEVICE_TYPES},
+        "description": {"type": nullable("string"), "maxLength": 10000},
+        "location": {"type": nullable("string"), "maxLength": 255},
+        "tags": {"type": "object"},
+        "monitoring_enabled": {"type": "boolean"},
+        "glances_enabled": {"type": "boolean"},
+        "glances_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "glances_url": {"type": nullable("string"), "maxLength": 512},
+    });
+    if !create {
+        p["status"] = json!({"type": "string", "enum": STATUSES});
+    }
+    p
+}
+
+/// A create or update body. `Option<Option<T>>`: absent = unchanged, `null` = cleared.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeviceBody {
+    hostname: Option<String>,
+    #[serde(default, deserialize_with = "some")]
+    ip_address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some")]
+    ssh_port: Option<Option<u16>>,
+    #[serde(default, deserialize_with = "some")]
+    ssh_username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some")]
+    ssh_identity_file: Option<Option<String>>,
+    device_type: Option<String>,
+    #[serde(default, deserialize_with = "some")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some")]
+    location: Option<Option<String>>,
+    tags: Option<Value>,
+    monitoring_enabled: Option<bool>,
+    glances_enabled: Option<bool>,
+    glances_port: Option<u16>,
+    #[serde(default, deserialize_with = "some")]
+    glances_url: Option<Option<String>>,
+    status: Option<String>,
+}
+
+fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Checks an address: an IPv4/IPv6 literal or a DNS name.
+pub fn valid_address(a: &str) -> bool {
+    a.parse::<std::net::IpAddr>().is_ok()
+        || (!a.is_empty()
+            && a.len() <= 253
+            && !a.starts_with('-')
+            && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+}
+
+impl DeviceBody {
+    /// Converts to registry fields, merging glances settings into `extra`.
+    fn into_fields(self, current_extra: Option<&Value>) -> Result<DeviceFields, Error> {
+        if let Some(Some(ip)) = &self.ip_address
+            && !valid_address(ip)
+        {
+            return Err(Error::bad_request(format!("ip_address `{ip}` is not an IP address or host name")));
+        }
+        let mut extra = current_extra.cloned().unwrap_or_else(|| json!({}));
+        let mut extra_changed = current_extra.is_none();
+        if let Some(v) = self.glances_enabled {
+            extra["glances_enabled"] = json!(v);
+            extra_changed = true;
+        }
+        if let Some(v) = self.glances_port {
+            extra["glances_port"] = json!(v);
+            extra_changed = true;
+        }
+        if let Some(v) = self.glances_url {
+            extra["glances_url"] = json!(v);
+            extra_changed = true;
+        }
+        Ok(DeviceFields {
+            hostname: self.hostname.map(|h| h.to_ascii_lowercase()),
+            ip_address: self.ip_address,
+            ssh_port: self.ssh_port,
+            ssh_username: self.ssh_username,
+            ssh_identity_file: self.ssh_identity_file,
+            device_type: self.device_type.map(|t| t.to_ascii_lowercase()),
+            description: self.description,
+            location: self.location,
+            tags: self.tags,
+            monitoring_enabled: self.monitoring_enabled,
+            status: self.status,
+            last_seen: None,
+            extra: extra_changed.then_some(extra),
+        })
+    }
+}
+
+/// `POST /api/devices`: registers a device (201; 409 when the hostname exists).
+pub fn create(req: &Request) -> Result<Response, Error> {
+    let body: DeviceBody = req.body_json()?;
+    let fields = body.into_fields(None)?;
+    let device = registry::create(&fields)?;
+    log::info("device registered", &[("hostname", &device.hostname)]);
+    Ok(Json(device_json(&device)).with_status(201))
+}
+
+/// `GET /api/devices`: filtered, paginated list ordered by hostname.
+pub fn list(req: &Request) -> Result<Response, Error> {
+    let page: u32 = req.query_as("page")?;
+    let page_size: u32 = req.query_as("page_size")?;
+    let filter = DeviceFilter {
+        device_type: req.query("device_type").map(str::to_ascii_lowercase),
+        status: req.query("status").map(str::to_string),
+        monitoring_enabled: req.query_opt_as("monitoring_enabled")?,
+        location: req.query("location").map(str::to_string),
+        search: req.query("search").map(str::to_string),
+        limit: page_size,
+        offset: (page - 1).saturating_mul(page_size),
+    };
+    let result = registry::list(&filter)?;
+    let total = result.total;
+    let total_pages = total.div_ceil(u64::from(page_size));
+    Ok(Json(json!({
+        "items": result.items.iter().map(device_json).collect::<Vec<_>>(),
+        "total_count": total,
+        "page": page,
+        "page_size": page_size,
+        "total_pages": total_pages,
+        "has_next": u64::from(page) < total_pages,
+        "has_previous": page > 1,
+    }))
+    .into())
+}
+
+/// The registered device `hostname`, or 404.
+pub fn require_device(hostname: &str) -> Result<Device, Error> {
+    registry::get(&hostname.to_ascii_lowercase())?
+        .ok_or_else(|| Error::not_found(format!("device not found: {hostname}")))
+}
+
+/// `GET /api/devices/{hostname}`.
+pub fn get(req: &Request) -> Result<Response, Error> {
+    let device = require_device(req.path("hostname")?)?;
+    Ok(Json(device_json(&device)).into())
+}
+
+/// `PUT /api/devices/{hostname}`: changes only the sent fields.
+pub fn update(req: &Request) -> Result<Response, Error> {
+    let hostname = req.path("hostname")?.to_ascii_lowercase();
+    let current = require_device(&hostname)?;
+    let body: DeviceBody = req.body_json()?;
+    let touches_extra = body.glances_enabled.is_some() || body.glances_port.is_some() || body.glances_url.is_some();
+    let fields = body.into_fields(touches_extra.then_some(&current.extra))?;
+    let device = registry::update(&hostname, &fields)?;
+    Ok(Json(device_json(&device)).into())
+}
+
+/// `DELETE /api/devices/{hostname}`: the device and its history (one cascade).
+pub fn delete(req: &Request) -> Result<Response, Error> {
+    let hostname = req.path("hostname")?.to_ascii_lowercase();
+    let device = require_device(&hostname)?;
+    if !registry::delete(&hostname)? {
+        return Err(Error::not_found(format!("device not found: {hostname}")));
+    }
+    Ok(Json(json!({
+        "success": true,
+        "operation_id": format!("delete_device:{}", device.id),
+        "operation_type": "delete_device",
+        "result": {"device_id": device.id, "hostname": device.hostname},
+        "error_message": null,
+        "warnings": [],
+    }))
+    .into())
+}
+
+/// `GET /api/devices/{hostname}/summary`: from the database only.
+pub fn summary(req: &Request) -> Result<Response, Error> {
+    let d = require_device(req.path("hostname")?)?;
+    Ok(Json(json!({
+        "id": d.id,
+        "hostname": d.hostname,
+        "ip_address": d.ip_address,
+        "device_type": d.device_type,
+        "status": d.status,
+        "monitoring_enabled": d.monitoring_enabled,
+        "last_seen": d.last_seen,
+    }))
+    .into())
+}
+
+/// `GET /api/devices/{hostname}/status?test_connectivity=true`: a live probe (a remote
+/// `true`, measured), the new status written back when it changed.
+pub fn status(req: &Request) -> Result<Response, Error> {
+    let d = require_device(req.path("hostname")?)?;
+    let test = req.query_bool("test_connectivity")?;
+    if !test {
+        return Ok(Json(json!({
+            "device_id": d.id, "hostname": d.hostname, "ip_address": d.ip_address,
+            "ssh_port": d.ssh_port, "connection_status": d.status,
+            "response_time_ms": null, "error_message": null, "test_timestamp": null,
+        }))
+        .into());
+    }
+    let probe = ssh::exec(&d.hostname, &["true"], None, Duration::from_secs(10));
+    let (status, response_ms, error) = match &probe {
+        Ok(out) if out.exit_code == 0 => ("online", Some(out.duration.as_secs_f64() * 1000.0), None),
+        Ok(out) => ("error", Some(out.duration.as_secs_f64() * 1000.0), Some(format!("probe exited {}", out.exit_code))),
+        Err(Error::Unavailable(m)) | Err(Error::Timeout(m)) => ("offline", None, Some(m.clone())),
+        Err(e) => return Err(e.clone()),
+    };
+    let stored = if status == "error" { "online" } else { status };
+    if d.status != stored && d.status != "maintenance" {
+        let fields = DeviceFields {
+            status: Some(stored.to_string()),
+            ..DeviceFields::default()
+        };
+        registry::update(&d.hostname, &fields)?;
+    }
+    Ok(Json(json!({
+        "device_id": d.id,
+        "hostname": d.hostname,
+        "ip_address": d.ip_address,
+        "ssh_port": d.ssh_port,
+        "connection_status": status,
+        "response_time_ms": response_ms,
+        "error_message": error,
+    }))
+    .into())
+}
