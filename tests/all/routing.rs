@@ -292,3 +292,54 @@ async fn restarting_on_the_same_database_reapplies_nothing() {
         "a second start applies no migration"
     );
 }
+
+#[tokio::test]
+async fn cors_follows_config() {
+    let s = TestServer::start(&["hello"], |c| {
+        c.server.cors_origins = vec!["https://dash.example".into()];
+    })
+    .await;
+    let preflight = s
+        .client
+        .request(reqwest::Method::OPTIONS, s.url("/api/hello/items"))
+        .header("Origin", "https://dash.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type, authorization",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://dash.example"
+    );
+    let other = s
+        .client
+        .get(s.url("/api/hello/ping"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        !other.headers().contains_key("access-control-allow-origin"),
+        "unlisted origin gets no CORS grant"
+    );
+    s.stop().await;
+
+    let closed = TestServer::start(&["hello"], |_| {}).await;
+    let r = closed
+        .client
+        .get(closed.url("/api/hello/ping"))
+        .header("Origin", "https://dash.example")
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        !r.headers().contains_key("access-control-allow-origin"),
+        "no CORS without config"
+    );
+    closed.stop().await;
+}
