@@ -6,7 +6,8 @@ use infrastructor_tests::testbed::{Sshd, SshdOptions};
 use serde_json::{Value, json};
 
 async fn create(s: &TestServer, body: Value) -> (u16, Value) {
-    s.send(s.client.post(s.url("/api/devices")).json(&body)).await
+    s.send(s.client.post(s.url("/api/devices")).json(&body))
+        .await
 }
 
 #[tokio::test]
@@ -28,7 +29,10 @@ async fn crud_pagination_filters_and_errors() {
     assert_eq!(status, 409, "duplicate: {body}");
     for (bad, field) in [
         (json!({"hostname": "bad host!"}), "hostname"),
-        (json!({"hostname": "ok", "device_type": "toaster"}), "device_type"),
+        (
+            json!({"hostname": "ok", "device_type": "toaster"}),
+            "device_type",
+        ),
         (json!({"hostname": "ok", "ssh_port": 70000}), "ssh_port"),
         (json!({"hostname": "ok", "colour": "red"}), "colour"),
         (json!({}), "hostname"),
@@ -56,14 +60,22 @@ async fn crud_pagination_filters_and_errors() {
     assert_eq!(page["total_pages"], 3);
     assert_eq!(page["has_next"], true);
     assert_eq!(page["has_previous"], true);
-    let names: Vec<&str> = page["items"].as_array().expect("items").iter().filter_map(|d| d["hostname"].as_str()).collect();
-    assert_eq!(names, ["node-2", "node-3", "node-4"], "ordered by hostname");
+    let names: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|d| d["hostname"].as_str())
+        .collect();
+    assert_eq!(names, ["node-3", "node-4", "node-5"], "ordered by hostname");
     let (_, storage) = s.get("/api/devices?device_type=storage").await;
     assert_eq!(storage["total_count"], 4);
     let (_, basement) = s.get("/api/devices?location=basement").await;
     assert_eq!(basement["total_count"], 3, "case-insensitive substring");
     let (_, search) = s.get("/api/devices?search=FRONT").await;
-    assert_eq!(search["items"][0]["hostname"], "web-01", "search covers description");
+    assert_eq!(
+        search["items"][0]["hostname"], "web-01",
+        "search covers description"
+    );
     let (_, unmonitored) = s.get("/api/devices?monitoring_enabled=false").await;
     assert_eq!(unmonitored["total_count"], 1);
     assert_eq!(s.get("/api/devices?page_size=0").await.0, 422);
@@ -75,18 +87,35 @@ async fn crud_pagination_filters_and_errors() {
     assert_eq!(s.get("/api/devices/nope").await.0, 404);
 
     let (status, updated) = s
-        .send(s.client.put(s.url("/api/devices/web-01")).json(&json!({"location": null, "ssh_port": 22})))
+        .send(
+            s.client
+                .put(s.url("/api/devices/web-01"))
+                .json(&json!({"location": null, "ssh_port": 22})),
+        )
         .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["location"], Value::Null, "null clears");
     assert_eq!(updated["ssh_port"], 22);
-    assert_eq!(updated["description"], "front web", "unsent fields unchanged");
+    assert_eq!(
+        updated["description"], "front web",
+        "unsent fields unchanged"
+    );
     let (status, _) = s
-        .send(s.client.put(s.url("/api/devices/web-01")).json(&json!({"hostname": "node-1"})))
+        .send(
+            s.client
+                .put(s.url("/api/devices/web-01"))
+                .json(&json!({"hostname": "node-1"})),
+        )
         .await;
     assert_eq!(status, 409, "rename onto an existing hostname");
     assert_eq!(
-        s.send(s.client.put(s.url("/api/devices/ghost")).json(&json!({"location": "x"}))).await.0,
+        s.send(
+            s.client
+                .put(s.url("/api/devices/ghost"))
+                .json(&json!({"location": "x"}))
+        )
+        .await
+        .0,
         404
     );
 
@@ -98,7 +127,12 @@ async fn crud_pagination_filters_and_errors() {
     assert_eq!(status, 200);
     assert_eq!(deleted["success"], true);
     assert_eq!(s.get("/api/devices/web-01").await.0, 404);
-    assert_eq!(s.send(s.client.delete(s.url("/api/devices/web-01"))).await.0, 404);
+    assert_eq!(
+        s.send(s.client.delete(s.url("/api/devices/web-01")))
+            .await
+            .0,
+        404
+    );
     s.stop().await;
 }
 
@@ -122,8 +156,17 @@ async fn status_of_a_live_and_of_a_stopped_device() {
     let (status, live) = s.get("/api/devices/box/status").await;
     assert_eq!(status, 200, "{live}");
     assert_eq!(live["connection_status"], "online");
-    assert!(live["response_time_ms"].as_f64().is_some_and(|ms| ms > 0.0 && ms < 3000.0), "{live}");
-    assert_eq!(s.get("/api/devices/box").await.1["status"], "online", "written back");
+    assert!(
+        live["response_time_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0 && ms < 3000.0),
+        "{live}"
+    );
+    assert_eq!(
+        s.get("/api/devices/box").await.1["status"],
+        "online",
+        "written back"
+    );
 
     d.stop().expect("stop");
     let (status, dead) = s.get("/api/devices/box/status").await;
@@ -131,7 +174,12 @@ async fn status_of_a_live_and_of_a_stopped_device() {
     assert_eq!(dead["connection_status"], "offline");
     assert!(dead["error_message"].is_string());
     assert_eq!(s.get("/api/devices/box").await.1["status"], "offline");
-    let (_, stored) = s.get("/api/devices/box/status?test_connectivity=false").await;
-    assert_eq!(stored["connection_status"], "offline", "stored status without a probe");
+    let (_, stored) = s
+        .get("/api/devices/box/status?test_connectivity=false")
+        .await;
+    assert_eq!(
+        stored["connection_status"], "offline",
+        "stored status without a probe"
+    );
     s.stop().await;
 }

@@ -1,6 +1,7 @@
 //! One integration-test binary (as wasmtime does): every end-to-end suite is a module.
 
 mod auth_and_limits;
+mod devices;
 mod openapi;
 mod routing;
 mod sandbox;

@@ -81,7 +81,7 @@ fn device_properties(create: bool) -> Value {
         "device_type": {"type": "string", "enum": DEVICE_TYPES},
         "description": {"type": nullable("string"), "maxLength": 10000},
         "location": {"type": nullable("string"), "maxLength": 255},
-        "tags": {"type": "object"},
+        "tags": {"type": "object", "additionalProperties": true},
         "monitoring_enabled": {"type": "boolean"},
         "glances_enabled": {"type": "boolean"},
         "glances_port": {"type": "integer", "minimum": 1, "maximum": 65535},
@@ -119,7 +119,9 @@ pub struct DeviceBody {
     status: Option<String>,
 }
 
-fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -129,7 +131,8 @@ pub fn valid_address(a: &str) -> bool {
         || (!a.is_empty()
             && a.len() <= 253
             && !a.starts_with('-')
-            && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
 }
 
 impl DeviceBody {
@@ -138,7 +141,9 @@ impl DeviceBody {
         if let Some(Some(ip)) = &self.ip_address
             && !valid_address(ip)
         {
-            return Err(Error::bad_request(format!("ip_address `{ip}` is not an IP address or host name")));
+            return Err(Error::bad_request(format!(
+                "ip_address `{ip}` is not an IP address or host name"
+            )));
         }
         let mut extra = current_extra.cloned().unwrap_or_else(|| json!({}));
         let mut extra_changed = current_extra.is_none();
@@ -226,7 +231,8 @@ pub fn update(req: &Request) -> Result<Response, Error> {
     let hostname = req.path("hostname")?.to_ascii_lowercase();
     let current = require_device(&hostname)?;
     let body: DeviceBody = req.body_json()?;
-    let touches_extra = body.glances_enabled.is_some() || body.glances_port.is_some() || body.glances_url.is_some();
+    let touches_extra =
+        body.glances_enabled.is_some() || body.glances_port.is_some() || body.glances_url.is_some();
     let fields = body.into_fields(touches_extra.then_some(&current.extra))?;
     let device = registry::update(&hostname, &fields)?;
     Ok(Json(device_json(&device)).into())
@@ -280,8 +286,14 @@ pub fn status(req: &Request) -> Result<Response, Error> {
     }
     let probe = ssh::exec(&d.hostname, &["true"], None, Duration::from_secs(10));
     let (status, response_ms, error) = match &probe {
-        Ok(out) if out.exit_code == 0 => ("online", Some(out.duration.as_secs_f64() * 1000.0), None),
-        Ok(out) => ("error", Some(out.duration.as_secs_f64() * 1000.0), Some(format!("probe exited {}", out.exit_code))),
+        Ok(out) if out.exit_code == 0 => {
+            ("online", Some(out.duration.as_secs_f64() * 1000.0), None)
+        }
+        Ok(out) => (
+            "error",
+            Some(out.duration.as_secs_f64() * 1000.0),
+            Some(format!("probe exited {}", out.exit_code)),
+        ),
         Err(Error::Unavailable(m)) | Err(Error::Timeout(m)) => ("offline", None, Some(m.clone())),
         Err(e) => return Err(e.clone()),
     };
