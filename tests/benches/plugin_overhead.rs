@@ -57,6 +57,12 @@ fn main() {
         let s = TestServer::start(&["hello"], |c| c.rate_limit.enabled = false).await;
         let plugin_url = s.url("/api/hello/ping");
         let native_url = s.url("/api/status");
+        if let Ok(route) = std::env::var("PROFILE_ROUTE") {
+            // For `perf record`: hammer one route only.
+            sequential(&s.client, &s.url(&route), 20_000).await;
+            s.stop().await;
+            return;
+        }
         // Warm up: compile caches, connection pool, branch predictors.
         sequential(&s.client, &plugin_url, 300).await;
         sequential(&s.client, &native_url, 300).await;
