@@ -101,6 +101,7 @@ impl App {
             store,
             remote,
             collector: crate::collector::Collector::new(config.collector.cache_entries),
+            jobs: Arc::new(tokio::sync::Semaphore::new(4)),
         });
         let max_memory_mb = config
             .plugins

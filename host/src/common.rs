@@ -112,6 +112,7 @@ pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<Value> {
                     "scope": r.scope.as_str(),
                     "mutates": r.mutates,
                     "rate_limit": r.rate_limit.map(|l| l.to_string()),
+                    "internal": r.internal,
                 })).collect::<Vec<_>>(),
                 "parsers": m.parsers,
                 "collectors": m.collectors,

@@ -95,7 +95,7 @@ pub fn document(common: &[CommonRoute], plugins: &PluginSet, version: &str) -> V
     for plugin in &plugins.loaded {
         let m = &plugin.manifest;
         tags.push(json!({"name": m.name, "description": format!("{} (plugin {} {})", m.description, m.name, m.version)}));
-        for route in &m.routes {
+        for route in m.routes.iter().filter(|r| !r.internal) {
             let path = full_path(plugin, route);
             let method = match route.method {
                 RouteMethod::Get => "get",

@@ -13,4 +13,6 @@ pub struct HostServices {
     pub remote: Remote,
     /// The unified collector.
     pub collector: Collector,
+    /// Background jobs running at once (plugins' internal routes).
+    pub jobs: std::sync::Arc<tokio::sync::Semaphore>,
 }

@@ -153,6 +153,31 @@ async fn status_of_a_live_and_of_a_stopped_device() {
     )
     .await;
     assert_eq!(status, 201);
+    // The background probe queued by the create marks the device online on its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, dev) = s.get("/api/devices/box").await;
+        if dev["status"] == "online" {
+            assert!(dev["last_seen"].is_string(), "last_seen written: {dev}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "background probe never ran: {dev}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, _) = s
+        .send(
+            s.client
+                .post(s.url("/api/devices/jobs/probe"))
+                .json(&json!({"hostname": "box"})),
+        )
+        .await;
+    assert!(
+        status == 404 || status == 405,
+        "internal job routes are not mounted: {status}"
+    );
     let (status, live) = s.get("/api/devices/box/status").await;
     assert_eq!(status, 200, "{live}");
     assert_eq!(live["connection_status"], "online");

@@ -46,7 +46,7 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
     let mut check: matchit::Router<String> = matchit::Router::new();
     let mut seen = std::collections::BTreeMap::<String, Vec<RouteMethod>>::new();
     for plugin in &plugins.loaded {
-        for route in &plugin.manifest.routes {
+        for route in plugin.manifest.routes.iter().filter(|r| !r.internal) {
             let path = full_path(plugin, route);
             let owner = format!("{} {}", plugin.manifest.name, route.operation_id);
             let methods = seen.entry(path.clone()).or_default();

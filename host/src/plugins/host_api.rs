@@ -12,8 +12,9 @@ use infrastructor_store::{StoreError, devices, documents, snapshots};
 use crate::remote::ssh_error;
 
 use super::bindings::WitError;
+use super::bindings::api;
 use super::bindings::infrastructor::plugin::{
-    collector, config, log, registry, ssh, storage, types,
+    collector, config, jobs, log, registry, ssh, storage, types,
 };
 use super::capability::Capability;
 use super::instance::InstanceState;
@@ -467,6 +468,70 @@ impl registry::Host for InstanceState {
         self.timed(store.call(move |c| devices::delete(c, &hostname)))
             .await
             .map_err(store_error)
+    }
+}
+
+impl jobs::Host for InstanceState {
+    async fn enqueue(&mut self, operation_id: String, body: String) -> Result<(), WitError> {
+        let Some(loaded) = self.loaded.clone() else {
+            return Err(WitError::Unavailable(
+                "jobs are not available while a plugin loads".into(),
+            ));
+        };
+        let Some(route) = loaded
+            .manifest
+            .routes
+            .iter()
+            .find(|r| r.operation_id == operation_id && r.internal)
+        else {
+            return Err(WitError::BadRequest(format!(
+                "no internal route `{operation_id}` to run as a job"
+            )));
+        };
+        let value: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| WitError::BadRequest(format!("job body is not JSON: {e}")))?;
+        if let Some(schema) = &route.request_body {
+            let validator = jsonschema::validator_for(schema)
+                .map_err(|e| WitError::Internal(format!("job schema: {e}")))?;
+            if let Some(error) = validator.iter_errors(&value).next() {
+                return Err(WitError::BadRequest(format!("job body: {error}")));
+            }
+        }
+        let request_id = format!("job:{}", uuid::Uuid::new_v4());
+        let request = api::Request {
+            operation_id: operation_id.clone(),
+            method: route.method.to_wit(),
+            path: String::new(),
+            path_params: Vec::new(),
+            query: Vec::new(),
+            body: Some(body),
+            request_id: request_id.clone(),
+            principal: self.call.principal.clone(),
+        };
+        let call = super::CallContext {
+            request_id: request_id.clone(),
+            principal: self.call.principal.clone(),
+        };
+        let slots = self.services.jobs.clone();
+        tracing::info!(plugin = %loaded.manifest.name, job = %operation_id, %request_id, "job queued");
+        tokio::spawn(async move {
+            let Ok(_permit) = slots.acquire().await else {
+                return;
+            };
+            let plugin = loaded.manifest.name.clone();
+            match loaded.handle(request, call).await {
+                Ok(r) if r.status < 400 => {
+                    tracing::info!(%plugin, job = %operation_id, %request_id, status = r.status, "job done")
+                }
+                Ok(r) => {
+                    tracing::warn!(%plugin, job = %operation_id, %request_id, status = r.status, "job answered an error")
+                }
+                Err(e) => {
+                    tracing::warn!(%plugin, job = %operation_id, %request_id, error = %e, "job failed")
+                }
+            }
+        });
+        Ok(())
     }
 }
 

@@ -112,6 +112,8 @@ pub struct RouteSpec {
     pub mutates: bool,
     /// Scope a key needs.
     pub scope: Scope,
+    /// Not mounted: runs only as a background job.
+    pub internal: bool,
 }
 
 /// Where a parameter comes from.
@@ -412,6 +414,7 @@ impl RouteSpec {
             rate_limit,
             mutates: r.mutates,
             scope,
+            internal: r.internal,
         })
     }
 }

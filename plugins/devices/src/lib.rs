@@ -2,6 +2,7 @@
 //! connectivity status and (next) host facts collected over SSH. Parsers are pure functions
 //! in [`parse`], unit-tested natively on real command outputs.
 
+mod clock;
 mod registry_routes;
 mod routes;
 

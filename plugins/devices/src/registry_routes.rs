@@ -183,6 +183,7 @@ pub fn create(req: &Request) -> Result<Response, Error> {
     let fields = body.into_fields(None)?;
     let device = registry::create(&fields)?;
     log::info("device registered", &[("hostname", &device.hostname)]);
+    queue_probe(&device);
     Ok(Json(device_json(&device)).with_status(201))
 }
 
@@ -271,6 +272,73 @@ pub fn summary(req: &Request) -> Result<Response, Error> {
     .into())
 }
 
+/// Queues the background connectivity probe of a monitored device (never on the request
+/// path); a queueing failure is logged, not an error of the request.
+fn queue_probe(device: &Device) {
+    if !device.monitoring_enabled {
+        return;
+    }
+    if let Err(e) = jobs::enqueue("probe_device", &json!({"hostname": device.hostname})) {
+        log::warn(
+            "cannot queue the connectivity probe",
+            &[("hostname", &device.hostname), ("error", &e.to_string())],
+        );
+    }
+}
+
+/// JSON Schema of the probe job's body.
+pub fn probe_schema() -> Value {
+    json!({"type": "object", "required": ["hostname"], "properties": {"hostname": {"type": "string"}}})
+}
+
+/// Probes `device` over SSH: (status, response time ms, error).
+fn probe(device: &Device) -> Result<(&'static str, Option<f64>, Option<String>), Error> {
+    match ssh::exec(&device.hostname, &["true"], None, Duration::from_secs(10)) {
+        Ok(out) => Ok(("online", Some(out.duration.as_secs_f64() * 1000.0), None)),
+        Err(Error::Unavailable(m)) | Err(Error::Timeout(m)) => Ok(("offline", None, Some(m))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a probe's status (and `last_seen` when online) unless the device is in maintenance.
+fn record(device: &Device, status: &str) -> Result<(), Error> {
+    if device.status == "maintenance" {
+        return Ok(());
+    }
+    let online = status == "online";
+    if device.status == status && !online {
+        return Ok(());
+    }
+    let fields = DeviceFields {
+        status: Some(status.to_string()),
+        last_seen: online.then(|| Some(crate::clock::now_rfc3339())),
+        ..DeviceFields::default()
+    };
+    registry::update(&device.hostname, &fields)?;
+    Ok(())
+}
+
+/// Internal job `probe_device`: the background probe after create/update.
+pub fn probe_job(req: &Request) -> Result<Response, Error> {
+    #[derive(Deserialize)]
+    struct Body {
+        hostname: String,
+    }
+    let body: Body = req.body_json()?;
+    let device = require_device(&body.hostname)?;
+    let (status, _, error) = probe(&device)?;
+    record(&device, status)?;
+    log::info(
+        "probe done",
+        &[
+            ("hostname", &device.hostname),
+            ("status", status),
+            ("error", error.as_deref().unwrap_or("")),
+        ],
+    );
+    Ok(Json(json!({"hostname": device.hostname, "status": status})).into())
+}
+
 /// `GET /api/devices/{hostname}/status?test_connectivity=true`: a live probe (a remote
 /// `true`, measured), the new status written back when it changed.
 pub fn status(req: &Request) -> Result<Response, Error> {
@@ -284,27 +352,8 @@ pub fn status(req: &Request) -> Result<Response, Error> {
         }))
         .into());
     }
-    let probe = ssh::exec(&d.hostname, &["true"], None, Duration::from_secs(10));
-    let (status, response_ms, error) = match &probe {
-        Ok(out) if out.exit_code == 0 => {
-            ("online", Some(out.duration.as_secs_f64() * 1000.0), None)
-        }
-        Ok(out) => (
-            "error",
-            Some(out.duration.as_secs_f64() * 1000.0),
-            Some(format!("probe exited {}", out.exit_code)),
-        ),
-        Err(Error::Unavailable(m)) | Err(Error::Timeout(m)) => ("offline", None, Some(m.clone())),
-        Err(e) => return Err(e.clone()),
-    };
-    let stored = if status == "error" { "online" } else { status };
-    if d.status != stored && d.status != "maintenance" {
-        let fields = DeviceFields {
-            status: Some(stored.to_string()),
-            ..DeviceFields::default()
-        };
-        registry::update(&d.hostname, &fields)?;
-    }
+    let (status, response_ms, error) = probe(&d)?;
+    record(&d, status)?;
     Ok(Json(json!({
         "device_id": d.id,
         "hostname": d.hostname,
@@ -313,6 +362,7 @@ pub fn status(req: &Request) -> Result<Response, Error> {
         "connection_status": status,
         "response_time_ms": response_ms,
         "error_message": error,
+        "test_timestamp": crate::clock::now_rfc3339(),
     }))
     .into())
 }

@@ -98,4 +98,11 @@ pub fn app() -> App {
                 .param(Param::query("test_connectivity").boolean().default("true")),
             reg::status,
         )
+        .route(
+            Route::post("/jobs/probe", "probe_device")
+                .summary("Background connectivity probe (internal job)")
+                .body_schema(reg::probe_schema())
+                .internal(),
+            reg::probe_job,
+        )
 }

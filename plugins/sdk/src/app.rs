@@ -389,6 +389,7 @@ pub struct Route {
     rate_limit: Option<String>,
     mutates: Option<bool>,
     scope: Option<Scope>,
+    internal: bool,
 }
 
 impl Route {
@@ -407,6 +408,7 @@ impl Route {
             rate_limit: None,
             mutates: None,
             scope: None,
+            internal: false,
         };
         for name in template_params(path) {
             route.params.push(Param::path(name));
@@ -509,6 +511,13 @@ impl Route {
         self
     }
 
+    /// Not mounted over HTTP: the route runs only as a background job queued with
+    /// [`crate::jobs::enqueue`].
+    pub fn internal(mut self) -> Self {
+        self.internal = true;
+        self
+    }
+
     /// The method.
     pub fn method(&self) -> Method {
         self.method
@@ -606,6 +615,7 @@ impl Route {
             rate_limit: self.rate_limit.clone(),
             mutates: self.is_mutating(),
             scope: self.scope.map(Into::into),
+            internal: self.internal,
         }
     }
 }

@@ -43,6 +43,7 @@ mod app;
 pub mod collector;
 pub mod config;
 mod error;
+pub mod jobs;
 pub mod log;
 pub mod registry;
 mod request;
@@ -76,7 +77,7 @@ pub mod prelude {
     pub use crate::{
         App, Collector, Error, Json, Method, Param, Request, Response, Route, Scope, StepOutput,
     };
-    pub use crate::{collector, config, log, registry, ssh, storage};
+    pub use crate::{collector, config, jobs, log, registry, ssh, storage};
     pub use serde_json::{Value, json};
     pub use std::time::Duration;
 }
