@@ -208,3 +208,78 @@ async fn status_of_a_live_and_of_a_stopped_device() {
     );
     s.stop().await;
 }
+
+fn local_mem_total_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .expect("local MemTotal")
+}
+
+#[tokio::test]
+async fn metrics_over_ssh_in_one_round_trip() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    d.count_invocations("cat").expect("counter");
+    let key = d.client_key_path();
+    let known = d.known_hosts_path();
+    let s = TestServer::start(&[], move |c| {
+        c.ssh.identity_files = vec![key];
+        c.ssh.known_hosts = known;
+    })
+    .await;
+    let (status, _) = create(
+        &s,
+        json!({"hostname": "box", "ip_address": "127.0.0.1", "ssh_port": d.port(), "monitoring_enabled": false}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, m) = s.get("/api/devices/box/metrics").await;
+    assert_eq!(status, 200, "{m}");
+    // The device is this machine (a private mount namespace): compare with what we read.
+    assert_eq!(
+        m["system_metrics"]["memory"]["total"],
+        local_mem_total_bytes()
+    );
+    let cpu = &m["system_metrics"]["cpu"];
+    let sum = cpu["total"].as_f64().unwrap_or(-1.0)
+        + cpu["idle"].as_f64().unwrap_or(-1.0)
+        + cpu["iowait"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (sum - 100.0).abs() < 0.5,
+        "busy + idle + iowait = 100 %: {cpu}"
+    );
+    assert!(
+        m["filesystem_usage"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["mount_point"] == "/")),
+        "{m}"
+    );
+    assert!(
+        m["network_stats"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|i| i["interface_name"] == "lo"))
+    );
+    assert_eq!(m["collection_metadata"]["cache_hit"], false);
+    assert_eq!(d.invocations("cat"), 6, "one script run: six /proc reads");
+    let (_, again) = s.get("/api/devices/box/metrics").await;
+    assert_eq!(
+        again["collection_metadata"]["cache_hit"], true,
+        "served from the collector cache"
+    );
+    let (_, live) = s.get("/api/devices/box/metrics?live=true").await;
+    assert_eq!(live["collection_metadata"]["cache_hit"], false);
+    let (status, history) = s.get("/api/devices/box/metrics?history=10").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        history["history"].as_array().map(Vec::len),
+        Some(2),
+        "both fresh samples persisted"
+    );
+    assert_eq!(s.get("/api/devices/ghost/metrics").await.0, 404);
+    s.stop().await;
+}

@@ -1,8 +1,10 @@
 //! The built-in devices plugin, mounted at `/api/devices`: the device registry, the
-//! connectivity status and (next) host facts collected over SSH. Parsers are pure functions
-//! in [`parse`], unit-tested natively on real command outputs.
+//! connectivity status and host facts collected over SSH. Parsers are pure functions
+//! ([`facts`]), unit-tested natively on real command outputs.
 
 mod clock;
+pub mod facts;
+mod metrics;
 mod registry_routes;
 mod routes;
 

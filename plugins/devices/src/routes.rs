@@ -2,6 +2,7 @@
 
 use infrastructor_sdk::prelude::*;
 
+use crate::metrics;
 use crate::registry_routes::{self as reg, DEVICE_TYPES, HOSTNAME_PATTERN, STATUSES};
 
 fn hostname() -> Param {
@@ -17,7 +18,27 @@ pub fn app() -> App {
         .mount("/devices")
         .capability("registry-write")
         .capability("exec:true")
+        .capability("exec:cat **")
+        .capability("exec:df **")
+        .capability("exec:sleep *")
+        .capability("collector")
+        .capability("storage")
         .capability("clock")
+        .script(
+            metrics::SCRIPT,
+            metrics::SCRIPT_BODY,
+            metrics::SCRIPT_PROGRAMS,
+        )
+        .parser(metrics::DATA_TYPE, metrics::parse)
+        .collector(
+            Collector::new(
+                "metrics",
+                metrics::DATA_TYPE,
+                Duration::from_secs(300),
+                metrics::DATA_TYPE,
+            )
+            .step(metrics::step()),
+        )
         .route(
             Route::post("", "create_device")
                 .summary("Register a device")
@@ -97,6 +118,28 @@ pub fn app() -> App {
                 .param(hostname())
                 .param(Param::query("test_connectivity").boolean().default("true")),
             reg::status,
+        )
+        .route(
+            Route::get("/{hostname}/metrics", "device_metrics")
+                .summary("System metrics over SSH")
+                .description(
+                    "CPU % (two /proc/stat samples), memory, load, uptime, process count, \
+                     network counters and filesystems in bytes, in one SSH round trip. `live` \
+                     forces a new collection; `history=N` returns the N newest persisted samples \
+                     (the poller records one every 5 minutes when enabled).",
+                )
+                .param(hostname())
+                .param(Param::query("live").boolean().default("false"))
+                .param(Param::query("history").integer().min(1.0).max(10000.0))
+                .param(Param::query("include_processes").boolean().default("false"))
+                .param(
+                    Param::query("timeout")
+                        .integer()
+                        .min(1.0)
+                        .max(600.0)
+                        .default("60"),
+                ),
+            metrics::handler,
         )
         .route(
             Route::post("/jobs/probe", "probe_device")
