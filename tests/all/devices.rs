@@ -283,3 +283,37 @@ async fn metrics_over_ssh_in_one_round_trip() {
     assert_eq!(s.get("/api/devices/ghost/metrics").await.0, 404);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn ports_from_ss_include_the_devices_own_sshd() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    let key = d.client_key_path();
+    let known = d.known_hosts_path();
+    let port = d.port();
+    let s = TestServer::start(&[], move |c| {
+        c.ssh.identity_files = vec![key];
+        c.ssh.known_hosts = known;
+        c.ssh.default_port = port;
+    })
+    .await;
+    // A raw host (not registered) is reached with the configured defaults.
+    let (status, body) = s.get("/api/devices/127.0.0.1/ports").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["source"], "ss");
+    let ours = body["ports"]
+        .as_array()
+        .and_then(|p| {
+            p.iter()
+                .find(|s| s["local_port"] == port && s["protocol"] == "tcp")
+        })
+        .unwrap_or_else(|| panic!("the device's own sshd port {port} is listed: {body}"));
+    assert_eq!(ours["state"], "LISTEN");
+    assert!(
+        ours["processes"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "sshd")),
+        "process names visible to root: {ours}"
+    );
+    assert_eq!(s.get("/api/devices/bad%20host/ports").await.0, 422);
+    s.stop().await;
+}

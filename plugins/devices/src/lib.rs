@@ -5,6 +5,8 @@
 mod clock;
 pub mod facts;
 mod metrics;
+pub mod parse;
+mod ports;
 mod registry_routes;
 mod routes;
 

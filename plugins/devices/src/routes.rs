@@ -2,8 +2,8 @@
 
 use infrastructor_sdk::prelude::*;
 
-use crate::metrics;
 use crate::registry_routes::{self as reg, DEVICE_TYPES, HOSTNAME_PATTERN, STATUSES};
+use crate::{metrics, ports};
 
 fn hostname() -> Param {
     Param::path("hostname")
@@ -24,6 +24,9 @@ pub fn app() -> App {
         .capability("collector")
         .capability("storage")
         .capability("clock")
+        .capability("exec:ss **")
+        .capability("exec:netstat **")
+        .script(ports::SCRIPT, ports::SCRIPT_BODY, ports::SCRIPT_PROGRAMS)
         .script(
             metrics::SCRIPT,
             metrics::SCRIPT_BODY,
@@ -140,6 +143,23 @@ pub fn app() -> App {
                         .default("60"),
                 ),
             metrics::handler,
+        )
+        .route(
+            Route::get("/{hostname}/ports", "device_ports")
+                .summary("Listening ports")
+                .description(
+                    "Listening TCP and UDP sockets from `ss -tulpn` (netstat when ss is missing), \
+                     with process names and PIDs when the SSH user may see them.",
+                )
+                .param(hostname())
+                .param(
+                    Param::query("timeout")
+                        .integer()
+                        .min(1.0)
+                        .max(600.0)
+                        .default("30"),
+                ),
+            ports::handler,
         )
         .route(
             Route::post("/jobs/probe", "probe_device")
