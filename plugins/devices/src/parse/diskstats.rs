@@ -74,10 +74,7 @@ pub fn parse_diskstats(text: &str) -> Result<Vec<DiskStat>, ParseError> {
             return Err(ParseError::at(
                 CMD,
                 line_no,
-                format!(
-                    "{} fields, expected 3 + 4, 11, 15 or 17 counters",
-                    w.len()
-                ),
+                format!("{} fields, expected 3 + 4, 11, 15 or 17 counters", w.len()),
             ));
         }
         let id = |j: usize| -> Result<u32, ParseError> {
@@ -205,7 +202,10 @@ mod tests {
         assert!(parse_diskstats("").is_err());
         assert!(parse_diskstats("8 0 sda 1 2 3\n").is_err());
         let e = parse_diskstats("8 0 sda 1 2 3 4 5 6 7 8 9 10 x\n").expect_err("x");
-        assert_eq!(e.to_string(), "/proc/diskstats: line 1: `sda`: `x` is not a counter");
+        assert_eq!(
+            e.to_string(),
+            "/proc/diskstats: line 1: `sda`: `x` is not a counter"
+        );
         assert!(parse_diskstats("a b sda 1 2 3 4\n").is_err());
     }
 }

@@ -179,9 +179,8 @@ pub fn parse_lsblk_json(text: &str) -> Result<Vec<BlockDevice>, ParseError> {
     if text.trim().is_empty() {
         return Err(ParseError::new(CMD, "empty output"));
     }
-    let v: Value = serde_json::from_str(text).map_err(|e| {
-        ParseError::at(CMD, e.line(), format!("invalid JSON: {e}"))
-    })?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| ParseError::at(CMD, e.line(), format!("invalid JSON: {e}")))?;
     let devices = v
         .get("blockdevices")
         .and_then(Value::as_array)
@@ -197,7 +196,8 @@ pub fn parse_lsblk_json(text: &str) -> Result<Vec<BlockDevice>, ParseError> {
 /// `nvmeNnM` and `mmcblkN` (not partitions, not `mmcblkNbootM`/`rpmb`). Also the validator
 /// for a `drive` parameter.
 pub fn is_drive_name(name: &str) -> bool {
-    let letters = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_lowercase());
+    let letters =
+        |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_lowercase());
     let digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
     if let Some(rest) = name.strip_prefix("xvd") {
         return letters(rest);
@@ -259,8 +259,7 @@ fn apply_cell(dev: &mut BlockDevice, column: &str, value: &str) -> Result<(), St
         "PATH" => dev.path = v,
         "TYPE" => dev.device_type = v,
         "SIZE" => {
-            (dev.size_bytes, dev.size_exact) =
-                size_of(v.map(Value::String).as_ref())?;
+            (dev.size_bytes, dev.size_exact) = size_of(v.map(Value::String).as_ref())?;
         }
         "MODEL" => dev.model = v,
         "SERIAL" => dev.serial = v,
@@ -318,7 +317,11 @@ pub fn parse_lsblk_text(text: &str) -> Result<Vec<BlockDevice>, ParseError> {
             .count();
         let name: String = raw_name.chars().skip(prefix_len).collect();
         if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(ParseError::at(CMD, line_no, format!("bad NAME `{raw_name}`")));
+            return Err(ParseError::at(
+                CMD,
+                line_no,
+                format!("bad NAME `{raw_name}`"),
+            ));
         }
         // The tree prefix is drawn two characters per level, counted from the line start.
         let depth = chars
@@ -428,8 +431,10 @@ mod tests {
     #[test]
     fn proxmox_path_only_columns() {
         // `lsblk --json -o path,parttype,fstype`: no name, no type, flat.
-        let d = parse_lsblk_json(&fixture("system/lsblk-json_path-parttype-fstype_proxmox.json"))
-            .expect("lsblk");
+        let d = parse_lsblk_json(&fixture(
+            "system/lsblk-json_path-parttype-fstype_proxmox.json",
+        ))
+        .expect("lsblk");
         assert_eq!(d.len(), 4);
         assert_eq!(d[0].name, "sdm");
         assert_eq!(d[0].path.as_deref(), Some("/dev/sdm"));
@@ -472,12 +477,28 @@ mod tests {
 
     #[test]
     fn drive_names() {
-        for ok in ["sda", "sdaa", "hdb", "vda", "xvdf", "nvme0n1", "nvme12n3", "mmcblk0"] {
+        for ok in [
+            "sda", "sdaa", "hdb", "vda", "xvdf", "nvme0n1", "nvme12n3", "mmcblk0",
+        ] {
             assert!(is_drive_name(ok), "{ok}");
         }
         for bad in [
-            "sda1", "nvme0n1p1", "nvme0", "mmcblk0p1", "mmcblk0boot0", "loop0", "sr0", "dm-0",
-            "md0", "sd", "", "sda;rm", "../sda", "SDA", "fd0", "zram0",
+            "sda1",
+            "nvme0n1p1",
+            "nvme0",
+            "mmcblk0p1",
+            "mmcblk0boot0",
+            "loop0",
+            "sr0",
+            "dm-0",
+            "md0",
+            "sd",
+            "",
+            "sda;rm",
+            "../sda",
+            "SDA",
+            "fd0",
+            "zram0",
         ] {
             assert!(!is_drive_name(bad), "{bad}");
         }
@@ -500,7 +521,11 @@ mod tests {
         assert_eq!(loop0.read_only, Some(true));
         assert_eq!(d[14].name, "sr1");
         assert_eq!(d[14].removable, Some(true));
-        assert_eq!(names(&select_disks(&d, false)), vec!["sda"], "fd0 is no drive");
+        assert_eq!(
+            names(&select_disks(&d, false)),
+            vec!["sda"],
+            "fd0 is no drive"
+        );
     }
 
     #[test]
@@ -542,17 +567,35 @@ sdb             1G disk
     fn odd_input() {
         assert!(parse_lsblk_json("").is_err());
         let e = parse_lsblk_json("{\"blockdevices\": [{\"name\": \"sda\"").expect_err("cut");
-        assert!(e.to_string().starts_with("lsblk: line 1: invalid JSON"), "{e}");
+        assert!(
+            e.to_string().starts_with("lsblk: line 1: invalid JSON"),
+            "{e}"
+        );
         assert!(parse_lsblk_json("{}").is_err());
         assert!(parse_lsblk_json("[]").is_err());
         assert!(parse_lsblk_json("{\"blockdevices\": [{\"size\": \"1G\"}]}").is_err());
-        assert!(parse_lsblk_json("{\"blockdevices\": [{\"name\": \"sda\", \"size\": \"huge\"}]}").is_err());
-        assert!(parse_lsblk_json("{\"blockdevices\": [{\"name\": \"sda\", \"rota\": \"yes\"}]}").is_err());
-        assert!(parse_lsblk_json("{\"blockdevices\": [{\"name\": \"sda\", \"children\": 3}]}").is_err());
-        assert!(parse_lsblk_json("{\"blockdevices\": []}").expect("no devices").is_empty());
+        assert!(
+            parse_lsblk_json("{\"blockdevices\": [{\"name\": \"sda\", \"size\": \"huge\"}]}")
+                .is_err()
+        );
+        assert!(
+            parse_lsblk_json("{\"blockdevices\": [{\"name\": \"sda\", \"rota\": \"yes\"}]}")
+                .is_err()
+        );
+        assert!(
+            parse_lsblk_json("{\"blockdevices\": [{\"name\": \"sda\", \"children\": 3}]}").is_err()
+        );
+        assert!(
+            parse_lsblk_json("{\"blockdevices\": []}")
+                .expect("no devices")
+                .is_empty()
+        );
         assert!(parse_lsblk_text("").is_err());
         assert!(parse_lsblk_text("garbage here\n").is_err());
-        assert!(parse_lsblk_text("NAME SIZE\n`-sda1 1M\n").is_err(), "child without parent");
+        assert!(
+            parse_lsblk_text("NAME SIZE\n`-sda1 1M\n").is_err(),
+            "child without parent"
+        );
         assert!(parse_lsblk_text("NAME RO\nsda x\n").is_err());
     }
 }

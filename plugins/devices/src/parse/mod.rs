@@ -6,19 +6,19 @@
 //! for output it does not understand: it returns a [`ParseError`] naming the command (and
 //! the line, where there is one), e.g. `df: line 3: expected 6 columns, found 2`.
 
-//TODO pub mod cpuinfo;
+pub mod cpuinfo;
 pub mod df;
 pub mod diskstats;
-//TODO pub mod journal;
+pub mod journal;
 pub mod loadavg;
 pub mod lsblk;
 pub mod meminfo;
 pub mod net_dev;
-//TODO pub mod os_release;
+pub mod os_release;
 pub mod proc_stat;
-//TODO pub mod smartctl;
-//TODO pub mod ss;
-//TODO pub mod ssh_config;
+pub mod smartctl;
+pub mod ss;
+pub mod ssh_config;
 pub mod uptime;
 
 use std::fmt;
@@ -228,6 +228,69 @@ mod tests {
         assert_eq!(parse_grouped_u64("5.809"), Some(5809));
         assert_eq!(parse_grouped_u64("x1"), None);
         assert_eq!(parse_grouped_u64("12a"), None);
+    }
+
+    /// Every parser on prefixes and line-shuffled copies of every fixture: errors are fine,
+    /// panics are not.
+    #[test]
+    fn no_parser_panics_on_mangled_input() {
+        let mut texts: Vec<String> = Vec::new();
+        for dir in ["system", "system/proc", "system/ssh_config", "smart"] {
+            for f in fixture_dir(dir) {
+                let path = format!(
+                    "{}/../../../shared/fixtures/{dir}/{f}",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                if std::path::Path::new(&path).is_file() {
+                    texts.push(fixture(&format!("{dir}/{f}")));
+                }
+            }
+        }
+        assert!(texts.len() > 100);
+        let parsers: &[fn(&str)] = &[
+            |t| drop(cpuinfo::parse_cpuinfo(t)),
+            |t| drop(df::parse_df(t)),
+            |t| drop(diskstats::parse_diskstats(t)),
+            |t| drop(journal::parse_journal_json(t)),
+            |t| drop(journal::journal_since(t)),
+            |t| drop(loadavg::parse_loadavg(t)),
+            |t| drop(lsblk::parse_lsblk_json(t)),
+            |t| drop(lsblk::parse_lsblk_text(t)),
+            |t| drop(meminfo::parse_meminfo(t)),
+            |t| drop(net_dev::parse_net_dev(t)),
+            |t| drop(os_release::parse_os_release(t)),
+            |t| drop(proc_stat::parse_proc_stat_samples(t)),
+            |t| drop(smartctl::parse_smartctl_json(t)),
+            |t| drop(smartctl::parse_smartctl_text(t)),
+            |t| drop(smartctl::parse_smartctl_scan_json(t)),
+            |t| drop(smartctl::parse_smartctl_scan_text(t)),
+            |t| drop(ss::parse_ss(t)),
+            |t| drop(ss::parse_netstat(t)),
+            |t| drop(ssh_config::parse_ssh_config(t)),
+            |t| drop(uptime::parse_uptime(t)),
+        ];
+        for text in &texts {
+            let mut variants: Vec<String> = (1..8)
+                .map(|k| text.len() * k / 8)
+                .map(|n| {
+                    (0..=n)
+                        .rev()
+                        .find(|i| text.is_char_boundary(*i))
+                        .unwrap_or(0)
+                })
+                .map(|n| text[..n].to_string())
+                .collect();
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.reverse();
+            variants.push(lines.join("\n"));
+            variants.push(text.replace(' ', ""));
+            variants.push(text.replace(':', " "));
+            for v in &variants {
+                for p in parsers {
+                    p(v);
+                }
+            }
+        }
     }
 
     #[test]

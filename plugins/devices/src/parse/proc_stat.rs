@@ -108,21 +108,15 @@ fn parse_times(line_no: usize, label: &str, words: &[&str]) -> Result<CpuTimes, 
             ),
         ));
     }
-    if words.len() > 10 {
-        return Err(ParseError::at(
-            CMD,
-            line_no,
-            format!(
-                "`{label}` has {} counters, expected at most 10",
-                words.len()
-            ),
-        ));
-    }
+    // Columns a future kernel appends are checked to be numbers and otherwise ignored.
     let mut n = [0u64; 10];
-    for (slot, w) in n.iter_mut().zip(words) {
-        *slot = w.parse().map_err(|_| {
+    for (i, w) in words.iter().enumerate() {
+        let v: u64 = w.parse().map_err(|_| {
             ParseError::at(CMD, line_no, format!("`{label}`: `{w}` is not a counter"))
         })?;
+        if let Some(slot) = n.get_mut(i) {
+            *slot = v;
+        }
     }
     Ok(CpuTimes {
         user: n[0],
@@ -201,8 +195,10 @@ pub fn parse_proc_stat_samples(text: &str) -> Result<Vec<ProcStat>, ParseError> 
             "processes" => sample.processes_created = Some(single_value(line_no, key, rest)?),
             "procs_running" => sample.procs_running = Some(single_value(line_no, key, rest)?),
             "procs_blocked" => sample.procs_blocked = Some(single_value(line_no, key, rest)?),
-            // intr, softirq, page, swap, disk_io (2.4), preempt… are not used.
-            _ if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {}
+            // intr, softirq, page, swap, disk_io: (2.4), preempt… are not used.
+            _ if key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') => {}
             _ => {
                 return Err(ParseError::at(
                     CMD,
@@ -361,7 +357,10 @@ mod tests {
             "/proc/stat: line 1: `cpu`: `x` is not a counter"
         );
         assert!(parse_proc_stat("cpu 1 2\n").is_err());
-        assert!(parse_proc_stat("cpu 1 2 3 4 5 6 7 8 9 10 11\n").is_err());
+        let future = parse_proc_stat("cpu 1 2 3 4 5 6 7 8 9 10 11\n").expect("11 columns");
+        assert_eq!(future.total.guest_nice, 10);
+        assert!(parse_proc_stat("cpu 1 2 3 4 5 6 7 8 9 10 x\n").is_err());
+        assert!(parse_proc_stat("cpu 1 2 3 4\ndisk_io: (3,0):(1,2,3,4,5)\n").is_ok());
         assert!(parse_proc_stat("cpu 1 2 3 4\ncpuX 1 2 3 4\n").is_err());
         assert!(parse_proc_stat("cpu 1 2 3 4\nctxt\n").is_err());
         assert!(parse_proc_stat("<html>garbage</html>\n").is_err());
