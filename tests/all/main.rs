@@ -2,6 +2,8 @@
 
 mod auth_and_limits;
 mod devices;
+mod devices_host_facts;
+mod devices_import;
 mod openapi;
 mod routing;
 mod sandbox;

@@ -4,6 +4,10 @@
 //! - `exec:PROGRAM ARG…`: run a remote program; each `ARG` is a literal, `*` (exactly one
 //!   argument) or `**` (any number of further arguments, only last). `exec:docker ps **`.
 //! - `collector`, `storage`, `registry-read`, `registry-write`, `clock`.
+//! - `read-dir:KEY`: read (never write) the host directory the operator names in the
+//!   plugin's config under `KEY` (`plugins.devices.config.import_dir`). It is preopened
+//!   read-only at `/KEY` in the guest; WASI resolves every path inside it, so `..` and
+//!   symlinks cannot leave it. Without the config key nothing is opened.
 //!
 //! A call is allowed only when it is both declared by the plugin and granted by the
 //! operator (built-in plugins are granted their declaration by default; third-party plugins
@@ -26,6 +30,8 @@ pub enum Capability {
     RegistryWrite,
     /// Real wall and monotonic clocks (otherwise the guest sees a frozen clock).
     Clock,
+    /// Read-only access to the host directory named by the plugin config key.
+    ReadDir(String),
 }
 
 /// An argv pattern of an `exec:` capability.
@@ -48,6 +54,20 @@ impl Capability {
         if let Some(pattern) = text.strip_prefix("exec:") {
             return ExecPattern::parse(pattern).map(Capability::Exec);
         }
+        if let Some(key) = text.strip_prefix("read-dir:") {
+            let valid = !key.is_empty()
+                && key.len() <= 64
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            return if valid {
+                Ok(Capability::ReadDir(key.to_string()))
+            } else {
+                Err(format!(
+                    "`read-dir:` needs a config key of lower-case letters, digits and `_`, not `{key}`"
+                ))
+            };
+        }
         match text {
             "collector" => Ok(Capability::Collector),
             "storage" => Ok(Capability::Storage),
@@ -56,7 +76,7 @@ impl Capability {
             "clock" => Ok(Capability::Clock),
             other => Err(format!(
                 "unknown capability `{other}` (expected `exec:PROGRAM ARGS`, `collector`, \
-                 `storage`, `registry-read`, `registry-write` or `clock`)"
+                 `storage`, `registry-read`, `registry-write`, `clock` or `read-dir:KEY`)"
             )),
         }
     }
@@ -71,6 +91,7 @@ impl fmt::Display for Capability {
             Capability::RegistryRead => f.write_str("registry-read"),
             Capability::RegistryWrite => f.write_str("registry-write"),
             Capability::Clock => f.write_str("clock"),
+            Capability::ReadDir(key) => write!(f, "read-dir:{key}"),
         }
     }
 }
@@ -252,10 +273,20 @@ mod tests {
             "registry-read",
             "registry-write",
             "clock",
+            "read-dir:import_dir",
         ] {
             assert_eq!(cap(s).to_string(), s);
         }
-        for bad in ["exec:", "exec:* ps", "exec:zfs ** list", "network", ""] {
+        for bad in [
+            "exec:",
+            "exec:* ps",
+            "exec:zfs ** list",
+            "network",
+            "",
+            "read-dir:",
+            "read-dir:../etc",
+            "read-dir:/etc",
+        ] {
             assert!(Capability::parse(bad).is_err(), "{bad}");
         }
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{
-    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+    FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
 use super::capability::{Capability, Grants};
@@ -30,6 +30,8 @@ pub struct PluginIdentity {
     pub memory_limit: usize,
     /// CPU-time deadline of one call.
     pub deadline: Duration,
+    /// Host directories granted read-only (`read-dir:KEY`): (guest path `/KEY`, host path).
+    pub read_dirs: Vec<(String, std::path::PathBuf)>,
 }
 
 /// Who and what a call is for.
@@ -73,6 +75,17 @@ impl InstanceState {
         let mut wasi = WasiCtxBuilder::new();
         if !plugin.grants.has(&Capability::Clock) {
             wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+        }
+        for (guest, host) in &plugin.read_dirs {
+            if let Err(e) = wasi.preopened_dir(host, guest, FsPerms::ReadOnly) {
+                // The guest then sees no such directory and answers accordingly.
+                tracing::warn!(
+                    plugin = %plugin.name,
+                    dir = %host.display(),
+                    error = %e,
+                    "cannot open a granted read-only directory"
+                );
+            }
         }
         let limiter = MemoryLimiter {
             limit: plugin.memory_limit,

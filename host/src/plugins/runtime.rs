@@ -113,6 +113,7 @@ impl PluginRuntime {
             config_json: config_json.clone(),
             memory_limit,
             deadline,
+            read_dirs: Vec::new(),
         });
         let call = CallContext {
             request_id: "load".into(),
@@ -174,6 +175,7 @@ impl PluginRuntime {
             version: manifest.version.clone(),
             manifest: Some(manifest.clone()),
             grants: grants.clone(),
+            read_dirs: read_dirs(&manifest.name, &grants, &config.config),
             config_json,
             memory_limit,
             deadline,
@@ -240,6 +242,34 @@ impl PluginRuntime {
         .await;
         result.map_err(|e| classify_trap(e, store.data(), &identity))
     }
+}
+
+/// The directories `read-dir:KEY` grants open: for every such capability in force whose
+/// key the plugin's config sets to an existing directory, (`/KEY`, canonical host path).
+/// A key that is unset or names no directory opens nothing (logged).
+fn read_dirs(plugin: &str, grants: &Grants, config: &serde_json::Value) -> Vec<(String, PathBuf)> {
+    grants
+        .list()
+        .iter()
+        .filter_map(|c| match c {
+            Capability::ReadDir(key) => Some(key),
+            _ => None,
+        })
+        .filter_map(|key| {
+            let path = config.get(key)?.as_str()?;
+            match std::fs::canonicalize(path) {
+                Ok(p) if p.is_dir() => Some((format!("/{key}"), p)),
+                Ok(p) => {
+                    tracing::warn!(plugin, key, path = %p.display(), "read-dir: not a directory");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(plugin, key, path, error = %e, "read-dir: cannot open");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 fn classify_trap(e: wasmtime::Error, state: &InstanceState, id: &PluginIdentity) -> PluginError {

@@ -1,13 +1,18 @@
 //! The built-in devices plugin, mounted at `/api/devices`: the device registry, the
 //! connectivity status and host facts collected over SSH. Parsers are pure functions
-//! ([`facts`]), unit-tested natively on real command outputs.
+//! ([`parse`]), unit-tested natively on real command outputs.
 
+mod analyze;
 mod clock;
-pub mod facts;
+mod drive_stats;
+mod drives;
+mod import;
+mod logs;
 mod metrics;
 pub mod parse;
 mod ports;
 mod registry_routes;
 mod routes;
+mod sections;
 
 infrastructor_sdk::export_plugin!(routes::app);

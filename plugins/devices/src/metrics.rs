@@ -5,8 +5,15 @@
 
 use infrastructor_sdk::prelude::*;
 
-use crate::facts::{self, ParseError};
+use crate::parse::ParseError;
+use crate::parse::df::{DfEntry, parse_df};
+use crate::parse::loadavg::parse_loadavg;
+use crate::parse::meminfo::parse_meminfo;
+use crate::parse::net_dev::parse_net_dev;
+use crate::parse::proc_stat::{cpu_usage, parse_proc_stat};
+use crate::parse::uptime::parse_uptime;
 use crate::registry_routes::require_device;
+use crate::sections::Sections;
 
 /// The data type of metric snapshots.
 pub const DATA_TYPE: &str = "system_metrics";
@@ -33,7 +40,7 @@ pub fn step() -> Step {
     Step::script("metrics", SCRIPT, &[]).timeout(Duration::from_secs(30))
 }
 
-fn parse_error(e: ParseError) -> Error {
+fn upstream(e: ParseError) -> Error {
     Error::upstream(e.to_string())
 }
 
@@ -42,33 +49,17 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     let out = StepOutput::find(outputs, "metrics")?;
     out.check()?;
     let text = out.stdout_str();
-    let s = facts::sections(&text);
-    let section = |name: &str| {
-        s.get(name)
-            .ok_or_else(|| Error::upstream(format!("metrics script: section `{name}` missing")))
-    };
-    let (a, cores) = facts::parse_proc_stat(section("stat1")?).map_err(parse_error)?;
-    let (b, _) = facts::parse_proc_stat(section("stat2")?).map_err(parse_error)?;
-    let cpu = facts::cpu_percent(&a, &b);
-    let mem = facts::parse_meminfo(section("meminfo")?).map_err(parse_error)?;
-    let get = |k: &str| mem.get(k).copied().unwrap_or(0);
-    let total = get("MemTotal");
-    let available = mem
-        .get("MemAvailable")
-        .copied()
-        .unwrap_or(get("MemFree") + get("Buffers") + get("Cached"));
-    let used = total.saturating_sub(available);
-    let (l1, l5, l15, _, tasks) = facts::parse_loadavg(section("loadavg")?).map_err(parse_error)?;
-    let uptime = facts::parse_uptime(section("uptime")?).map_err(parse_error)?;
-    let net = facts::parse_net_dev(section("netdev")?).map_err(parse_error)?;
-    let fs = facts::parse_df(section("df")?).map_err(parse_error)?;
-    let pct = |part: u64, whole: u64| {
-        if whole == 0 {
-            0.0
-        } else {
-            (part as f64 * 10_000.0 / whole as f64).round() / 100.0
-        }
-    };
+    let s = Sections::parse(&text);
+    let section = |name: &str| s.require(SCRIPT, name);
+    let before = parse_proc_stat(section("stat1")?).map_err(upstream)?;
+    let after = parse_proc_stat(section("stat2")?).map_err(upstream)?;
+    let cores = after.cpus.len().max(1);
+    let cpu = cpu_usage(&before.total, &after.total);
+    let mem = parse_meminfo(section("meminfo")?).map_err(upstream)?;
+    let load = parse_loadavg(section("loadavg")?).map_err(upstream)?;
+    let uptime = parse_uptime(section("uptime")?).map_err(upstream)?;
+    let net = parse_net_dev(section("netdev")?).map_err(upstream)?;
+    let df = parse_df(section("df")?).map_err(upstream)?;
     Ok(json!({
         "collection_method": "ssh_proc",
         "status": "success",
@@ -76,21 +67,34 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
             "cpu": cpu,
             "cpu_cores": cores,
             "memory": {
-                "total": total, "available": available, "used": used, "free": get("MemFree"),
-                "percent": pct(used, total), "buffers": get("Buffers"), "cached": get("Cached"),
-                "active": get("Active"), "inactive": get("Inactive"),
-                "swap_total": get("SwapTotal"), "swap_free": get("SwapFree"),
+                "total": mem.total, "available": mem.available, "used": mem.used,
+                "free": mem.free, "percent": mem.percent, "buffers": mem.buffers,
+                "cached": mem.cached, "active": mem.active, "inactive": mem.inactive,
+                "swap_total": mem.swap_total, "swap_free": mem.swap_free,
+                "swap_used": mem.swap_used, "swap_percent": mem.swap_percent,
             },
-            "load": {"min1": l1, "min5": l5, "min15": l15, "cpucore": cores},
-            "uptime_seconds": uptime,
-            "process_count": tasks,
+            "load": {"min1": load.min1, "min5": load.min5, "min15": load.min15, "cpucore": cores},
+            "uptime_seconds": uptime.seconds,
+            "process_count": load.total_tasks,
         },
-        "network_stats": net,
-        "filesystem_usage": fs.iter().map(|f| json!({
-            "device_name": f.device_name, "mount_point": f.mount_point, "fs_type": f.fs_type,
-            "size": f.size, "used": f.used, "free": f.free, "percent": f.percent,
+        "network_stats": net.iter().map(|n| json!({
+            "interface_name": n.interface,
+            "rx_bytes": n.rx_bytes, "rx_packets": n.rx_packets,
+            "rx_errors": n.rx_errs, "rx_dropped": n.rx_drop,
+            "tx_bytes": n.tx_bytes, "tx_packets": n.tx_packets,
+            "tx_errors": n.tx_errs, "tx_dropped": n.tx_drop,
         })).collect::<Vec<_>>(),
+        "filesystem_usage": df.filesystems.iter().map(filesystem_json).collect::<Vec<_>>(),
     }))
+}
+
+/// One `df` row in the reference's `filesystem_usage` shape (bytes).
+pub fn filesystem_json(f: &DfEntry) -> Value {
+    json!({
+        "device_name": f.filesystem, "mount_point": f.mount_point, "fs_type": f.fs_type,
+        "size": f.size_bytes, "used": f.used_bytes, "free": f.available_bytes,
+        "percent": f.use_percent,
+    })
 }
 
 /// `GET /{hostname}/metrics`: live (collector, `live=true` forces a new run) or, with
@@ -139,6 +143,22 @@ mod tests {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
     }
 
+    /// The same `/proc/stat` a little later: 100 more user and 300 more idle ticks per CPU.
+    fn advanced(stat: &str) -> String {
+        stat.lines()
+            .map(|l| {
+                let mut w: Vec<String> = l.split_whitespace().map(str::to_string).collect();
+                if w.first().is_some_and(|k| k.starts_with("cpu")) {
+                    for (i, add) in [(1, 100u64), (4, 300)] {
+                        let v: u64 = w[i].parse().expect("counter");
+                        w[i] = (v + add).to_string();
+                    }
+                }
+                w.join(" ") + "\n"
+            })
+            .collect()
+    }
+
     #[test]
     fn parses_a_script_run_built_from_fixtures() {
         let net = "Inter-| Receive | Transmit\n face |bytes packets|bytes\n  eth0: 100 2 0 0 0 0 0 0 50 1 0 0 0 0 0 0\n";
@@ -149,12 +169,14 @@ mod tests {
             fixture("proc/jc_meminfo"),
             fixture("proc/jc_loadavg"),
             fixture("proc/jc_uptime"),
-            fixture("proc/jc_stat2"),
+            advanced(&fixture("proc/jc_stat")),
         );
         let v = parse(&[StepOutput::new("metrics", 0, stdout)], &Value::Null).expect("parse");
         let m = &v["system_metrics"];
         assert!(m["memory"]["total"].as_u64().expect("total") > 0);
-        assert!(m["cpu"]["idle"].as_f64().is_some());
+        assert_eq!(m["cpu"]["idle"], 75.0, "300 of 400 ticks idle: {m}");
+        assert_eq!(m["cpu"]["user"], 25.0);
+        assert_eq!(m["cpu_cores"], 2);
         assert_eq!(v["filesystem_usage"][0]["mount_point"], "/");
         assert_eq!(v["network_stats"][0]["interface_name"], "eth0");
         let missing = parse(

@@ -272,13 +272,17 @@ pub fn summary(req: &Request) -> Result<Response, Error> {
     .into())
 }
 
-/// Queues the background connectivity probe of a monitored device (never on the request
+/// Queues the background connectivity probe (then, once online, the capability analysis) of
+/// a monitored device (never on the request
 /// path); a queueing failure is logged, not an error of the request.
-fn queue_probe(device: &Device) {
+pub(crate) fn queue_probe(device: &Device) {
     if !device.monitoring_enabled {
         return;
     }
-    if let Err(e) = jobs::enqueue("probe_device", &json!({"hostname": device.hostname})) {
+    if let Err(e) = jobs::enqueue(
+        "probe_device",
+        &json!({"hostname": device.hostname, "analyze": true}),
+    ) {
         log::warn(
             "cannot queue the connectivity probe",
             &[("hostname", &device.hostname), ("error", &e.to_string())],
@@ -288,7 +292,10 @@ fn queue_probe(device: &Device) {
 
 /// JSON Schema of the probe job's body.
 pub fn probe_schema() -> Value {
-    json!({"type": "object", "required": ["hostname"], "properties": {"hostname": {"type": "string"}}})
+    json!({"type": "object", "required": ["hostname"], "properties": {
+        "hostname": {"type": "string"},
+        "analyze": {"type": "boolean", "default": false},
+    }})
 }
 
 /// Probes `device` over SSH: (status, response time ms, error).
@@ -323,11 +330,22 @@ pub fn probe_job(req: &Request) -> Result<Response, Error> {
     #[derive(Deserialize)]
     struct Body {
         hostname: String,
+        #[serde(default)]
+        analyze: bool,
     }
     let body: Body = req.body_json()?;
     let device = require_device(&body.hostname)?;
     let (status, _, error) = probe(&device)?;
     record(&device, status)?;
+    if status == "online"
+        && body.analyze
+        && let Err(e) = crate::analyze::analyze(&device)
+    {
+        log::warn(
+            "background analysis failed",
+            &[("hostname", &device.hostname), ("error", &e.to_string())],
+        );
+    }
     log::info(
         "probe done",
         &[

@@ -3,7 +3,7 @@
 use infrastructor_sdk::prelude::*;
 
 use crate::registry_routes::{self as reg, DEVICE_TYPES, HOSTNAME_PATTERN, STATUSES};
-use crate::{metrics, ports};
+use crate::{analyze, drive_stats, drives, import, logs, metrics, ports};
 
 fn hostname() -> Param {
     Param::path("hostname")
@@ -26,6 +26,39 @@ pub fn app() -> App {
         .capability("clock")
         .capability("exec:ss **")
         .capability("exec:netstat **")
+        // Programs the constant scripts run. Patterns without wildcards allow no ad-hoc
+        // command beyond the bare program; the scripts themselves are fixed in this manifest.
+        .capability("exec:lsblk **")
+        .capability("exec:smartctl **")
+        .capability("exec:sudo -n smartctl **")
+        .capability("exec:id")
+        .capability("exec:journalctl **")
+        .capability("exec:find")
+        .capability("exec:head")
+        .capability("exec:grep")
+        .capability("exec:timeout")
+        .capability("exec:uname **")
+        .capability("exec:docker version **")
+        .capability("exec:docker ps **")
+        .capability("exec:zpool list **")
+        .capability("exec:virsh list **")
+        .capability("exec:lspci")
+        .capability("read-dir:import_dir")
+        .script(drives::SCRIPT, drives::SCRIPT_BODY, drives::SCRIPT_PROGRAMS)
+        .script(
+            drive_stats::SCRIPT,
+            drive_stats::SCRIPT_BODY,
+            drive_stats::SCRIPT_PROGRAMS,
+        )
+        .script(logs::SCRIPT, logs::SCRIPT_BODY, logs::SCRIPT_PROGRAMS)
+        .script(
+            analyze::SCRIPT,
+            analyze::SCRIPT_BODY,
+            analyze::SCRIPT_PROGRAMS,
+        )
+        .parser(drives::DATA_TYPE, drives::parse)
+        .parser(drive_stats::DATA_TYPE, drive_stats::parse)
+        .parser(analyze::DATA_TYPE, analyze::parse)
         .script(ports::SCRIPT, ports::SCRIPT_BODY, ports::SCRIPT_PROGRAMS)
         .script(
             metrics::SCRIPT,
@@ -160,6 +193,125 @@ pub fn app() -> App {
                         .default("30"),
                 ),
             ports::handler,
+        )
+        .route(
+            Route::get("/{hostname}/drives", "device_drives")
+                .summary("Drive health (SMART)")
+                .description(
+                    "Whole disks from `lsblk -J` and `smartctl -j -a` for each (text `smartctl \
+                     -a` on smartctl < 7), in one SSH round trip. Health is `passed`, `failed` \
+                     or `unavailable` (no SMART data: virtual disks, no permission, no \
+                     smartctl), never `failed` for a disk without SMART. Cached for 60 s \
+                     (`live=true` forces a run) and persisted as the `drive_health` series. \
+                     On WSL the status is `skipped_wsl`.",
+                )
+                .param(hostname())
+                .param(
+                    Param::query("drive")
+                        .pattern(drives::DRIVE_PATTERN)
+                        .description("one disk: sda, /dev/nvme0n1, vdb, mmcblk0…"),
+                )
+                .param(Param::query("live").boolean().default("false"))
+                .param(
+                    Param::query("timeout")
+                        .integer()
+                        .min(1.0)
+                        .max(600.0)
+                        .default("60"),
+                ),
+            drives::handler,
+        )
+        .route(
+            Route::get("/{hostname}/drives/stats", "device_drive_stats")
+                .summary("Drive I/O counters and filesystem usage")
+                .description(
+                    "`/proc/diskstats` counters (bytes read/written, I/O times) per disk and \
+                     its partitions, and `df` usage in bytes of every filesystem mounted from \
+                     it (through partitions, LVM and dm-crypt), in one SSH round trip.",
+                )
+                .param(hostname())
+                .param(
+                    Param::query("drive")
+                        .pattern(drives::DRIVE_PATTERN)
+                        .description("one disk: sda, /dev/nvme0n1…"),
+                )
+                .param(Param::query("live").boolean().default("false"))
+                .param(
+                    Param::query("timeout")
+                        .integer()
+                        .min(1.0)
+                        .max(600.0)
+                        .default("60"),
+                ),
+            drive_stats::handler,
+        )
+        .route(
+            Route::get("/{hostname}/logs", "device_logs")
+                .summary("System journal")
+                .description(
+                    "`journalctl -o json`, newest `lines` entries, optionally of one `service` \
+                     unit, since a time (`30m`, `1h`, `2d`, `1w`, `YYYY-MM-DD[ HH:MM[:SS]]`, \
+                     `today`, `yesterday`) and at or above a `priority`. Values reach \
+                     journalctl as single `--option=value` arguments, never through a shell. \
+                     A host without a journal answers `status: unavailable` with the reason.",
+                )
+                .param(hostname())
+                .param(
+                    Param::query("service")
+                        .pattern(logs::SERVICE_PATTERN)
+                        .description("a systemd unit: nginx, ssh.service, getty@tty1.service"),
+                )
+                .param(
+                    Param::query("since")
+                        .pattern(logs::SINCE_PATTERN)
+                        .description("30m, 1h, 2d, 1w, YYYY-MM-DD[ HH:MM[:SS]], today, yesterday"),
+                )
+                .param(Param::query("priority").allowed(logs::PRIORITIES))
+                .param(
+                    Param::query("lines")
+                        .integer()
+                        .min(1.0)
+                        .max(10000.0)
+                        .default("100"),
+                )
+                .param(
+                    Param::query("timeout")
+                        .integer()
+                        .min(1.0)
+                        .max(600.0)
+                        .default("60"),
+                ),
+            logs::handler,
+        )
+        .route(
+            Route::post("/import", "import_devices")
+                .summary("Import devices from an ssh_config")
+                .description(
+                    "Registers every concrete `Host` alias of an OpenSSH client configuration \
+                     (text in `ssh_config`, or `ssh_config_path` inside \
+                     `plugins.devices.config.import_dir`). The alias is the hostname, \
+                     `HostName` the address; `Port`, `User`, `IdentityFile` are kept. \
+                     Wildcard hosts are skipped, first match wins, `Include` resolves inside \
+                     the import directory, `Match` blocks are skipped with a warning. \
+                     `dry_run` answers would_create/would_update (with the diff)/would_skip; \
+                     `update_existing=false` leaves existing devices alone. Nothing is written \
+                     when the file cannot be read or parsed.",
+                )
+                .body_schema(import::schema()),
+            import::handler,
+        )
+        .route(
+            Route::post("/{hostname}/analyze", "analyze_device")
+                .summary("Analyse a device's capabilities")
+                .description(
+                    "Finds OS, kernel, CPU, memory, Docker (version, containers), compose \
+                     files, appdata directories, SWAG, ZFS pools, libvirt VMs and GPUs in one \
+                     SSH round trip and merges the capability tags (`docker`, `zfs`, `swag`, \
+                     `swag_running`, `vms`, `gpu`, `docker_compose_path`…) into the device's \
+                     tags. Also runs in the background after a device is created.",
+                )
+                .param(hostname()),
+            analyze::handler,
         )
         .route(
             Route::post("/jobs/probe", "probe_device")

@@ -55,13 +55,15 @@ pub const DEVICE_USER: &str = "root";
 /// How long a device may take to answer after sshd is started.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Run by `unshare -m --propagation private` as `sh -c SCRIPT sh PASSWD TMPDIR SSHD ARGS…`:
-/// drops the namespace's copies of other programs' mounts, bind-mounts the passwd copy and
-/// execs sshd (so sshd keeps the PID we spawned).
+/// Run by `unshare -m --propagation private` as `sh -c SCRIPT sh PASSWD TMPDIR BINDS SSHD
+/// ARGS…`: drops the namespace's copies of other programs' mounts, bind-mounts the passwd
+/// copy and the `BINDS` file's `SOURCE<TAB>TARGET` lines, and execs sshd (so sshd keeps the
+/// PID we spawned).
 const NAMESPACE_SCRIPT: &str = r#"set -e
 passwd=$1
 tmp=$2
-shift 2
+binds=$3
+shift 3
 findmnt -rn -o TARGET,FSTYPE | while read -r target fstype; do
   case "$fstype" in
     fuse|fuse.*|overlay|nsfs) umount -l "$target" 2>/dev/null || true; continue ;;
@@ -71,6 +73,10 @@ findmnt -rn -o TARGET,FSTYPE | while read -r target fstype; do
   esac
 done
 mount --bind "$passwd" /etc/passwd
+tab=$(printf '\t')
+while IFS="$tab" read -r src dst; do
+  [ -n "$src" ] && mount --bind "$src" "$dst"
+done < "$binds"
 exec "$@"
 "#;
 
@@ -88,6 +94,9 @@ pub struct SshdOptions {
     /// More `sshd_config` lines. They are written first, so they win over the defaults
     /// (sshd keeps the first value it reads for a keyword).
     pub extra_config: Vec<String>,
+    /// Directories bind-mounted over existing directories inside the device's namespace
+    /// only (`(source, target)`, e.g. a temp dir over `/srv`), to give it files to find.
+    pub binds: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Default for SshdOptions {
@@ -97,6 +106,7 @@ impl Default for SshdOptions {
             max_sessions: 10,
             log_level: "ERROR".into(),
             extra_config: Vec::new(),
+            binds: Vec::new(),
         }
     }
 }
@@ -471,6 +481,22 @@ impl Sshd {
         Ok(())
     }
 
+    /// Writes the bind list the namespace script reads; returns its path.
+    fn write_binds(&self) -> Result<PathBuf> {
+        let mut text = String::new();
+        for (src, dst) in &self.options.binds {
+            let (src, dst) = (src.to_string_lossy(), dst.to_string_lossy());
+            ensure!(
+                !src.contains(['\t', '\n']) && !dst.contains(['\t', '\n']),
+                "bind paths may not contain tabs or newlines"
+            );
+            text.push_str(&format!("{src}\t{dst}\n"));
+        }
+        let path = self.dir.path().join("binds");
+        std::fs::write(&path, text).context("writing the bind list")?;
+        Ok(path)
+    }
+
     fn write_config(&self) -> Result<()> {
         let dir = self.dir.path().display();
         let mut config = String::new();
@@ -527,6 +553,7 @@ impl Sshd {
             .arg("sh")
             .arg(self.dir.path().join("passwd"))
             .arg(std::env::temp_dir())
+            .arg(self.write_binds()?)
             .arg(&self.programs.sshd)
             .args(["-D", "-e", "-f"])
             .arg(self.config_path())

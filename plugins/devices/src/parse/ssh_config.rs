@@ -303,8 +303,8 @@ fn read_file(
 
 /// ssh's wildcard match (`*`, `?`), case-insensitive, byte-wise like OpenSSH's
 /// `match_pattern`. Iterative, backtracking only to the last `*`, so hostile patterns
-/// (`*a*a*a*…`) stay O(pattern × name).
-fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+/// (`*a*a*a*…`) stay O(pattern × name). Also used to expand `Include` globs.
+pub fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {

@@ -1,0 +1,348 @@
+//! `GET /api/devices/{hostname}/drives`: the disks from `lsblk -J` and their SMART health from
+//! `smartctl -j -a` (text `smartctl -a` on smartctl older than 7.0), every drive in ONE
+//! remote round trip, through the collector (cached for a minute, persisted as the
+//! `drive_health` series).
+//!
+//! Health is three-state: `passed`, `failed`, or `unavailable` when the drive reports no
+//! SMART verdict (a virtual disk, SMART disabled, no permission, no smartctl). A disk
+//! without SMART is never `failed`.
+
+use infrastructor_sdk::prelude::*;
+
+use crate::parse::lsblk::{BlockDevice, is_drive_name, parse_lsblk_json, select_disks};
+use crate::parse::smartctl::{
+    Health, SmartReport, parse_smartctl_json, parse_smartctl_text_with_status,
+};
+use crate::registry_routes::require_device;
+use crate::sections::Sections;
+
+/// The data type of drive-health snapshots.
+pub const DATA_TYPE: &str = "drive_health";
+
+/// The script's name in the manifest.
+pub const SCRIPT: &str = "drives";
+
+/// `$1`: one drive's kernel name, or empty for every disk. Prints the kernel version (for
+/// the WSL check), the `lsblk -J` listing, then one `smart_json:NAME` or `smart_text:NAME`
+/// part per whole disk plus its exit code (`rc:NAME`). smartctl runs through `sudo -n`
+/// when the login is not root and sudo allows it without a password.
+pub const SCRIPT_BODY: &str = r#"
+drive="$1"
+echo '@@infra:version@@'; cat /proc/version 2>/dev/null
+case "$(cat /proc/version 2>/dev/null)" in *[Mm]icrosoft*|*WSL*) echo '@@infra:wsl@@'; exit 0;; esac
+echo '@@infra:lsblk@@'
+lsblk -J -b -o NAME,KNAME,TYPE,SIZE,MODEL,SERIAL,VENDOR,ROTA,RM,RO,TRAN 2>&1
+command -v smartctl >/dev/null 2>&1 || { echo '@@infra:no_smartctl@@'; exit 0; }
+sudo=''
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n smartctl -V >/dev/null 2>&1; then sudo='sudo -n'; fi
+json=1; $sudo smartctl -j -V >/dev/null 2>&1 || json=''
+lsblk -d -n -o NAME,TYPE 2>/dev/null | while read -r name type; do
+  [ "$type" = disk ] || continue
+  case "$name" in loop*|ram*|zram*|sr*) continue;; esac
+  [ -z "$drive" ] || [ "$drive" = "$name" ] || continue
+  if [ -n "$json" ]; then echo "@@infra:smart_json:$name@@"; $sudo smartctl -j -a "/dev/$name" 2>/dev/null
+  else echo "@@infra:smart_text:$name@@"; $sudo smartctl -a "/dev/$name" 2>&1; fi
+  rc=$?; echo "@@infra:rc:$name@@"; echo "$rc"
+done
+"#;
+
+/// Programs the script runs.
+pub const SCRIPT_PROGRAMS: &[&str] = &["cat", "lsblk", "smartctl", "sudo", "id"];
+
+/// How long a drive listing is served from the cache.
+const MAX_AGE: Duration = Duration::from_secs(60);
+
+/// The pattern the host checks a `drive` parameter against (422 otherwise).
+pub const DRIVE_PATTERN: &str =
+    "^(/dev/)?((sd|hd|vd|xvd)[a-z]{1,4}|nvme[0-9]{1,3}n[0-9]{1,3}|mmcblk[0-9]{1,3})$";
+
+/// The `drive` parameter as a kernel name: `sda` or `/dev/sda`, a whole-disk name only.
+pub fn drive_param(req: &Request) -> Result<Option<String>, Error> {
+    let Some(raw) = req.query("drive").filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    let name = raw.strip_prefix("/dev/").unwrap_or(raw);
+    if !is_drive_name(name) {
+        return Err(Error::bad_request(
+            "drive: must be a whole-disk name such as sda, /dev/nvme0n1, vdb or mmcblk0",
+        ));
+    }
+    Ok(Some(name.to_string()))
+}
+
+/// The collector step for a `drive` filter (`""` for all disks).
+pub fn step(drive: &str) -> Step {
+    Step::script(SCRIPT, SCRIPT, &[drive]).timeout(Duration::from_secs(120))
+}
+
+/// One drive: lsblk's identity plus the SMART report.
+fn drive_json(disk: &BlockDevice, smart: Result<SmartReport, String>) -> Value {
+    let name = disk.kname.as_deref().unwrap_or(&disk.name);
+    let mut v = json!({
+        "drive_name": format!("/dev/{name}"),
+        "name": name,
+        "size_bytes": disk.size_bytes,
+        "model": disk.model,
+        "serial": disk.serial,
+        "vendor": disk.vendor,
+        "transport": disk.transport,
+        "rotational": disk.rotational,
+        "removable": disk.removable,
+    });
+    match smart {
+        Ok(r) => {
+            let smart_status = match r.health {
+                Health::Passed => "PASSED",
+                Health::Failed => "FAILED",
+                Health::Unavailable => "UNKNOWN",
+            };
+            let drive_type = r.drive_type.map(str::to_string).or_else(|| {
+                disk.rotational
+                    .map(|rot| if rot { "hdd" } else { "ssd" }.to_string())
+            });
+            let uncorrectable = r.offline_uncorrectable.or(r.reported_uncorrectable);
+            v["model"] = json!(r.model.clone().or(disk.model.clone()));
+            v["serial"] = json!(r.serial.clone().or(disk.serial.clone()));
+            v["drive_type"] = json!(drive_type);
+            v["health"] = json!(r.health);
+            v["smart_status"] = json!(smart_status);
+            v["health_status"] = json!(r.condition);
+            v["health_detail"] = json!(r.health_detail);
+            v["temperature_celsius"] = json!(r.temperature_celsius);
+            v["power_on_hours"] = json!(r.power_on_hours);
+            v["power_cycles"] = json!(r.power_cycles);
+            v["reallocated_sectors"] = json!(r.reallocated_sectors);
+            v["pending_sectors"] = json!(r.pending_sectors);
+            v["uncorrectable_errors"] = json!(uncorrectable);
+            v["nvme_critical_warning"] = json!(r.nvme.as_ref().map(|n| n.critical_warning));
+            v["percentage_used"] = json!(r.percentage_used);
+            v["warnings"] = json!(r.warnings);
+            v["smart"] = json!(r);
+        }
+        Err(message) => {
+            v["drive_type"] = json!(disk.rotational.map(|rot| if rot { "hdd" } else { "ssd" }));
+            v["health"] = json!("unavailable");
+            v["smart_status"] = json!("UNKNOWN");
+            v["health_status"] = json!("unknown");
+            v["health_detail"] = json!(message);
+        }
+    }
+    v
+}
+
+/// The SMART report of disk `name` from the script's parts.
+fn smart_of(s: &Sections, name: &str) -> Result<SmartReport, String> {
+    let rc = s
+        .get(&format!("rc:{name}"))
+        .and_then(|t| t.trim().parse::<u8>().ok());
+    if let Some(text) = s.get(&format!("smart_json:{name}")) {
+        if text.trim().is_empty() {
+            return Err(format!(
+                "smartctl printed nothing (exit {})",
+                rc.map_or("?".to_string(), |c| c.to_string())
+            ));
+        }
+        return parse_smartctl_json(text).map_err(|e| e.to_string());
+    }
+    if let Some(text) = s.get(&format!("smart_text:{name}")) {
+        return parse_smartctl_text_with_status(text, rc).map_err(|e| e.to_string());
+    }
+    Err("smartctl did not run for this drive".to_string())
+}
+
+/// Parser `drive_health`: the script's output → `{status, drives[], summary}`.
+pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
+    let out = StepOutput::find(outputs, SCRIPT)?;
+    out.check()?;
+    let text = out.stdout_str();
+    let s = Sections::parse(&text);
+    if s.get("wsl").is_some() {
+        return Ok(json!({
+            "status": "skipped_wsl",
+            "message": "WSL has no access to the physical drives' SMART data",
+            "drives": [],
+            "drive_count": 0,
+        }));
+    }
+    let listing = s.require(SCRIPT, "lsblk")?;
+    let devices = parse_lsblk_json(listing).map_err(|e| Error::upstream(e.to_string()))?;
+    let no_smartctl = s.get("no_smartctl").is_some();
+    let drives: Vec<Value> = select_disks(&devices, false)
+        .into_iter()
+        .filter(|d| {
+            let name = d.kname.as_deref().unwrap_or(&d.name);
+            s.get(&format!("rc:{name}")).is_some() || no_smartctl
+        })
+        .map(|d| {
+            let name = d.kname.as_deref().unwrap_or(&d.name);
+            let smart = if no_smartctl {
+                Err(
+                    "smartctl is not installed on the device (Debian package smartmontools)"
+                        .to_string(),
+                )
+            } else {
+                smart_of(&s, name)
+            };
+            drive_json(d, smart)
+        })
+        .collect();
+    let count = |h: &str| drives.iter().filter(|d| d["health"] == h).count();
+    let temps: Vec<f64> = drives
+        .iter()
+        .filter_map(|d| d["temperature_celsius"].as_f64())
+        .collect();
+    let average_temperature = (!temps.is_empty())
+        .then(|| (temps.iter().sum::<f64>() / temps.len() as f64 * 10.0).round() / 10.0);
+    let overall = if count("failed") > 0 {
+        "failed"
+    } else if count("passed") > 0 && count("unavailable") == 0 {
+        "passed"
+    } else if count("passed") > 0 {
+        "partial"
+    } else {
+        "unavailable"
+    };
+    Ok(json!({
+        "status": "success",
+        "smartctl_installed": !no_smartctl,
+        "drive_count": drives.len(),
+        "summary": {
+            "passed": count("passed"),
+            "failed": count("failed"),
+            "unavailable": count("unavailable"),
+            "overall": overall,
+            "average_temperature_celsius": average_temperature,
+        },
+        "drives": drives,
+    }))
+}
+
+/// `GET /{hostname}/drives`.
+pub fn handler(req: &Request) -> Result<Response, Error> {
+    let device = require_device(req.path("hostname")?)?;
+    let drive = drive_param(req)?;
+    let live = req.query_bool("live")?;
+    let filter = drive.clone().unwrap_or_default();
+    let collected = collector::collect(
+        CollectRequest::new(DATA_TYPE, &device.hostname, DATA_TYPE)
+            .param("drive", &filter)
+            .step(step(&filter))
+            .max_age(MAX_AGE)
+            .force_refresh(live),
+    )?;
+    let mut body = collected.data.clone();
+    if let Some(name) = &drive
+        && body["status"] == "success"
+        && body["drive_count"] == 0
+    {
+        return Err(Error::not_found(format!(
+            "no whole disk named {name} on {}",
+            device.hostname
+        )));
+    }
+    body["device_id"] = json!(device.id);
+    body["hostname"] = json!(device.hostname);
+    body["collection_metadata"] = json!({
+        "data_type": DATA_TYPE,
+        "cache_key": collected.cache_key,
+        "collected_at": collected.collected_at,
+        "collection_duration_ms": collected.duration.as_millis() as u64,
+        "cache_hit": collected.cache_hit,
+        "force_refresh": live,
+    });
+    Ok(Json(body).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::fixture;
+
+    fn run(stdout: String) -> Value {
+        parse(&[StepOutput::new(SCRIPT, 0, stdout)], &Value::Null).expect("parse")
+    }
+
+    /// What smartctl 7.3 prints for a virtio disk (this testbed's `vda`).
+    const VIRTIO: &str = r#"{"json_format_version":[1,0],"smartctl":{"version":[7,3],"argv":["smartctl","-j","-a","/dev/vda"],"messages":[{"string":"/dev/vda: Unable to detect device type","severity":"error"}],"exit_status":1}}"#;
+
+    #[test]
+    fn every_disk_gets_a_three_state_health_from_its_own_report() {
+        let lsblk = r#"{"blockdevices":[
+            {"name":"zram0","kname":"zram0","type":"disk","size":0,"rota":false},
+            {"name":"sda","kname":"sda","type":"disk","size":1000,"rota":true},
+            {"name":"vda","kname":"vda","type":"disk","size":2000,"rota":true},
+            {"name":"sr0","kname":"sr0","type":"rom","size":0}]}"#;
+        let failing = fixture("smart/scrutiny_smart-fail2_hitachi_FAILING.json");
+        let stdout = format!(
+            "@@infra:version@@\nLinux version 6.1\n@@infra:lsblk@@\n{lsblk}\n\
+             @@infra:smart_json:sda@@\n{failing}\n@@infra:rc:sda@@\n8\n\
+             @@infra:smart_json:vda@@\n{VIRTIO}\n@@infra:rc:vda@@\n1\n"
+        );
+        let v = run(stdout);
+        assert_eq!(v["drive_count"], 2, "{v}");
+        let sda = &v["drives"][0];
+        assert_eq!(sda["drive_name"], "/dev/sda");
+        let expected = parse_smartctl_json(&failing).expect("fixture parses");
+        assert_eq!(sda["health"], json!(expected.health));
+        assert_eq!(
+            sda["temperature_celsius"],
+            json!(expected.temperature_celsius)
+        );
+        assert_eq!(
+            sda["reallocated_sectors"],
+            json!(expected.reallocated_sectors)
+        );
+        let vda = &v["drives"][1];
+        assert_eq!(vda["health"], "unavailable", "{vda}");
+        assert_eq!(vda["smart_status"], "UNKNOWN");
+        assert_eq!(v["summary"]["unavailable"], 1);
+    }
+
+    #[test]
+    fn wsl_is_skipped_and_a_missing_smartctl_is_unavailable_not_failed() {
+        let v = run(
+            "@@infra:version@@\nLinux version 5.15.90.1-microsoft-standard-WSL2\n@@infra:wsl@@\n"
+                .into(),
+        );
+        assert_eq!(v["status"], "skipped_wsl");
+        let lsblk = r#"{"blockdevices":[{"name":"sda","type":"disk","size":1000}]}"#;
+        let v = run(format!(
+            "@@infra:version@@\nLinux\n@@infra:lsblk@@\n{lsblk}\n@@infra:no_smartctl@@\n"
+        ));
+        assert_eq!(v["drives"][0]["health"], "unavailable");
+        assert_eq!(v["smartctl_installed"], false);
+        assert!(
+            v["drives"][0]["health_detail"]
+                .as_str()
+                .is_some_and(|m| m.contains("smartmontools"))
+        );
+    }
+
+    #[test]
+    fn old_smartctl_text_reports_are_used_with_their_exit_code() {
+        let lsblk = r#"{"blockdevices":[{"name":"sdb","type":"disk","size":1000}]}"#;
+        let text = fixture("smart/smartctl-a_sata-ssd_debian11.txt");
+        let v = run(format!(
+            "@@infra:version@@\nLinux\n@@infra:lsblk@@\n{lsblk}\n@@infra:smart_text:sdb@@\n{text}\n@@infra:rc:sdb@@\n0\n"
+        ));
+        let expected = parse_smartctl_text_with_status(&text, Some(0)).expect("fixture");
+        assert_eq!(v["drives"][0]["health"], json!(expected.health));
+        assert_eq!(
+            v["drives"][0]["power_on_hours"],
+            json!(expected.power_on_hours)
+        );
+    }
+
+    #[test]
+    fn broken_listing_is_an_upstream_error() {
+        let out = parse(
+            &[StepOutput::new(
+                SCRIPT,
+                0,
+                "@@infra:lsblk@@\nlsblk: unknown column\n",
+            )],
+            &Value::Null,
+        );
+        assert!(out.is_err());
+    }
+}

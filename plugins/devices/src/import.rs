@@ -1,0 +1,435 @@
+//! `POST /api/devices/import`: registers the hosts of an OpenSSH client configuration.
+//!
+//! The configuration comes as text in the body (`ssh_config`) or as a file inside the
+//! operator's import directory (`ssh_config_path`, with `plugins.devices.config.import_dir`
+//! set). The directory is granted read-only (`read-dir:import_dir`) and preopened by the host
+//! at `/import_dir`, so WASI resolves every path inside it: `..` and symlinks cannot leave.
+//! `Include` paths resolve inside the same directory (`~/.ssh/` is read as the directory);
+//! any other include is skipped with a warning.
+//!
+//! The alias of each `Host` line is the device hostname; `HostName` is its address; `Port`,
+//! `User` and the first `IdentityFile` are kept. A dry run reports `would_create`,
+//! `would_update` (with the diff) and `would_skip`; a real run `created`, `updated`,
+//! `skipped` or `error`. The whole configuration is parsed before anything is written: an
+//! unreadable file or a syntax error is a 4xx and no device changes.
+
+use std::collections::BTreeSet;
+
+use infrastructor_sdk::prelude::*;
+use infrastructor_sdk::registry::{Device, DeviceFields};
+use serde::Deserialize;
+
+use crate::parse::ssh_config::{IncludedFile, SshHost, parse_ssh_config_with_includes, wildcard};
+use crate::registry_routes::{DEVICE_TYPES, device_json, queue_probe, valid_address};
+
+/// Where the host preopens the import directory in the guest.
+const GUEST_DIR: &str = "/import_dir";
+
+/// Largest configuration file read, in bytes.
+const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+pub struct ImportRequest {
+    /// The configuration text.
+    #[serde(default)]
+    pub ssh_config: Option<String>,
+    /// A file inside the import directory (relative, or absolute under it).
+    #[serde(default)]
+    pub ssh_config_path: Option<String>,
+    /// Report what would change without writing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Change the connection settings of devices that exist.
+    #[serde(default = "yes")]
+    pub update_existing: bool,
+    /// Device type of created devices.
+    #[serde(default = "server")]
+    pub default_device_type: String,
+    /// Monitoring flag of created devices.
+    #[serde(default = "yes")]
+    pub default_monitoring: bool,
+    /// Added to created devices' tags as `import_prefix`.
+    #[serde(default)]
+    pub tag_prefix: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn server() -> String {
+    "server".into()
+}
+
+/// JSON Schema of the body: exactly one of `ssh_config` and `ssh_config_path`.
+pub fn schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "ssh_config": {"type": "string", "maxLength": MAX_FILE, "description": "The ssh_config text"},
+            "ssh_config_path": {"type": "string", "minLength": 1, "maxLength": 4096,
+                "description": "A file inside plugins.devices.config.import_dir"},
+            "dry_run": {"type": "boolean", "default": false},
+            "update_existing": {"type": "boolean", "default": true},
+            "default_device_type": {"type": "string", "enum": DEVICE_TYPES, "default": "server"},
+            "default_monitoring": {"type": "boolean", "default": true},
+            "tag_prefix": {"type": ["string", "null"], "maxLength": 100},
+        },
+        "oneOf": [
+            {"required": ["ssh_config"], "not": {"required": ["ssh_config_path"]}},
+            {"required": ["ssh_config_path"], "not": {"required": ["ssh_config"]}},
+        ],
+    })
+}
+
+/// The configured import directory on the API server, if any.
+fn import_dir() -> Result<Option<String>, Error> {
+    let cfg = config::value()?;
+    Ok(cfg
+        .get("import_dir")
+        .and_then(Value::as_str)
+        .map(|s| s.trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty()))
+}
+
+/// A request path → a path relative to the import directory, or why it is refused.
+pub fn relative_to_import_dir(path: &str, dir: &str) -> Result<String, String> {
+    let rel = if let Some(rest) = path.strip_prefix(dir).filter(|r| r.starts_with('/')) {
+        rest.trim_start_matches('/')
+    } else if path.starts_with('/') {
+        return Err(format!("{path} is not inside the import directory {dir}"));
+    } else if let Some(rest) = path.strip_prefix("~/.ssh/") {
+        rest
+    } else if path.starts_with('~') {
+        return Err(format!("{path} is not inside the import directory {dir}"));
+    } else {
+        path
+    };
+    if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") {
+        return Err(format!(
+            "{path}: `.` and `..` are not allowed; name a file inside the import directory"
+        ));
+    }
+    Ok(rel.to_string())
+}
+
+fn read_text(rel: &str) -> std::io::Result<String> {
+    let path = format!("{GUEST_DIR}/{rel}");
+    let meta = std::fs::metadata(&path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FILE} bytes"
+        )));
+    }
+    let bytes = std::fs::read(&path)?;
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
+}
+
+/// Resolves one `Include` path inside the import directory (a glob in the last component
+/// matches files sorted by name, as ssh does). Paths elsewhere are skipped with a warning.
+fn load_include(
+    pattern: &str,
+    dir: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<IncludedFile>, String> {
+    let Some(dir) = dir else {
+        warnings.push(format!(
+            "Include {pattern} skipped: no import directory is configured"
+        ));
+        return Ok(Vec::new());
+    };
+    let rel = match relative_to_import_dir(pattern, dir) {
+        Ok(rel) => rel,
+        Err(why) => {
+            warnings.push(format!("Include {pattern} skipped: {why}"));
+            return Ok(Vec::new());
+        }
+    };
+    let (parent, file) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
+    let names: Vec<String> = if file.contains(['*', '?']) {
+        let listing = std::fs::read_dir(format!("{GUEST_DIR}/{parent}"));
+        let mut names: Vec<String> = match listing {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.') && wildcard(file.as_bytes(), n.as_bytes()))
+                .map(|n| {
+                    if parent.is_empty() {
+                        n
+                    } else {
+                        format!("{parent}/{n}")
+                    }
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
+    } else {
+        vec![rel.clone()]
+    };
+    let mut files = Vec::new();
+    for name in names {
+        match read_text(&name) {
+            Ok(text) => files.push(IncludedFile { name, text }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                warnings.push(format!(
+                    "Include {pattern}: {name} does not exist (ignored, as ssh does)"
+                ));
+            }
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    }
+    Ok(files)
+}
+
+/// The fields an imported host sets on a new device.
+fn new_device_fields(host: &SshHost, req: &ImportRequest) -> DeviceFields {
+    let mut tags = json!({"source": "ssh_config", "ssh_config_host": host.alias});
+    if let Some(prefix) = &req.tag_prefix {
+        tags["import_prefix"] = json!(prefix);
+    }
+    DeviceFields {
+        hostname: Some(host.hostname.clone()),
+        device_type: Some(req.default_device_type.clone()),
+        description: Some(Some(format!(
+            "Imported from SSH config: Host {}",
+            host.host_line
+        ))),
+        tags: Some(tags),
+        monitoring_enabled: Some(req.default_monitoring),
+        ..connection_fields(host)
+    }
+}
+
+/// The connection settings ssh would use for the alias.
+fn connection_fields(host: &SshHost) -> DeviceFields {
+    DeviceFields {
+        ip_address: Some(host.address.clone().filter(|a| valid_address(a))),
+        ssh_port: Some(host.port),
+        ssh_username: Some(host.user.clone()),
+        ssh_identity_file: Some(host.identity_files.first().cloned()),
+        ..DeviceFields::default()
+    }
+}
+
+/// The connection fields that differ: `{field: {"from": old, "to": new}}`.
+fn diff(existing: &Device, wanted: &DeviceFields) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    let mut field = |name: &str, old: Value, new: Value| {
+        if old != new {
+            out.insert(name.to_string(), json!({"from": old, "to": new}));
+        }
+    };
+    field(
+        "ip_address",
+        json!(existing.ip_address),
+        json!(wanted.ip_address.clone().flatten()),
+    );
+    field(
+        "ssh_port",
+        json!(existing.ssh_port),
+        json!(wanted.ssh_port.flatten()),
+    );
+    field(
+        "ssh_username",
+        json!(existing.ssh_username),
+        json!(wanted.ssh_username.clone().flatten()),
+    );
+    field(
+        "ssh_identity_file",
+        json!(existing.ssh_identity_file),
+        json!(wanted.ssh_identity_file.clone().flatten()),
+    );
+    out
+}
+
+/// Only the fields in `changes`, for the update.
+fn changed_fields(wanted: DeviceFields, changes: &serde_json::Map<String, Value>) -> DeviceFields {
+    let keep = |name: &str| changes.contains_key(name);
+    DeviceFields {
+        ip_address: wanted.ip_address.filter(|_| keep("ip_address")),
+        ssh_port: wanted.ssh_port.filter(|_| keep("ssh_port")),
+        ssh_username: wanted.ssh_username.filter(|_| keep("ssh_username")),
+        ssh_identity_file: wanted
+            .ssh_identity_file
+            .filter(|_| keep("ssh_identity_file")),
+        ..DeviceFields::default()
+    }
+}
+
+/// What happened to one host.
+fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
+    let mut result = json!({
+        "hostname": host.hostname,
+        "alias": host.alias,
+        "address": host.address,
+        "declared_at": host.declared_at,
+        "device_id": null,
+        "error_message": null,
+        "changes": {},
+        "warnings": host.warnings,
+    });
+    let outcome: Result<(&str, Option<Device>, Value), Error> = (|| {
+        let existing = registry::get(&host.hostname)?;
+        match existing {
+            None => {
+                let fields = new_device_fields(host, req);
+                let changes = serde_json::to_value(&fields).unwrap_or(Value::Null);
+                if req.dry_run {
+                    return Ok(("would_create", None, changes));
+                }
+                let device = registry::create(&fields)?;
+                queue_probe(&device);
+                Ok(("created", Some(device), changes))
+            }
+            Some(device) if !req.update_existing => {
+                let why = json!({"reason": "device already exists and update_existing=false"});
+                Ok((
+                    if req.dry_run { "would_skip" } else { "skipped" },
+                    Some(device),
+                    why,
+                ))
+            }
+            Some(device) => {
+                let wanted = connection_fields(host);
+                let changes = diff(&device, &wanted);
+                if changes.is_empty() {
+                    let why = json!({"reason": "already up to date"});
+                    return Ok((
+                        if req.dry_run { "would_skip" } else { "skipped" },
+                        Some(device),
+                        why,
+                    ));
+                }
+                if req.dry_run {
+                    return Ok(("would_update", Some(device), Value::Object(changes)));
+                }
+                let updated = registry::update(&host.hostname, &changed_fields(wanted, &changes))?;
+                Ok(("updated", Some(updated), Value::Object(changes)))
+            }
+        }
+    })();
+    match outcome {
+        Ok((action, device, changes)) => {
+            result["action"] = json!(action);
+            result["device_id"] = json!(device.as_ref().map(|d| d.id.clone()));
+            result["changes"] = changes;
+            if action == "created" || action == "updated" {
+                result["device"] = device.as_ref().map(device_json).unwrap_or(Value::Null);
+            }
+        }
+        Err(e) => {
+            result["action"] = json!("error");
+            result["error_message"] = json!(e.message());
+        }
+    }
+    result
+}
+
+/// `POST /import`.
+pub fn handler(req: &Request) -> Result<Response, Error> {
+    let body: ImportRequest = req.body_json()?;
+    let dir = import_dir()?;
+    let (text, source) = match (&body.ssh_config, &body.ssh_config_path) {
+        (Some(text), None) => (text.clone(), json!({"kind": "body"})),
+        (None, Some(path)) => {
+            let Some(dir) = dir.as_deref() else {
+                return Err(Error::bad_request(
+                    "ssh_config_path needs plugins.devices.config.import_dir to be configured; \
+                     or send the configuration text as `ssh_config`",
+                ));
+            };
+            let rel = relative_to_import_dir(path, dir).map_err(Error::bad_request)?;
+            let text = read_text(&rel).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    Error::not_found(format!("{path}: no such file in the import directory"))
+                }
+                _ => Error::bad_request(format!(
+                    "{path}: cannot be read from the import directory: {e}"
+                )),
+            })?;
+            (text, json!({"kind": "path", "path": rel}))
+        }
+        _ => {
+            return Err(Error::bad_request(
+                "send exactly one of `ssh_config` (the text) and `ssh_config_path`",
+            ));
+        }
+    };
+    let mut include_warnings = Vec::new();
+    let parsed = parse_ssh_config_with_includes(&text, |p: &str| {
+        load_include(p, dir.as_deref(), &mut include_warnings)
+    })
+    .map_err(|e| Error::bad_request(e.to_string()))?;
+    let mut seen = BTreeSet::new();
+    let results: Vec<Value> = parsed
+        .hosts
+        .iter()
+        .filter(|h| seen.insert(h.hostname.clone()))
+        .map(|h| import_host(h, &body))
+        .collect();
+    let count = |a: &str| results.iter().filter(|r| r["action"] == a).count();
+    let mut warnings = parsed.warnings;
+    warnings.extend(include_warnings);
+    Ok(Json(json!({
+        "total_hosts_found": results.len(),
+        "results": results,
+        "summary": {
+            "created": count("created"),
+            "updated": count("updated"),
+            "skipped": count("skipped"),
+            "errors": count("error"),
+            "would_create": count("would_create"),
+            "would_update": count("would_update"),
+            "would_skip": count("would_skip"),
+        },
+        "warnings": warnings,
+        "source": source,
+        "dry_run": body.dry_run,
+        "import_timestamp": crate::clock::now_rfc3339(),
+    }))
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_import_directory() {
+        let dir = "/srv/import";
+        assert_eq!(relative_to_import_dir("config", dir), Ok("config".into()));
+        assert_eq!(
+            relative_to_import_dir("/srv/import/a/b", dir),
+            Ok("a/b".into())
+        );
+        assert_eq!(
+            relative_to_import_dir("~/.ssh/config.d/x", dir),
+            Ok("config.d/x".into())
+        );
+        for bad in [
+            "/etc/passwd",
+            "/srv/importer/x",
+            "../etc/passwd",
+            "a/../../etc",
+            "~/x",
+            "~root/.ssh/config",
+            "/srv/import",
+            "./config",
+        ] {
+            assert!(relative_to_import_dir(bad, dir).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_schema_wants_exactly_one_source() {
+        let s = schema();
+        assert_eq!(s["oneOf"].as_array().map(Vec::len), Some(2));
+    }
+}

@@ -1,0 +1,392 @@
+//! The devices plugin's host facts over real SSH: drives (SMART), drive stats, logs, the
+//! capability analysis (on demand and in the background after create), and hostile values
+//! for every parameter that reaches a remote command.
+//!
+//! The device is this machine seen through a testbed sshd (a private mount namespace), so
+//! every expectation is computed here from the same machine: its disks from `lsblk`, its
+//! SMART answer from `smartctl`, its root filesystem from `df`, its kernel from `uname`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use infrastructor_tests::TestServer;
+use infrastructor_tests::testbed::{Sshd, SshdOptions, tools};
+use serde_json::{Value, json};
+
+/// A server whose SSH reaches `d`, and a registered device `box` on it.
+async fn server_with_box(d: &Sshd, monitoring: bool) -> TestServer {
+    let key = d.client_key_path();
+    let known = d.known_hosts_path();
+    let s = TestServer::start(&[], move |c| {
+        c.ssh.identity_files = vec![key];
+        c.ssh.known_hosts = known;
+        c.rate_limit.enabled = false;
+    })
+    .await;
+    let (status, body) = s
+        .send(s.client.post(s.url("/api/devices")).json(&json!({
+            "hostname": "box", "ip_address": "127.0.0.1", "ssh_port": d.port(),
+            "monitoring_enabled": monitoring,
+        })))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    s
+}
+
+fn local(program: &str, package: &str, args: &[&str]) -> String {
+    let path = tools::require(program, package);
+    let out = Command::new(path).args(args).output().expect(program);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// This machine's whole disks as the drives route should list them.
+fn local_disks() -> Vec<String> {
+    local("lsblk", "util-linux", &["-d", "-n", "-o", "NAME,TYPE"])
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (name, kind) = (w.next()?, w.next()?);
+            let virtual_disk = ["loop", "ram", "zram", "sr"]
+                .iter()
+                .any(|p| name.starts_with(p));
+            (kind == "disk" && !virtual_disk).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// What smartctl says about `/dev/NAME` here: `passed`/`failed` when it gives a verdict,
+/// else `unavailable`.
+fn local_smart_health(name: &str) -> &'static str {
+    let text = local(
+        "smartctl",
+        "smartmontools",
+        &["-j", "-H", &format!("/dev/{name}")],
+    );
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    match v["smart_status"]["passed"].as_bool() {
+        Some(true) => "passed",
+        Some(false) => "failed",
+        None => "unavailable",
+    }
+}
+
+#[tokio::test]
+async fn drives_report_three_state_health_as_smartctl_does_here() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    d.count_invocations("lsblk").expect("counter");
+    let s = server_with_box(&d, false).await;
+    let (status, body) = s.get("/api/devices/box/drives").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "success", "{body}");
+    let listed: Vec<String> = body["drives"]
+        .as_array()
+        .expect("drives")
+        .iter()
+        .filter_map(|d| d["name"].as_str().map(str::to_string))
+        .collect();
+    let disks = local_disks();
+    assert!(!disks.is_empty(), "this machine has a disk");
+    assert_eq!(listed, disks, "every whole disk, no zram/loop: {body}");
+    for drive in body["drives"].as_array().expect("drives") {
+        let name = drive["name"].as_str().expect("name");
+        let expected = local_smart_health(name);
+        assert_eq!(drive["health"], expected, "{drive}");
+        if expected == "unavailable" {
+            assert_eq!(drive["smart_status"], "UNKNOWN");
+            assert!(drive["health_detail"].is_string(), "says why: {drive}");
+        }
+    }
+    assert_eq!(body["drive_count"], disks.len());
+    assert_eq!(
+        d.invocations("lsblk"),
+        2,
+        "one script run: the JSON listing and the disk loop"
+    );
+    let (_, again) = s.get("/api/devices/box/drives").await;
+    assert_eq!(again["collection_metadata"]["cache_hit"], true);
+    assert_eq!(d.invocations("lsblk"), 2, "served from the cache");
+
+    let first = &disks[0];
+    let (status, one) = s
+        .get(&format!("/api/devices/box/drives?drive=/dev/{first}"))
+        .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["drive_count"], 1);
+    assert_eq!(one["drives"][0]["name"], first.as_str());
+    let (status, none) = s.get("/api/devices/box/drives?drive=sdzz").await;
+    assert_eq!(status, 404, "a disk the host does not have: {none}");
+    assert_eq!(s.get("/api/devices/ghost/drives").await.0, 404);
+    s.stop().await;
+}
+
+/// `df -P -B1 /` here: (size, mount point).
+fn local_root_size() -> u64 {
+    let text = local("df", "coreutils", &["-P", "-B1", "/"]);
+    text.lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .expect("df /")
+}
+
+#[tokio::test]
+async fn drive_stats_carry_the_kernel_counters_and_the_filesystems_on_each_disk() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    let s = server_with_box(&d, false).await;
+    let (status, body) = s.get("/api/devices/box/drives/stats").await;
+    assert_eq!(status, 200, "{body}");
+    let drives = body["drives"].as_array().expect("drives");
+    let names: Vec<&str> = drives.iter().filter_map(|d| d["name"].as_str()).collect();
+    assert_eq!(names, local_disks(), "{body}");
+    for drive in drives {
+        let stats = &drive["usage_stats"];
+        assert!(
+            stats["reads_completed"].as_u64().is_some(),
+            "diskstats for {drive}"
+        );
+        assert_eq!(
+            stats["read_bytes"].as_u64(),
+            stats["sectors_read"].as_u64().map(|s| s * 512),
+            "bytes are 512-byte sectors"
+        );
+    }
+    let root = drives
+        .iter()
+        .flat_map(|d| {
+            d["filesystem_usage"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|f| f["mount_point"] == "/");
+    if let Some(root) = root {
+        let size = root["size"].as_u64().expect("size");
+        let here = local_root_size();
+        assert_eq!(size, here, "the same filesystem, in bytes");
+    } else {
+        // `/` may live on something lsblk does not show as a disk (overlay, virtiofs…):
+        // it is then in the top-level list only.
+        assert!(
+            body["filesystem_usage"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["mount_point"] == "/")),
+            "{body}"
+        );
+    }
+    s.stop().await;
+}
+
+fn local_journal_exists() -> bool {
+    ["/run/log/journal", "/var/log/journal"]
+        .iter()
+        .any(|dir| walk_has_journal(Path::new(dir), 2))
+}
+
+fn walk_has_journal(dir: &Path, depth: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|e| {
+        let p = e.path();
+        p.extension().is_some_and(|x| x == "journal")
+            || (depth > 0 && p.is_dir() && walk_has_journal(&p, depth - 1))
+    })
+}
+
+#[tokio::test]
+async fn logs_say_clearly_when_there_is_no_journal_and_refuse_bad_values() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    tools::require("journalctl", "systemd");
+    let s = server_with_box(&d, false).await;
+    let (status, body) = s.get("/api/devices/box/logs?lines=5").await;
+    assert_eq!(status, 200, "{body}");
+    if local_journal_exists() {
+        assert_eq!(body["status"], "success", "{body}");
+        assert!(body["log_count"].as_u64().is_some_and(|n| n <= 5));
+    } else {
+        assert_eq!(body["status"], "unavailable", "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("journal")),
+            "{body}"
+        );
+        assert_eq!(body["logs"], json!([]));
+    }
+    let (status, body) = s
+        .get("/api/devices/box/logs?service=ssh.service&since=2h&priority=err")
+        .await;
+    assert_eq!(status, 200, "valid values pass: {body}");
+    assert_eq!(body["since"], "2h");
+    let (status, body) = s.get("/api/devices/box/logs?since=fortnight").await;
+    assert_eq!(status, 400, "a meaningless since: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("since"))
+    );
+    s.stop().await;
+}
+
+/// Polls `box` until `pred` holds (10 s).
+async fn wait_for_device(s: &TestServer, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, dev) = s.get("/api/devices/box").await;
+        if pred(&dev) {
+            return dev;
+        }
+        assert!(Instant::now() < deadline, "{what} never happened: {dev}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn first_line(program: &str, args: &[&str]) -> String {
+    local(program, "coreutils", args).trim().to_string()
+}
+
+/// A directory tree the device finds: a compose project and a SWAG proxy-confs dir.
+fn device_tree() -> (tempfile::TempDir, tempfile::TempDir) {
+    let srv = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(srv.path().join("stack")).expect("mkdir");
+    std::fs::write(
+        srv.path().join("stack/docker-compose.yml"),
+        "services:\n  web:\n    image: nginx\n",
+    )
+    .expect("compose");
+    std::fs::create_dir_all(srv.path().join("node_modules/x")).expect("mkdir");
+    std::fs::write(srv.path().join("node_modules/x/compose.yml"), "pruned").expect("write");
+    let mnt = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(mnt.path().join("appdata/swag/nginx/proxy-confs")).expect("mkdir");
+    (srv, mnt)
+}
+
+#[tokio::test]
+async fn analysis_tags_the_device_in_the_background_and_on_demand() {
+    let (srv, mnt) = device_tree();
+    let options = SshdOptions {
+        binds: vec![
+            (srv.path().to_path_buf(), PathBuf::from("/srv")),
+            (mnt.path().to_path_buf(), PathBuf::from("/mnt")),
+        ],
+        ..SshdOptions::default()
+    };
+    let d = Sshd::start(options).expect("sshd");
+    let s = server_with_box(&d, true).await;
+    // Created with monitoring on: the queued probe finds it online, then analyses it.
+    let dev = wait_for_device(&s, "background analysis", |d| {
+        d["tags"]["analyzed_at"].is_string()
+    })
+    .await;
+    let tags = &dev["tags"];
+    assert_eq!(tags["kernel"], first_line("uname", &["-r"]));
+    assert_eq!(tags["architecture"], first_line("uname", &["-m"]));
+    assert_eq!(tags["docker"], tools::find("docker").is_some());
+    assert_eq!(tags["vms"], tools::find("virsh").is_some());
+    // Pools of a concurrently running zfs-fuse test may be visible: only consistency holds.
+    assert_eq!(
+        tags["zfs"],
+        tags["zfs_pools"].as_array().is_some_and(|p| !p.is_empty())
+    );
+    assert_eq!(tags["docker_compose_path"], "/srv/stack/docker-compose.yml");
+    assert_eq!(
+        tags["all_docker_compose_paths"],
+        json!(["/srv/stack/docker-compose.yml"]),
+        "node_modules is pruned"
+    );
+    assert_eq!(tags["docker_appdata_path"], "/mnt/appdata");
+    assert_eq!(
+        tags["swag_config_path"],
+        "/mnt/appdata/swag/nginx/proxy-confs"
+    );
+    assert_eq!(tags["swag"], true);
+    assert_eq!(tags["swag_running"], false);
+
+    // User tags survive an analysis.
+    let (status, _) = s
+        .send(
+            s.client
+                .put(s.url("/api/devices/box"))
+                .json(&json!({"tags": {"env": "lab"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    d.count_invocations("uname").expect("counter");
+    let (status, body) = s
+        .send(s.client.post(s.url("/api/devices/box/analyze")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(d.invocations("uname"), 2, "one script run");
+    assert_eq!(body["device"]["tags"]["env"], "lab");
+    assert_eq!(body["device"]["tags"]["swag"], true);
+    assert!(
+        body["analysis"]["details"]["cpu"]["processors"]
+            .as_u64()
+            .is_some_and(|n| n >= 1)
+    );
+    assert_eq!(
+        s.send(s.client.post(s.url("/api/devices/ghost/analyze")))
+            .await
+            .0,
+        404
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_values_never_reach_a_shell() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    let s = server_with_box(&d, false).await;
+    let canary_dir = tempfile::tempdir().expect("tmp");
+    let canary = canary_dir.path().join("canary");
+    let c = canary.display().to_string();
+    let enc = |v: &str| url_escape(v);
+    let hostile = [
+        format!("x;touch {c}"),
+        format!("$(touch {c})"),
+        format!("`touch {c}`"),
+        format!("x' ; touch '{c}"),
+        format!("--file={c}"),
+        format!("a\ntouch {c}"),
+        "../../etc/passwd".to_string(),
+    ];
+    for value in &hostile {
+        for (path, param) in [
+            ("/api/devices/box/logs", "service"),
+            ("/api/devices/box/logs", "since"),
+            ("/api/devices/box/drives", "drive"),
+            ("/api/devices/box/drives/stats", "drive"),
+        ] {
+            let (status, body) = s.get(&format!("{path}?{param}={}", enc(value))).await;
+            assert_eq!(status, 422, "{param}={value:?}: {body}");
+            assert_eq!(body["error"]["details"]["field"], param, "{body}");
+        }
+        for route in ["", "/status", "/metrics", "/drives", "/logs", "/ports"] {
+            let (status, _) = s.get(&format!("/api/devices/{}{route}", enc(value))).await;
+            assert!(
+                status == 422 || status == 404,
+                "hostname {value:?} on {route}: {status}"
+            );
+        }
+    }
+    // Values that pass validation still reach journalctl as one `--unit=` argument.
+    let (status, body) = s
+        .get("/api/devices/box/logs?service=sys-devices-x%5Cx2dy.device&since=2026-01-01%2000:00")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!canary.exists(), "the canary was never created");
+    s.stop().await;
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn url_escape(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
