@@ -393,3 +393,43 @@ impl LoadedPlugin {
         result.map_err(PluginError::Api)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(caps: &[&str]) -> Grants {
+        let caps: Vec<Capability> = caps
+            .iter()
+            .map(|c| Capability::parse(c).expect(c))
+            .collect();
+        Grants::all(&caps)
+    }
+
+    #[test]
+    fn read_dirs_open_only_granted_keys_set_to_real_directories() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").expect("write");
+        let config = serde_json::json!({
+            "import_dir": dir.path(),
+            "other": dir.path(),
+            "a_file": file,
+            "missing": "/nonexistent/infrastructor",
+        });
+        let canonical = std::fs::canonicalize(dir.path()).expect("canonical");
+        assert_eq!(
+            read_dirs("p", &grants(&["read-dir:import_dir"]), &config),
+            vec![("/import_dir".to_string(), canonical)],
+            "only the granted key, never `other`"
+        );
+        assert!(read_dirs("p", &grants(&["storage", "clock"]), &config).is_empty());
+        assert!(read_dirs("p", &grants(&["read-dir:unset"]), &config).is_empty());
+        assert!(read_dirs("p", &grants(&["read-dir:a_file"]), &config).is_empty());
+        assert!(read_dirs("p", &grants(&["read-dir:missing"]), &config).is_empty());
+        // Declared but not granted: Grants::effective drops it.
+        let declared = [Capability::parse("read-dir:import_dir").expect("cap")];
+        let none = Grants::effective(&declared, &[]);
+        assert!(read_dirs("p", &none, &config).is_empty());
+    }
+}
