@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use infrastructor_tests::TestServer;
 use infrastructor_tests::testbed::{Sshd, SshdOptions, tools};
+use infrastructor_tests::{TestServer, url_escape};
 use serde_json::{Value, json};
 
 /// A server whose SSH reaches `d`, and a registered device `box` on it.
@@ -377,16 +377,4 @@ async fn hostile_values_never_reach_a_shell() {
     assert_eq!(status, 200, "{body}");
     assert!(!canary.exists(), "the canary was never created");
     s.stop().await;
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn url_escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -205,3 +205,17 @@ pub async fn audit_rows(
         .await
         .expect("audit rows")
 }
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so a hostile value
+/// (slashes, newlines, `;`) stays one path segment or one query value.
+pub fn url_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

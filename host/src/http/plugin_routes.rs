@@ -194,9 +194,10 @@ async fn to_http(plugin: &LoadedPlugin, answer: api::Response) -> Result<Respons
     Ok(response)
 }
 
-/// Starts a plugin's streamed command (checked against its grants) and turns its stdout into
-/// a response body: raw chunks, or one Server-Sent Event per line ending with an `end` event
-/// carrying the exit code. When the client goes away the body is dropped, which stops the
+/// Starts a plugin's streamed command (checked against its grants) and turns its output into
+/// a response body: stdout as raw chunks, or one Server-Sent Event per line (stdout lines as
+/// plain `data:` events, stderr lines as `event: stderr`) ending with an `end` event carrying
+/// the exit code. When the client goes away the body is dropped, which stops the
 /// remote process.
 async fn stream_body(plugin: &LoadedPlugin, command: api::StreamCommand) -> Result<Body, ApiError> {
     if command.argv.is_empty() {
@@ -216,35 +217,39 @@ async fn stream_body(plugin: &LoadedPlugin, command: api::StreamCommand) -> Resu
     }
     let services = plugin.services();
     let target = services.remote.resolve(&command.target).await?;
-    let stream = services
-        .remote
-        .pool
-        .stream(
-            &target,
-            &infrastructor_ssh::RemoteCommand::Argv(command.argv),
-            None,
-        )
-        .await
-        .map_err(|e| ApiError::from(crate::remote::ssh_error(e)))?;
+    let remote = infrastructor_ssh::RemoteCommand::Argv(command.argv);
+    let pool = &services.remote.pool;
     let sse = command.sse;
+    let stream = if sse {
+        pool.stream_both(&target, &remote).await
+    } else {
+        pool.stream(&target, &remote, None).await
+    }
+    .map_err(|e| ApiError::from(crate::remote::ssh_error(e)))?;
     struct State {
         stream: Option<infrastructor_ssh::ExecStream>,
-        partial: Vec<u8>,
+        /// Unfinished last line of stdout and of stderr.
+        partial: [Vec<u8>; 2],
     }
     let state = State {
         stream: Some(stream),
-        partial: Vec::new(),
+        partial: [Vec::new(), Vec::new()],
     };
     let body = futures::stream::unfold(state, move |mut st| async move {
         let stream = st.stream.as_mut()?;
-        match stream.next_chunk().await {
-            Some(chunk) if !sse => Some((Ok::<_, std::io::Error>(chunk), st)),
-            Some(chunk) => {
-                st.partial.extend_from_slice(&chunk);
+        match stream.next_event().await {
+            Some((_, chunk)) if !sse => Some((Ok::<_, std::io::Error>(chunk), st)),
+            Some((kind, chunk)) => {
+                let (index, event) = match kind {
+                    infrastructor_ssh::StreamKind::Stdout => (0, None),
+                    infrastructor_ssh::StreamKind::Stderr => (1, Some("stderr")),
+                };
+                let partial = &mut st.partial[index];
+                partial.extend_from_slice(&chunk);
                 let mut out = Vec::new();
-                while let Some(pos) = st.partial.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = st.partial.drain(..=pos).collect();
-                    out.extend_from_slice(&sse_event(None, &line[..line.len() - 1]));
+                while let Some(pos) = partial.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = partial.drain(..=pos).collect();
+                    out.extend_from_slice(&sse_event(event, &line[..line.len() - 1]));
                 }
                 Some((Ok(bytes::Bytes::from(out)), st))
             }
@@ -254,9 +259,11 @@ async fn stream_body(plugin: &LoadedPlugin, command: api::StreamCommand) -> Resu
                     return None;
                 }
                 let mut out = Vec::new();
-                if !st.partial.is_empty() {
-                    out.extend_from_slice(&sse_event(None, &st.partial));
-                    st.partial.clear();
+                for (partial, event) in st.partial.iter_mut().zip([None, Some("stderr")]) {
+                    if !partial.is_empty() {
+                        out.extend_from_slice(&sse_event(event, partial));
+                        partial.clear();
+                    }
                 }
                 let end = serde_json::json!({"exit_code": finished.exit_code}).to_string();
                 out.extend_from_slice(&sse_event(Some("end"), end.as_bytes()));

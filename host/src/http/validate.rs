@@ -134,18 +134,18 @@ pub fn validate_params(
     Ok((path_out, query_out))
 }
 
-/// Parses and validates a JSON body against a compiled schema.
+/// Parses and validates a JSON body against a compiled schema. An empty body counts as `{}`:
+/// a schema whose fields are all optional accepts it, one with required fields names the
+/// first missing one.
 pub fn validate_body(
     validator: &jsonschema::Validator,
     bytes: &[u8],
 ) -> Result<serde_json::Value, ApiError> {
-    if bytes.is_empty() {
-        return Err(ApiError::validation(
-            "body",
-            "request",
-            "a JSON body is required",
-        ));
-    }
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::validation(
             "body",
@@ -285,6 +285,17 @@ mod tests {
         assert_eq!(field(r#"{"name": "a", "count": -1}"#), "count");
         assert_eq!(field(r#"{"name": "a", "extra": 1}"#), "extra");
         assert_eq!(field("{nope"), "body");
+        assert_eq!(
+            field(""),
+            "name",
+            "an empty body is {{}}: the missing field is named"
+        );
         assert!(validate_body(&v, br#"{"name": "a"}"#).is_ok());
+        let optional =
+            jsonschema::validator_for(&serde_json::json!({"type": "object"})).expect("schema");
+        assert_eq!(
+            validate_body(&optional, b"").ok(),
+            Some(serde_json::json!({}))
+        );
     }
 }

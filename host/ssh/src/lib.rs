@@ -26,4 +26,4 @@ pub use command::RemoteCommand;
 pub use error::SshError;
 pub use hostkeys::HostKeyPolicy;
 pub use pool::{ExecOutput, PoolConfig, SshPool, Target};
-pub use stream::{ExecStream, StreamEnd};
+pub use stream::{ExecStream, StreamEnd, StreamKind};

@@ -22,10 +22,20 @@ pub struct StreamEnd {
     pub error: Option<SshError>,
 }
 
-/// A running command whose stdout arrives in chunks. Dropping it (a client disconnect)
-/// stops the remote process group.
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Standard output.
+    Stdout,
+    /// Standard error (only from [`SshPool::stream_both`]).
+    Stderr,
+}
+
+/// A running command whose stdout (and, from [`SshPool::stream_both`], stderr) arrives in
+/// chunks. Dropping it (a client disconnect) stops the remote process group.
 pub struct ExecStream {
     stdout: mpsc::Receiver<Bytes>,
+    stderr: Option<mpsc::Receiver<Bytes>>,
     end: Option<oneshot::Receiver<StreamEnd>>,
     cancel: Option<oneshot::Sender<()>>,
 }
@@ -34,6 +44,36 @@ impl ExecStream {
     /// The next stdout chunk; `None` when the command's stdout is finished.
     pub async fn next_chunk(&mut self) -> Option<Bytes> {
         self.stdout.recv().await
+    }
+
+    /// The next chunk of either stream, in arrival order; `None` when both are finished.
+    /// Without stderr forwarding this is [`ExecStream::next_chunk`] tagged `Stdout`.
+    pub async fn next_event(&mut self) -> Option<(StreamKind, Bytes)> {
+        loop {
+            let Some(stderr) = self.stderr.as_mut() else {
+                return self.stdout.recv().await.map(|b| (StreamKind::Stdout, b));
+            };
+            tokio::select! {
+                biased;
+                chunk = self.stdout.recv() => match chunk {
+                    Some(b) => return Some((StreamKind::Stdout, b)),
+                    None => {
+                        // Stdout is done: drain stderr alone.
+                        return match stderr.recv().await {
+                            Some(b) => Some((StreamKind::Stderr, b)),
+                            None => {
+                                self.stderr = None;
+                                None
+                            }
+                        };
+                    }
+                },
+                chunk = stderr.recv() => match chunk {
+                    Some(b) => return Some((StreamKind::Stderr, b)),
+                    None => self.stderr = None,
+                },
+            }
+        }
     }
 
     /// Waits for the end (after stdout is drained or abandoned).
@@ -91,12 +131,33 @@ impl Drop for ExecStream {
 impl SshPool {
     /// Starts `command`; its stdout arrives through the returned stream (bounded: a slow
     /// reader slows the remote writer through SSH flow control). `stdin`, when given, is fed
-    /// chunk by chunk and closed when the sender is dropped.
+    /// chunk by chunk and closed when the sender is dropped. Stderr is collected (capped)
+    /// into [`StreamEnd::stderr`].
     pub async fn stream(
         self: &Arc<Self>,
         target: &Target,
         command: &RemoteCommand,
         stdin: Option<mpsc::Receiver<Bytes>>,
+    ) -> Result<ExecStream, SshError> {
+        self.start_stream(target, command, stdin, false).await
+    }
+
+    /// Like [`SshPool::stream`], but stderr arrives as chunks too ([`ExecStream::next_event`])
+    /// instead of being collected: for following a log whose two streams both matter.
+    pub async fn stream_both(
+        self: &Arc<Self>,
+        target: &Target,
+        command: &RemoteCommand,
+    ) -> Result<ExecStream, SshError> {
+        self.start_stream(target, command, None, true).await
+    }
+
+    async fn start_stream(
+        self: &Arc<Self>,
+        target: &Target,
+        command: &RemoteCommand,
+        stdin: Option<mpsc::Receiver<Bytes>>,
+        forward_stderr: bool,
     ) -> Result<ExecStream, SshError> {
         let text = command.to_remote()?;
         let (channel, lease) = self.open(target).await?;
@@ -105,6 +166,12 @@ impl SshPool {
             .await
             .map_err(|e| disconnected(target, e))?;
         let (out_tx, out_rx) = mpsc::channel::<Bytes>(16);
+        let (err_tx, err_rx) = if forward_stderr {
+            let (tx, rx) = mpsc::channel::<Bytes>(16);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         let (end_tx, end_rx) = oneshot::channel();
         let (cancel_tx, mut cancel_rx) = oneshot::channel::<()>();
         let pool = self.clone();
@@ -154,8 +221,16 @@ impl SshPool {
                             }
                         }
                         Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                            if stderr.len() < cap {
+                            if err_tx.is_some() || stderr.len() < cap {
                                 push_stderr(&mut stderr, &mut seen_marker, &data, &pgid);
+                            }
+                            // Forwarded once the process-group marker line is stripped.
+                            if let Some(tx) = err_tx.as_ref().filter(|_| seen_marker && !stderr.is_empty()) {
+                                let chunk = Bytes::from(std::mem::take(&mut stderr));
+                                if tx.send(chunk).await.is_err() {
+                                    stop = true;
+                                    break;
+                                }
                             }
                         }
                         Some(ChannelMsg::ExitStatus { exit_status }) => {
@@ -174,7 +249,11 @@ impl SshPool {
                 pool.stop_group(&target, pgid).await;
             }
             let _ = write.close().await;
+            if let Some(tx) = err_tx.as_ref().filter(|_| !stderr.is_empty()) {
+                let _ = tx.send(Bytes::from(std::mem::take(&mut stderr))).await;
+            }
             drop(out_tx);
+            drop(err_tx);
             let _ = end_tx.send(StreamEnd {
                 exit_code: exit_code.unwrap_or(-1),
                 stderr,
@@ -183,6 +262,7 @@ impl SshPool {
         });
         Ok(ExecStream {
             stdout: out_rx,
+            stderr: err_rx,
             end: Some(end_rx),
             cancel: Some(cancel_tx),
         })

@@ -90,9 +90,10 @@ impl Response {
         }
     }
 
-    /// A 200 response streaming the standard output of `argv` run on `target`, as plain
-    /// text lines or (`sse`) as Server-Sent Events. The program must be granted like an
-    /// [`crate::ssh::exec`] argv.
+    /// A 200 response streaming the output of `argv` run on `target`: stdout as plain text,
+    /// or (`sse`) one Server-Sent Event per line of both streams (stdout lines as `data:`,
+    /// stderr lines as `event: stderr`) and a final `end` event with the exit code. The
+    /// program must be granted like an [`crate::ssh::exec`] argv.
     pub fn stream(target: &str, argv: &[&str], sse: bool) -> Self {
         Self {
             status: 200,
