@@ -11,27 +11,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use infrastructor_tests::testbed::{Sshd, SshdOptions, tools};
-use infrastructor_tests::{TestServer, url_escape};
+use infrastructor_tests::{TestServer, server_with_device, url_escape};
 use serde_json::{Value, json};
 
 /// A server whose SSH reaches `d`, and a registered device `box` on it.
 async fn server_with_box(d: &Sshd, monitoring: bool) -> TestServer {
-    let key = d.client_key_path();
-    let known = d.known_hosts_path();
-    let s = TestServer::start(&[], move |c| {
-        c.ssh.identity_files = vec![key];
-        c.ssh.known_hosts = known;
-        c.rate_limit.enabled = false;
-    })
-    .await;
-    let (status, body) = s
-        .send(s.client.post(s.url("/api/devices")).json(&json!({
-            "hostname": "box", "ip_address": "127.0.0.1", "ssh_port": d.port(),
-            "monitoring_enabled": monitoring,
-        })))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    s
+    server_with_device(d, "box", monitoring, |_| {}).await
 }
 
 fn local(program: &str, package: &str, args: &[&str]) -> String {

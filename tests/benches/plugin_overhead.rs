@@ -5,48 +5,12 @@
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use infrastructor::plugins::CallContext;
 use infrastructor::plugins::bindings::api;
 use infrastructor_tests::TestServer;
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn percentile(v: &mut [Duration], p: f64) -> Duration {
-    v.sort();
-    v[((v.len() as f64 - 1.0) * p) as usize]
-}
-
-async fn sequential(client: &reqwest::Client, url: &str, n: usize) -> Vec<Duration> {
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        let r = client.get(url).send().await.expect("send");
-        assert!(r.status().is_success(), "{url}: {}", r.status());
-        let _ = r.bytes().await.expect("body");
-        out.push(t.elapsed());
-    }
-    out
-}
-
-async fn throughput(client: &reqwest::Client, url: &str, conns: usize, per: usize) -> f64 {
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..conns)
-        .map(|_| {
-            let c = client.clone();
-            let u = url.to_string();
-            tokio::spawn(async move { sequential(&c, &u, per).await })
-        })
-        .collect();
-    for t in tasks {
-        t.await.expect("join");
-    }
-    (conns * per) as f64 / started.elapsed().as_secs_f64()
-}
+use infrastructor_tests::load::{concurrent, median, percentile, sequential};
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -85,8 +49,8 @@ fn main() {
             (pm.as_secs_f64() - nm.as_secs_f64()) * 1e6
         );
 
-        let rn = throughput(&s.client, &native_url, 32, 300).await;
-        let rp = throughput(&s.client, &plugin_url, 32, 300).await;
+        let rn = concurrent(&s.client, &native_url, 32, 300).await.requests_per_sec;
+        let rp = concurrent(&s.client, &plugin_url, 32, 300).await.requests_per_sec;
         println!("throughput at 32 connections: native {rn:.0} req/s, plugin {rp:.0} req/s, ratio {:.3}", rp / rn);
 
         let hello = s.app_state().plugins.get("hello").expect("hello loaded").clone();

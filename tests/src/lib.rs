@@ -1,6 +1,7 @@
 //! The end-to-end test harness: a real Infrastructor server on a loopback port, with private
 //! state in a temp dir, the test plugins built from `tests/plugins/*`, and an HTTP client.
 
+pub mod load;
 pub mod testbed;
 
 use std::net::SocketAddr;
@@ -188,6 +189,38 @@ pub async fn remote_server(
         configure(c);
     })
     .await
+}
+
+/// A server (built-in plugins only) whose SSH reaches `device` with its client key and
+/// known_hosts, rate limits off, after `configure`; with `device` registered as `hostname`
+/// on 127.0.0.1 and its port (`monitoring` on or off).
+pub async fn server_with_device(
+    device: &testbed::Sshd,
+    hostname: &str,
+    monitoring: bool,
+    configure: impl FnOnce(&mut Config),
+) -> TestServer {
+    let key = device.client_key_path();
+    let known = device.known_hosts_path();
+    let s = TestServer::start(&[], move |c| {
+        c.ssh.identity_files = vec![key];
+        c.ssh.known_hosts = known;
+        c.rate_limit.enabled = false;
+        configure(c);
+    })
+    .await;
+    let (status, body) = s
+        .send(
+            s.client
+                .post(s.url("/api/devices"))
+                .json(&serde_json::json!({
+                    "hostname": hostname, "ip_address": "127.0.0.1", "ssh_port": device.port(),
+                    "monitoring_enabled": monitoring,
+                })),
+        )
+        .await;
+    assert_eq!(status, 201, "registering {hostname}: {body}");
+    s
 }
 
 /// The collection audit rows of `plugin`, newest first.

@@ -135,13 +135,7 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     body["device_id"] = json!(device.id);
     body["hostname"] = json!(device.hostname);
     body["timestamp"] = json!(collected.collected_at);
-    body["collection_metadata"] = json!({
-        "data_type": DATA_TYPE,
-        "cache_key": collected.cache_key,
-        "collected_at": collected.collected_at,
-        "cache_hit": collected.cache_hit,
-        "force_refresh": live,
-    });
+    body["collection_metadata"] = collected.metadata(DATA_TYPE, live);
     Ok(Json(body).into())
 }
 

@@ -119,15 +119,7 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let mut body = collected.data.clone();
     body["device_hostname"] = json!(device.hostname);
     body["timestamp"] = json!(collected.collected_at);
-    body["collection_metadata"] = json!({
-        "data_type": DATA_TYPE,
-        "device": device.hostname,
-        "cache_key": collected.cache_key,
-        "collected_at": collected.collected_at,
-        "collection_duration_ms": collected.duration.as_millis() as u64,
-        "cache_hit": collected.cache_hit,
-        "force_refresh": live,
-    });
+    body["collection_metadata"] = collected.metadata(DATA_TYPE, live);
     Ok(Json(body).into())
 }
 

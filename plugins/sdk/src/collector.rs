@@ -212,6 +212,21 @@ pub struct Collected<T> {
     pub cache_hit: bool,
 }
 
+impl<T> Collected<T> {
+    /// The `collection_metadata` object routes answer with: data type, cache key, collection
+    /// time and duration, whether the cache served it and whether the request forced a run.
+    pub fn metadata(&self, data_type: &str, force_refresh: bool) -> Value {
+        serde_json::json!({
+            "data_type": data_type,
+            "cache_key": self.cache_key,
+            "collected_at": self.collected_at,
+            "collection_duration_ms": u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+            "cache_hit": self.cache_hit,
+            "force_refresh": force_refresh,
+        })
+    }
+}
+
 impl Collected<Value> {
     /// Converts the data into `T`; an [`Error::Internal`] if the parser's output does not fit.
     pub fn into_typed<T: DeserializeOwned>(self) -> Result<Collected<T>, Error> {

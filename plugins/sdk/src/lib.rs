@@ -37,7 +37,8 @@
 //!
 //! Everything but the raw host calls compiles natively, so routers, handlers that do not call
 //! the host, and parsers can be unit-tested with plain `cargo test` ([`App::dispatch`],
-//! [`App::parse`], [`App::validate`]).
+//! [`App::parse`], [`App::validate`]). Helpers shared by output parsers (the [`text::ParseError`]
+//! they report, size and number readers, calendar arithmetic) are in [`text`].
 
 mod app;
 pub mod collector;
@@ -50,6 +51,7 @@ mod request;
 mod response;
 pub mod ssh;
 pub mod storage;
+pub mod text;
 
 pub use app::{App, Collector, Method, Param, ParamKind, ParamLocation, Route, Scope, Script};
 pub use collector::StepOutput;

@@ -1,0 +1,16 @@
+//! The built-in containers plugin, mounted at `/api/containers`: Docker containers on managed
+//! hosts — the inventory (live per host and from the database across hosts), inspect, logs
+//! (both streams, or followed as Server-Sent Events), start/stop/restart/remove, resource
+//! stats and exec. Every docker call is argv; parsers are pure functions ([`parse`]),
+//! unit-tested natively on real docker outputs.
+
+mod docker;
+mod exec;
+mod inventory;
+mod lifecycle;
+mod logs;
+pub mod parse;
+mod routes;
+mod stats;
+
+infrastructor_sdk::export_plugin!(routes::app);

@@ -1,0 +1,152 @@
+//! `POST /{hostname}/{container}/start|stop|restart` and `DELETE /{hostname}/{container}`.
+//! Each runs docker once (never retried: the SSH layer does not repeat a command that may
+//! have started), then reads the container's state with one `docker inspect`, so starting a
+//! running container or stopping a stopped one answers 200 with the state it is in.
+
+use infrastructor_sdk::prelude::*;
+
+use crate::docker::failure;
+
+/// Runs a docker action `argv` on `hostname` and answers its outcome for `container`.
+fn act(
+    req: &Request,
+    action: &str,
+    argv: &[String],
+    ssh_timeout: u64,
+    extra: Value,
+) -> Result<Response, Error> {
+    let hostname = req.path("hostname")?;
+    let container = req.path("container")?;
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = ssh::exec(hostname, &argv, None, Duration::from_secs(ssh_timeout))?;
+    if out.exit_code != 0 {
+        return Err(failure(action, container, out.exit_code, &out.stderr_str()));
+    }
+    let state = if action == "remove" {
+        Value::Null
+    } else {
+        current_state(hostname, container)?
+    };
+    let mut body = json!({
+        "action": action,
+        "container_name": container,
+        "hostname": hostname,
+        "success": true,
+        "output": out.stdout_str().trim(),
+        "execution_time": out.duration.as_secs_f64(),
+        "state": state,
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    Ok(Json(body).into())
+}
+
+/// The container's `.State` (status, running, paused, exit code, started/finished times).
+fn current_state(hostname: &str, container: &str) -> Result<Value, Error> {
+    let out = ssh::exec(
+        hostname,
+        &[
+            "docker",
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{json .State}}",
+            "--",
+            container,
+        ],
+        None,
+        Duration::from_secs(30),
+    )?;
+    if out.exit_code != 0 {
+        return Err(failure(
+            "inspect",
+            container,
+            out.exit_code,
+            &out.stderr_str(),
+        ));
+    }
+    serde_json::from_str(out.stdout_str().trim())
+        .map_err(|e| Error::upstream(format!("docker inspect: unexpected state output: {e}")))
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// `POST /{hostname}/{container}/start`.
+pub fn start(req: &Request) -> Result<Response, Error> {
+    let container = req.path("container")?;
+    let timeout: u64 = req.query_as("timeout")?;
+    act(
+        req,
+        "start",
+        &argv(&["docker", "start", "--", container]),
+        timeout,
+        json!({}),
+    )
+}
+
+/// `POST /{hostname}/{container}/stop`: `docker stop -t N`, or `docker kill` with `force`.
+pub fn stop(req: &Request) -> Result<Response, Error> {
+    let container = req.path("container")?;
+    let grace: u32 = req.query_as("timeout")?;
+    let force = req.query_bool("force")?;
+    let ssh_timeout: u64 = req.query_as("ssh_timeout")?;
+    if force {
+        return act(
+            req,
+            "kill",
+            &argv(&["docker", "kill", "--", container]),
+            ssh_timeout,
+            json!({"force": true}),
+        );
+    }
+    let grace_arg = grace.to_string();
+    act(
+        req,
+        "stop",
+        &argv(&["docker", "stop", "-t", &grace_arg, "--", container]),
+        ssh_timeout.max(u64::from(grace) + 10),
+        json!({"force": false, "timeout": grace}),
+    )
+}
+
+/// `POST /{hostname}/{container}/restart`.
+pub fn restart(req: &Request) -> Result<Response, Error> {
+    let container = req.path("container")?;
+    let grace: u32 = req.query_as("timeout")?;
+    let ssh_timeout: u64 = req.query_as("ssh_timeout")?;
+    let grace_arg = grace.to_string();
+    act(
+        req,
+        "restart",
+        &argv(&["docker", "restart", "-t", &grace_arg, "--", container]),
+        ssh_timeout.max(u64::from(grace) + 10),
+        json!({"timeout": grace}),
+    )
+}
+
+/// `DELETE /{hostname}/{container}`: `docker rm [--force] [--volumes]`.
+pub fn remove(req: &Request) -> Result<Response, Error> {
+    let container = req.path("container")?;
+    let force = req.query_bool("force")?;
+    let volumes = req.query_bool("remove_volumes")?;
+    let timeout: u64 = req.query_as("timeout")?;
+    let mut words = vec!["docker", "rm"];
+    if force {
+        words.push("--force");
+    }
+    if volumes {
+        words.push("--volumes");
+    }
+    words.extend(["--", container]);
+    act(
+        req,
+        "remove",
+        &argv(&words),
+        timeout,
+        json!({"force": force, "remove_volumes": volumes}),
+    )
+}

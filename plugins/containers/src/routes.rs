@@ -1,0 +1,248 @@
+//! The containers plugin's manifest: routes, parsers, the poller collector and capabilities.
+
+use infrastructor_sdk::prelude::*;
+
+use crate::docker::{STATES, TIME_PATTERN};
+use crate::parse::names::CONTAINER_REF_PATTERN;
+use crate::{exec, inventory, lifecycle, logs, stats};
+
+/// Pattern of a host in the path (a registered device or a raw host).
+const HOSTNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$";
+
+fn hostname() -> Param {
+    Param::path("hostname")
+        .pattern(HOSTNAME_PATTERN)
+        .description("A registered device's hostname, or a host reached with the SSH defaults")
+}
+
+fn container() -> Param {
+    Param::path("container")
+        .pattern(CONTAINER_REF_PATTERN)
+        .description("Container name or id")
+}
+
+fn seconds(name: &str, default: &str, max: f64) -> Param {
+    Param::query(name)
+        .integer()
+        .min(1.0)
+        .max(max)
+        .default(default)
+}
+
+fn flag(name: &str, default: &str) -> Param {
+    Param::query(name).boolean().default(default)
+}
+
+/// The plugin.
+pub fn app() -> App {
+    App::new("containers", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Docker containers on managed hosts: inventory, inspect, logs, lifecycle, stats, exec",
+        )
+        .mount("/containers")
+        .capability("collector")
+        .capability("storage")
+        .capability("exec:docker ps **")
+        .capability("exec:docker inspect **")
+        .capability("exec:docker logs **")
+        .capability("exec:docker start **")
+        .capability("exec:docker stop **")
+        .capability("exec:docker kill **")
+        .capability("exec:docker restart **")
+        .capability("exec:docker rm **")
+        .capability("exec:docker stats **")
+        .capability("exec:docker exec **")
+        .parser(inventory::CONTAINERS, inventory::parse_list)
+        .parser(inventory::CONTAINER_INFO, inventory::parse_info)
+        .parser(logs::CONTAINER_LOGS, logs::parse)
+        .parser(stats::CONTAINER_STATS, stats::parse)
+        .collector(
+            Collector::new(
+                "containers",
+                inventory::CONTAINERS,
+                Duration::from_secs(60),
+                inventory::CONTAINERS,
+            )
+            .step(inventory::list_step()),
+        )
+        .route(
+            Route::get("", "list_all_containers")
+                .summary("Containers of every device (from the database)")
+                .description(
+                    "The newest container list of every device, as written by live lists and \
+                     the poller's `containers` collector, filtered by container state and \
+                     device, ordered by device then name. `last_updated` says how old each \
+                     entry is.",
+                )
+                .param(
+                    Param::query("status")
+                        .allowed(STATES)
+                        .description("container state"),
+                )
+                .param(Param::query("device_hostname").pattern(HOSTNAME_PATTERN))
+                .param(Param::query("page").integer().min(1.0).default("1"))
+                .param(
+                    Param::query("page_size")
+                        .integer()
+                        .min(1.0)
+                        .max(1000.0)
+                        .default("50"),
+                ),
+            inventory::list_all,
+        )
+        .route(
+            Route::get("/{hostname}", "list_containers")
+                .summary("Containers on a host")
+                .description(
+                    "`docker ps -a` through the collector (cached 15 s; `live` forces a run; \
+                     concurrent requests share one run), filtered by `status` (the container \
+                     state) and `all_containers`, paged by `limit`/`offset`. Each container has \
+                     docker's fields plus `ports` as a list, `labels` as an object, the compose \
+                     project/service and `created` as RFC 3339.",
+                )
+                .param(hostname())
+                .param(Param::query("status").allowed(STATES))
+                .param(flag("all_containers", "true"))
+                .param(Param::query("limit").integer().min(1.0).max(1000.0))
+                .param(Param::query("offset").integer().min(0.0).default("0"))
+                .param(flag("live", "false"))
+                .param(seconds("timeout", "60", 600.0)),
+            inventory::list_device,
+        )
+        .route(
+            Route::get("/{hostname}/stats", "host_container_stats")
+                .summary("Resource usage of every container on a host")
+                .description(
+                    "One `docker stats --no-stream` run for all containers (`all=true` adds \
+                     stopped ones): docker's strings plus CPU %, memory bytes and %, network \
+                     and block I/O bytes and PIDs as numbers.",
+                )
+                .param(hostname())
+                .param(flag("all", "false"))
+                .param(flag("live", "false"))
+                .param(seconds("timeout", "60", 600.0)),
+            stats::host,
+        )
+        .route(
+            Route::get("/{hostname}/{container}", "inspect_container")
+                .summary("Inspect a container")
+                .description("`docker inspect`; 404 when the container does not exist.")
+                .param(hostname())
+                .param(container())
+                .param(flag("live", "false"))
+                .param(seconds("timeout", "60", 600.0)),
+            inventory::inspect,
+        )
+        .route(
+            Route::get("/{hostname}/{container}/logs", "container_logs")
+                .summary("Container logs")
+                .description(
+                    "`docker logs` with `since`/`until` (RFC 3339, Unix time or a duration \
+                     such as 10m), `tail` and `timestamps`. stdout and stderr come back apart \
+                     and merged in time order, each line tagged. `follow=true` streams \
+                     Server-Sent Events (stdout lines as `data:`, stderr as `event: stderr`, \
+                     then `end`) until the client disconnects, which stops the remote \
+                     `docker logs -f`.",
+                )
+                .param(hostname())
+                .param(container())
+                .param(Param::query("since").pattern(TIME_PATTERN))
+                .param(Param::query("until").pattern(TIME_PATTERN))
+                .param(
+                    Param::query("tail")
+                        .integer()
+                        .min(1.0)
+                        .max(10000.0)
+                        .default("100"),
+                )
+                .param(flag("timestamps", "true"))
+                .param(flag("follow", "false"))
+                .param(flag("live", "false"))
+                .param(seconds("timeout", "60", 600.0)),
+            logs::handler,
+        )
+        .route(
+            Route::post("/{hostname}/{container}/start", "start_container")
+                .summary("Start a container")
+                .description(
+                    "200 with the new state; an already running container is not an error.",
+                )
+                .param(hostname())
+                .param(container())
+                .param(seconds("timeout", "60", 600.0)),
+            lifecycle::start,
+        )
+        .route(
+            Route::post("/{hostname}/{container}/stop", "stop_container")
+                .summary("Stop (or kill) a container")
+                .description(
+                    "`docker stop -t timeout`, or `docker kill` with `force`. 200 with the new \
+                     state; an already stopped container is not an error.",
+                )
+                .param(hostname())
+                .param(container())
+                .param(
+                    Param::query("timeout")
+                        .integer()
+                        .min(0.0)
+                        .max(3600.0)
+                        .default("10"),
+                )
+                .param(flag("force", "false"))
+                .param(seconds("ssh_timeout", "60", 3600.0)),
+            lifecycle::stop,
+        )
+        .route(
+            Route::post("/{hostname}/{container}/restart", "restart_container")
+                .summary("Restart a container")
+                .param(hostname())
+                .param(container())
+                .param(
+                    Param::query("timeout")
+                        .integer()
+                        .min(0.0)
+                        .max(3600.0)
+                        .default("10"),
+                )
+                .param(seconds("ssh_timeout", "60", 3600.0)),
+            lifecycle::restart,
+        )
+        .route(
+            Route::delete("/{hostname}/{container}", "remove_container")
+                .summary("Remove a container")
+                .description("`docker rm`, with `force` (a running one) and `remove_volumes`.")
+                .param(hostname())
+                .param(container())
+                .param(flag("force", "false"))
+                .param(flag("remove_volumes", "false"))
+                .param(seconds("timeout", "60", 600.0)),
+            lifecycle::remove,
+        )
+        .route(
+            Route::get("/{hostname}/{container}/stats", "container_stats")
+                .summary("Resource usage of a container")
+                .param(hostname())
+                .param(container())
+                .param(flag("live", "false"))
+                .param(seconds("timeout", "30", 600.0)),
+            stats::container,
+        )
+        .route(
+            Route::post("/{hostname}/{container}/exec", "exec_in_container")
+                .summary("Run a command in a container")
+                .description(
+                    "`docker exec` with the command as argv: a JSON array `command` in the \
+                     body, or the `command` query split with shell-word rules; never through \
+                     a shell. Exit 125 → 404 (container missing or not running), 126/127 → \
+                     400, other non-zero → 200 with `success: false` and `exit_code`.",
+                )
+                .param(hostname())
+                .param(container())
+                .param(Param::query("command").max_len(8192))
+                .param(Param::query("user").pattern(exec::USER_PATTERN))
+                .param(Param::query("workdir").pattern("^/.{0,1023}$"))
+                .param(seconds("timeout", "60", 3600.0))
+                .body_schema(exec::schema()),
+            exec::handler,
+        )
+}

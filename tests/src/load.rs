@@ -1,0 +1,61 @@
+//! A small HTTP load client for the benchmarks: sequential keep-alive requests, and many
+//! connections at once, with latency percentiles. Every answer must be a success.
+
+use std::time::{Duration, Instant};
+
+/// The median of `v` (sorts it).
+pub fn median(v: &mut [Duration]) -> Duration {
+    percentile(v, 0.5)
+}
+
+/// The `p` quantile of `v` (0.0..=1.0, nearest rank below; sorts it).
+pub fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p) as usize]
+}
+
+/// `n` GETs of `url` one after the other; their latencies.
+pub async fn sequential(client: &reqwest::Client, url: &str, n: usize) -> Vec<Duration> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let r = client.get(url).send().await.expect("send");
+        assert!(r.status().is_success(), "{url}: {}", r.status());
+        let _ = r.bytes().await.expect("body");
+        out.push(t.elapsed());
+    }
+    out
+}
+
+/// What a concurrent run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Completed requests per second over the whole run.
+    pub requests_per_sec: f64,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+}
+
+/// `conns` concurrent clients each doing `per` sequential GETs of `url`.
+pub async fn concurrent(client: &reqwest::Client, url: &str, conns: usize, per: usize) -> Load {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..conns)
+        .map(|_| {
+            let c = client.clone();
+            let u = url.to_string();
+            tokio::spawn(async move { sequential(&c, &u, per).await })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(conns * per);
+    for t in tasks {
+        all.extend(t.await.expect("join"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Load {
+        requests_per_sec: all.len() as f64 / elapsed,
+        p50: median(&mut all),
+        p99: percentile(&mut all, 0.99),
+    }
+}
