@@ -59,6 +59,7 @@ fn main() {
         assert_eq!(status, 200, "{list}");
         assert_eq!(list["total_count"], CONTAINERS);
         let list_runs = device.invocations("docker");
+        let size = list.to_string().len();
         device.reset_invocations("docker").expect("reset");
         let t = Instant::now();
         let (status, stats) = s.get("/api/containers/box/stats?all=true&live=true").await;
@@ -66,9 +67,10 @@ fn main() {
         assert_eq!(status, 200, "{stats}");
         let stats_runs = device.invocations("docker");
         println!(
-            "live list of {CONTAINERS}: {list_runs} remote docker run(s), {live_ms:.0} ms; \
+            "live list of {CONTAINERS} ({} KB of JSON): {list_runs} remote docker run(s), {live_ms:.0} ms; \
              all-container stats ({} rows): {stats_runs} remote docker run(s), {stats_ms:.0} ms \
              (target: 1 each)",
+            size / 1024,
             stats["container_count"]
         );
 

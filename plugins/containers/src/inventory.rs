@@ -6,7 +6,11 @@
 //! filter and page of one device shares one cache entry and one remote run, and every
 //! snapshot (the source of `GET /api/containers`) is the complete list.
 
+use std::borrow::Cow;
+
 use infrastructor_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::docker::{PS, failure};
 use crate::parse::inspect::parse_inspect;
@@ -26,19 +30,62 @@ pub fn list_step() -> Step {
     Step::argv("ps", PS).timeout(Duration::from_secs(60))
 }
 
-/// Parser `containers`: `docker ps` JSON lines → `{containers: [...]}`.
+/// Parser `containers`: `docker ps` JSON lines → `{"containers": [...], "count": N}` (the SDK
+/// writes object keys sorted and the host keeps that text; [`split_list`] relies on it).
 pub fn parse_list(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     let out = StepOutput::find(outputs, "ps")?;
     if out.exit_code != 0 {
         return Err(failure("ps", "", out.exit_code, &out.stderr_str()));
     }
     let containers = parse_ps(&out.stdout_str()).map_err(|e| Error::upstream(e.to_string()))?;
-    Ok(json!({ "containers": containers }))
+    let mut data = serde_json::Map::new();
+    data.insert("count".into(), json!(containers.len()));
+    data.insert("containers".into(), json!(containers));
+    Ok(Value::Object(data))
+}
+
+/// The count and the raw `containers` array of a collected list, when the text has the
+/// layout [`parse_list`] writes (`{"containers":[…],"count":N}`); `None` otherwise. The
+/// last `,"count":` is the top-level one: it follows the array's closing bracket.
+fn split_list(data: &str) -> Option<(usize, &str)> {
+    let rest = data.strip_prefix("{\"containers\":")?;
+    let (array, count) = rest.rsplit_once(",\"count\":")?;
+    let count = count.strip_suffix('}')?;
+    (array.starts_with('[') && array.ends_with(']')).then_some(())?;
+    Some((count.parse().ok()?, array))
 }
 
 /// `running` for `docker ps` without `-a`: running, paused and restarting containers.
 fn is_listed_without_all(state: &str) -> bool {
     matches!(state, "running" | "paused" | "restarting")
+}
+
+/// The collected list, borrowed from the collector's text: each container stays raw JSON
+/// (only its `state` is read), so a list of hundreds of containers is passed through
+/// without being rebuilt.
+#[derive(Deserialize)]
+struct RawList<'a> {
+    #[serde(borrow)]
+    containers: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct StateOnly<'a> {
+    #[serde(borrow)]
+    state: Cow<'a, str>,
+}
+
+/// The answer of [`list_device`].
+#[derive(Serialize)]
+struct ListBody<'a> {
+    containers: Vec<&'a RawValue>,
+    hostname: &'a str,
+    total_count: usize,
+    filters: Value,
+    pagination: Value,
+    status: &'static str,
+    collection_time: &'a str,
+    collection_metadata: Value,
 }
 
 /// `GET /api/containers/{hostname}`: live list with docker's fields and parsed ones.
@@ -50,41 +97,72 @@ pub fn list_device(req: &Request) -> Result<Response, Error> {
     let limit: Option<usize> = req.query_opt_as("limit")?;
     let offset: usize = req.query_as("offset")?;
     let timeout: u64 = req.query_as("timeout")?;
-    let collected = collector::collect(
+    let collected = collector::collect_raw(
         CollectRequest::new(CONTAINERS, hostname, CONTAINERS)
             .step(list_step().timeout(Duration::from_secs(timeout)))
             .max_age(LIST_MAX_AGE)
             .force_refresh(live),
     )?;
-    let empty = Vec::new();
-    let every = collected.data["containers"].as_array().unwrap_or(&empty);
-    let matching: Vec<&Value> = every
-        .iter()
-        .filter(|c| {
-            let state = c["state"].as_str().unwrap_or("");
-            (all || is_listed_without_all(state)) && status.is_none_or(|s| s == state)
+    let filtered = status.is_some() || !all;
+    let metadata = collected.metadata(CONTAINERS, live);
+    if !filtered
+        && offset == 0
+        && limit.is_none()
+        && let Some((count, array)) = split_list(&collected.data)
+    {
+        // The whole list, unchanged: splice the collector's (already validated) array into
+        // the answer instead of parsing and re-serialising it.
+        let head = serde_json::to_string(&ListBody {
+            hostname,
+            containers: Vec::new(),
+            total_count: count,
+            filters: json!({"status": status, "all_containers": all}),
+            pagination: json!({"limit": limit, "offset": 0, "returned": count, "has_more": false}),
+            status: "success",
+            collection_time: &collected.collected_at,
+            collection_metadata: metadata,
         })
-        .collect();
+        .map_err(|e| Error::internal(e.to_string()))?;
+        let rest = head
+            .strip_prefix("{\"containers\":[],")
+            .unwrap_or(&head[1..]);
+        let body = format!("{{\"containers\":{array},{rest}");
+        return Ok(Response::bytes("application/json", body.into_bytes()));
+    }
+    let list: RawList<'_> = serde_json::from_str(&collected.data)
+        .map_err(|e| Error::internal(format!("cached container list: {e}")))?;
+    let mut matching = Vec::with_capacity(list.containers.len());
+    for raw in list.containers {
+        if filtered {
+            let s: StateOnly<'_> = serde_json::from_str(raw.get())
+                .map_err(|e| Error::internal(format!("cached container: {e}")))?;
+            let state = s.state.as_ref();
+            if !((all || is_listed_without_all(state)) && status.is_none_or(|s| s == state)) {
+                continue;
+            }
+        }
+        matching.push(raw);
+    }
     let total = matching.len();
-    let page: Vec<&Value> = matching
+    let page: Vec<&RawValue> = matching
         .into_iter()
         .skip(offset)
         .take(limit.unwrap_or(usize::MAX))
         .collect();
     let returned = page.len();
-    Ok(Json(json!({
-        "hostname": hostname,
-        "containers": page,
-        "total_count": total,
-        "filters": {"status": status, "all_containers": all},
-        "pagination": {
+    Ok(Json(ListBody {
+        hostname,
+        containers: page,
+        total_count: total,
+        filters: json!({"status": status, "all_containers": all}),
+        pagination: json!({
             "limit": limit, "offset": offset, "returned": returned,
             "has_more": offset + returned < total,
-        },
-        "status": "success",
-        "collection_time": collected.collected_at,
-        "collection_metadata": collected.metadata(CONTAINERS, live),
-    }))
+        }),
+        status: "success",
+        collection_time: &collected.collected_at,
+        collection_metadata: metadata,
+    })
     .into())
 }
 
@@ -209,4 +287,31 @@ pub fn require_container(hostname: &str, container: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::fixture;
+
+    #[test]
+    fn the_list_layout_is_what_split_list_reads() {
+        let ps = fixture("docker/docker-ps_format-json_docs.jsonl");
+        let data =
+            parse_list(&[StepOutput::new("ps", 0, ps.clone())], &Value::Null).expect("parse");
+        // The host stores the parser output as serde_json writes it.
+        let text = serde_json::to_string(&data).expect("text");
+        let (count, array) = split_list(&text).expect("layout");
+        let expected = parse_ps(&ps).expect("fixture").len();
+        assert_eq!(count, expected);
+        let parsed: Vec<Value> = serde_json::from_str(array).expect("array");
+        assert_eq!(parsed.len(), expected);
+        assert!(text.starts_with("{\"containers\":["), "sorted keys: {text}");
+        assert_eq!(split_list("{\"containers\":[]}"), None);
+        assert_eq!(split_list("{\"containers\":{},\"count\":1}"), None);
+        assert_eq!(
+            split_list("{\"containers\":[{\"labels\":{\"a\":1,\"count\":2}}],\"count\":1}"),
+            Some((1, "[{\"labels\":{\"a\":1,\"count\":2}}]"))
+        );
+    }
 }

@@ -244,11 +244,25 @@ impl Collected<Value> {
 
 /// Collects, or serves from the cache. Errors as [`crate::ssh::exec`], plus the parser's own.
 pub fn collect(request: CollectRequest) -> Result<Collected<Value>, Error> {
-    let c = wit::collect(&request.to_wit())?;
+    let c = collect_raw(request)?;
     let data = serde_json::from_str(&c.data)
         .map_err(|e| Error::internal(format!("collector returned invalid JSON: {e}")))?;
     Ok(Collected {
         data,
+        cache_key: c.cache_key,
+        collected_at: c.collected_at,
+        duration: c.duration,
+        cache_hit: c.cache_hit,
+    })
+}
+
+/// [`collect`] without parsing the data: the parser's JSON output as text. For routes that
+/// pass large results through: borrow the parts they need with
+/// `serde_json::value::RawValue` instead of building a whole [`Value`] tree.
+pub fn collect_raw(request: CollectRequest) -> Result<Collected<String>, Error> {
+    let c = wit::collect(&request.to_wit())?;
+    Ok(Collected {
+        data: c.data,
         cache_key: c.cache_key,
         collected_at: c.collected_at,
         duration: Duration::from_millis(c.duration_ms),
