@@ -252,3 +252,32 @@ pub fn url_escape(value: &str) -> String {
         })
         .collect()
 }
+
+/// The environment variable that marks a test process started by [`in_own_process`].
+const ISOLATED_ENV: &str = "INFRASTRUCTOR_TEST_ISOLATED";
+
+/// For tests that measure the whole process (RSS): `true` in a process running only the
+/// test `name` (the module path, `sandbox::a_memory_bomb…`), where the test body should
+/// run. Otherwise re-runs this test binary for that test alone, asserts it passed, and
+/// returns `false` (the caller returns), so other tests running in parallel never count.
+pub fn in_own_process(name: &str) -> bool {
+    if std::env::var_os(ISOLATED_ENV).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let output = std::process::Command::new(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(ISOLATED_ENV, "1")
+        .output()
+        .expect("re-running the test alone");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && text.contains("1 passed"),
+        "{name} in its own process failed:\n{text}"
+    );
+    false
+}

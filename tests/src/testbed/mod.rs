@@ -10,12 +10,14 @@
 //! milliseconds, which is fine to do from an async test (or inside `spawn_blocking`).
 
 pub mod docker;
+pub mod journal;
 pub mod nginx;
 pub mod sshd;
 pub mod tools;
 pub mod zfs;
 
 pub use docker::Docker;
+pub use journal::Journal;
 pub use nginx::{CheckOutcome, nginx_check};
 pub use sshd::{ControlMaster, Sshd, SshdOptions, control_master, ssh_command};
 pub use zfs::{Pool, PoolSpec, Zfs};
