@@ -38,9 +38,14 @@ pub fn parse_list(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error>
         return Err(failure("ps", "", out.exit_code, &out.stderr_str()));
     }
     let containers = parse_ps(&out.stdout_str()).map_err(|e| Error::upstream(e.to_string()))?;
+    // Inserted in sorted order, so the text is the same whether serde_json's map keeps
+    // insertion order (`preserve_order`, which feature unification may switch on) or sorts.
     let mut data = serde_json::Map::new();
-    data.insert("count".into(), json!(containers.len()));
     data.insert("containers".into(), json!(containers));
+    data.insert(
+        "count".into(),
+        json!(data["containers"].as_array().map_or(0, Vec::len)),
+    );
     Ok(Value::Object(data))
 }
 
