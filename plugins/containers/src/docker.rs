@@ -22,6 +22,35 @@ pub const STATES: &[&str] = &[
 /// `docker ps -a` with every container's JSON line, untruncated.
 pub const PS: &[&str] = &["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"];
 
+/// `docker inspect --type container --format FORMAT -- CONTAINER` on `hostname`: the
+/// formatted text, or the mapped failure (404 for an unknown container).
+pub fn inspect_format(hostname: &str, container: &str, format: &str) -> Result<String, Error> {
+    let out = ssh::exec(
+        hostname,
+        &[
+            "docker",
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            format,
+            "--",
+            container,
+        ],
+        None,
+        Duration::from_secs(30),
+    )?;
+    if out.exit_code != 0 {
+        return Err(failure(
+            "inspect",
+            container,
+            out.exit_code,
+            &out.stderr_str(),
+        ));
+    }
+    Ok(out.stdout_str().trim().to_string())
+}
+
 /// The remote `docker` failure for `container`: 404 when docker says the container does not
 /// exist (or, for `exec`, is not running), 400 for a value docker refused, 502 otherwise.
 pub fn failure(what: &str, container: &str, exit_code: i32, stderr: &str) -> Error {

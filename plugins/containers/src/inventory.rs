@@ -12,7 +12,7 @@ use infrastructor_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::docker::{PS, failure};
+use crate::docker::{PS, failure, inspect_format};
 use crate::parse::inspect::parse_inspect;
 use crate::parse::ps::parse_ps;
 
@@ -268,30 +268,7 @@ pub fn inspect(req: &Request) -> Result<Response, Error> {
 /// Checks that `container` exists on `hostname` (one `docker inspect`), for routes that
 /// must answer 404 before they start something (a followed log).
 pub fn require_container(hostname: &str, container: &str) -> Result<(), Error> {
-    let out = ssh::exec(
-        hostname,
-        &[
-            "docker",
-            "inspect",
-            "--type",
-            "container",
-            "--format",
-            "{{.Id}}",
-            "--",
-            container,
-        ],
-        None,
-        Duration::from_secs(30),
-    )?;
-    if out.exit_code != 0 {
-        return Err(failure(
-            "inspect",
-            container,
-            out.exit_code,
-            &out.stderr_str(),
-        ));
-    }
-    Ok(())
+    inspect_format(hostname, container, "{{.Id}}").map(drop)
 }
 
 #[cfg(test)]

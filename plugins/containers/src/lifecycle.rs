@@ -5,7 +5,7 @@
 
 use infrastructor_sdk::prelude::*;
 
-use crate::docker::failure;
+use crate::docker::{failure, inspect_format};
 
 /// Runs a docker action `argv` on `hostname` and answers its outcome for `container`.
 fn act(
@@ -44,30 +44,8 @@ fn act(
 
 /// The container's `.State` (status, running, paused, exit code, started/finished times).
 fn current_state(hostname: &str, container: &str) -> Result<Value, Error> {
-    let out = ssh::exec(
-        hostname,
-        &[
-            "docker",
-            "inspect",
-            "--type",
-            "container",
-            "--format",
-            "{{json .State}}",
-            "--",
-            container,
-        ],
-        None,
-        Duration::from_secs(30),
-    )?;
-    if out.exit_code != 0 {
-        return Err(failure(
-            "inspect",
-            container,
-            out.exit_code,
-            &out.stderr_str(),
-        ));
-    }
-    serde_json::from_str(out.stdout_str().trim())
+    let text = inspect_format(hostname, container, "{{json .State}}")?;
+    serde_json::from_str(&text)
         .map_err(|e| Error::upstream(format!("docker inspect: unexpected state output: {e}")))
 }
 

@@ -128,11 +128,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/../../../shared/fixtures/system/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+        crate::parse::fixture(&format!("system/{name}"))
     }
 
     /// The same `/proc/stat` a little later: 100 more user and 300 more idle ticks per CPU.

@@ -51,6 +51,8 @@ mod request;
 mod response;
 pub mod ssh;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use app::{App, Collector, Method, Param, ParamKind, ParamLocation, Route, Scope, Script};

@@ -127,37 +127,8 @@ fn parse_offset(offset: &str) -> Option<i64> {
     (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
 }
 
-/// Reads a fixture from `shared/fixtures` (beside the repository), panicking with the path
-/// when it is missing so a lost fixture fails the test loudly.
 #[cfg(test)]
-pub(crate) fn fixture(relative: &str) -> String {
-    let path = format!(
-        "{}/../../../shared/fixtures/{relative}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
-}
-
-/// Lists a fixture directory's file names (sorted), panicking when it is missing or empty.
-#[cfg(test)]
-pub(crate) fn fixture_dir(relative: &str) -> Vec<String> {
-    let path = format!(
-        "{}/../../../shared/fixtures/{relative}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut names: Vec<String> = std::fs::read_dir(&path)
-        .unwrap_or_else(|e| panic!("fixture dir {path}: {e}"))
-        .map(|e| {
-            e.expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    assert!(!names.is_empty(), "fixture dir {path} is empty");
-    names
-}
+pub(crate) use infrastructor_sdk::testing::{fixture, fixture_dir};
 
 #[cfg(test)]
 mod tests {

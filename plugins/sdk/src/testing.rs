@@ -1,0 +1,33 @@
+//! Helpers for the unit tests of built-in plugins (feature `testing`, enabled as a
+//! dev-dependency): reading the real command outputs in the repository's `shared/fixtures`.
+//! Both panic with the path on a missing fixture, so a lost file fails the test loudly.
+
+/// Where the fixtures are: `shared/fixtures` beside the checkout (every plugin crate sits
+/// two levels below the repository root, as this one does).
+fn root() -> String {
+    format!("{}/../../../shared/fixtures", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The text of the fixture at `relative` (`docker/docker-ps_single.txt`).
+pub fn fixture(relative: &str) -> String {
+    let path = format!("{}/{relative}", root());
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+/// The file names in the fixture directory `relative`, sorted; panics when it is missing or
+/// empty.
+pub fn fixture_dir(relative: &str) -> Vec<String> {
+    let path = format!("{}/{relative}", root());
+    let mut names: Vec<String> = std::fs::read_dir(&path)
+        .unwrap_or_else(|e| panic!("fixture dir {path}: {e}"))
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("fixture dir {path}: {e}"))
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "fixture dir {path} is empty");
+    names
+}
