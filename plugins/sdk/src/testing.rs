@@ -31,3 +31,25 @@ pub fn fixture_dir(relative: &str) -> Vec<String> {
     assert!(!names.is_empty(), "fixture dir {path} is empty");
     names
 }
+
+/// Broken copies of `text` for no-panic tests: `cuts` truncations at evenly spaced places
+/// (on character boundaries), the lines reversed, and the text without spaces and with
+/// colons turned into spaces.
+pub fn mangled_variants(text: &str, cuts: usize) -> Vec<String> {
+    let mut variants: Vec<String> = (1..cuts)
+        .map(|k| text.len() * k / cuts)
+        .map(|n| {
+            (0..=n)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0)
+        })
+        .map(|n| text[..n].to_string())
+        .collect();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.reverse();
+    variants.push(lines.join("\n"));
+    variants.push(text.replace(' ', ""));
+    variants.push(text.replace(':', " "));
+    variants
+}

@@ -183,18 +183,24 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// (year, month, day) in the proleptic Gregorian calendar → days since 1970-01-01, the
-/// inverse of [`civil_from_days`] (H. Hinnant's algorithm). `None` for a month outside
-/// 1..=12 or a day outside the month.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
+/// The number of days in `month` (1..=12) of `year` (proleptic Gregorian); `None` for
+/// another month number.
+pub fn days_in_month(year: i64, month: u32) -> Option<u32> {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = match month {
+    Some(match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
         2 if leap => 29,
         2 => 28,
         _ => return None,
-    };
+    })
+}
+
+/// (year, month, day) in the proleptic Gregorian calendar → days since 1970-01-01, the
+/// inverse of [`civil_from_days`] (H. Hinnant's algorithm). `None` for a month outside
+/// 1..=12 or a day outside the month.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> Option<i64> {
+    let month_days = days_in_month(year, month)?;
     if day == 0 || day > month_days {
         return None;
     }

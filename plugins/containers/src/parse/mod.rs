@@ -232,21 +232,7 @@ mod tests {
             },
         ];
         for text in &texts {
-            let mut variants: Vec<String> = (1..16)
-                .map(|k| text.len() * k / 16)
-                .map(|n| {
-                    (0..=n)
-                        .rev()
-                        .find(|i| text.is_char_boundary(*i))
-                        .unwrap_or(0)
-                })
-                .map(|n| text[..n].to_string())
-                .collect();
-            let mut lines: Vec<&str> = text.lines().collect();
-            lines.reverse();
-            variants.push(lines.join("\n"));
-            variants.push(text.replace(' ', ""));
-            variants.push(text.replace(':', " "));
+            let mut variants = infrastructor_sdk::testing::mangled_variants(text, 16);
             variants.push(text.replace('/', ""));
             variants.push(text.replace("->", "-"));
             variants.push(text.replace('"', ""));

@@ -269,14 +269,7 @@ fn absolute(v: &str) -> Option<String> {
             .flatten()
     };
     let (y, m, day) = (num(y, 4)?, num(m, 2)?, num(day, 2)?);
-    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let days_in_month = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
+    let days_in_month = infrastructor_sdk::text::days_in_month(i64::from(y), m)?;
     if !(1970..=9999).contains(&y) || day == 0 || day > days_in_month {
         return None;
     }

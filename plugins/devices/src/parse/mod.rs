@@ -74,21 +74,7 @@ mod tests {
             |t| drop(uptime::parse_uptime(t)),
         ];
         for text in &texts {
-            let mut variants: Vec<String> = (1..8)
-                .map(|k| text.len() * k / 8)
-                .map(|n| {
-                    (0..=n)
-                        .rev()
-                        .find(|i| text.is_char_boundary(*i))
-                        .unwrap_or(0)
-                })
-                .map(|n| text[..n].to_string())
-                .collect();
-            let mut lines: Vec<&str> = text.lines().collect();
-            lines.reverse();
-            variants.push(lines.join("\n"));
-            variants.push(text.replace(' ', ""));
-            variants.push(text.replace(':', " "));
+            let variants = infrastructor_sdk::testing::mangled_variants(text, 8);
             for v in &variants {
                 for p in parsers {
                     p(v);
