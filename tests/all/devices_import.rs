@@ -169,6 +169,17 @@ async fn aliases_become_devices_and_reimports_report_the_diff() {
         "Match is reported as skipped: {dry}"
     );
     assert_eq!(device_count(&s).await, 0);
+    let planned = dry["results"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["hostname"] == "web"))
+        .expect("web planned");
+    assert_eq!(planned["changes"]["ssh_port"], 2222, "{planned}");
+    assert!(
+        planned["changes"]
+            .as_object()
+            .is_some_and(|c| c.values().all(|v| !v.is_null())),
+        "only the fields the device gets: {planned}"
+    );
 
     let (status, real) = import(&s, json!({"ssh_config": CONFIG, "tag_prefix": "lab"})).await;
     assert_eq!(status, 200, "{real}");

@@ -280,7 +280,11 @@ fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
         match existing {
             None => {
                 let fields = new_device_fields(host, req);
-                let changes = serde_json::to_value(&fields).unwrap_or(Value::Null);
+                // The fields the device gets (unset ones left out).
+                let mut changes = serde_json::to_value(&fields).unwrap_or(Value::Null);
+                if let Some(map) = changes.as_object_mut() {
+                    map.retain(|_, v| !v.is_null());
+                }
                 if req.dry_run {
                     return Ok(("would_create", None, changes));
                 }
