@@ -258,10 +258,11 @@ pub fn inspect(req: &Request) -> Result<Response, Error> {
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let mut body = collected.data.clone();
+    let metadata = collected.metadata(CONTAINER_INFO, live);
+    let mut body = collected.data;
     body["hostname"] = json!(hostname);
     body["container_name"] = json!(container);
-    body["collection_metadata"] = collected.metadata(CONTAINER_INFO, live);
+    body["collection_metadata"] = metadata;
     Ok(Json(body).into())
 }
 

@@ -112,13 +112,14 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let mut body = collected.data.clone();
+    let metadata = collected.metadata(CONTAINER_LOGS, live);
+    let mut body = collected.data;
     body["hostname"] = json!(hostname);
     body["container_name"] = json!(container);
     body["options"] = json!({
         "since": opts.since, "until": opts.until, "tail": opts.tail, "timestamps": opts.timestamps,
     });
-    body["collection_metadata"] = collected.metadata(CONTAINER_LOGS, live);
+    body["collection_metadata"] = metadata;
     Ok(Json(body).into())
 }
 

@@ -112,7 +112,9 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let mut body = collected.data.clone();
+    let metadata = collected.metadata(DATA_TYPE, live);
+    let collected_at = collected.collected_at.clone();
+    let mut body = collected.data;
     if let Some(name) = &drive {
         let kept: Vec<Value> = body["drives"]
             .as_array()
@@ -134,8 +136,8 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     }
     body["device_id"] = json!(device.id);
     body["hostname"] = json!(device.hostname);
-    body["timestamp"] = json!(collected.collected_at);
-    body["collection_metadata"] = collected.metadata(DATA_TYPE, live);
+    body["timestamp"] = json!(collected_at);
+    body["collection_metadata"] = metadata;
     Ok(Json(body).into())
 }
 

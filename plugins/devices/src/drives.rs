@@ -230,7 +230,8 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             .max_age(MAX_AGE)
             .force_refresh(live),
     )?;
-    let mut body = collected.data.clone();
+    let metadata = collected.metadata(DATA_TYPE, live);
+    let mut body = collected.data;
     if let Some(name) = &drive
         && body["status"] == "success"
         && body["drive_count"] == 0
@@ -242,7 +243,7 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     }
     body["device_id"] = json!(device.id);
     body["hostname"] = json!(device.hostname);
-    body["collection_metadata"] = collected.metadata(DATA_TYPE, live);
+    body["collection_metadata"] = metadata;
     Ok(Json(body).into())
 }
 

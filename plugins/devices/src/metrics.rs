@@ -116,10 +116,12 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let mut body = collected.data.clone();
+    let metadata = collected.metadata(DATA_TYPE, live);
+    let collected_at = collected.collected_at.clone();
+    let mut body = collected.data;
     body["device_hostname"] = json!(device.hostname);
-    body["timestamp"] = json!(collected.collected_at);
-    body["collection_metadata"] = collected.metadata(DATA_TYPE, live);
+    body["timestamp"] = json!(collected_at);
+    body["collection_metadata"] = metadata;
     Ok(Json(body).into())
 }
 

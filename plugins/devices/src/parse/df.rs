@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::spans;
 use super::{ParseError, parse_human_size};
 
 const CMD: &str = "df";
@@ -58,26 +59,6 @@ fn block_unit(header: &str) -> Option<u64> {
         _ => return None,
     };
     digits.parse::<u64>().ok()?.checked_mul(scale)
-}
-
-/// Whitespace-separated tokens with their byte offsets.
-fn spans(line: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in line.char_indices() {
-        match (c.is_whitespace(), start) {
-            (true, Some(s)) => {
-                out.push((s, &line[s..i]));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, &line[s..]));
-    }
-    out
 }
 
 struct Layout {

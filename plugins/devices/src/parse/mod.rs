@@ -27,6 +27,27 @@ pub use infrastructor_sdk::text::{
     ParseError, civil_from_days, parse_grouped_u64, parse_human_size, rfc3339_from_micros,
 };
 
+/// Whitespace-separated tokens of `line` with their byte offsets (for tables whose columns
+/// are found by position: `df`, `ss`, `netstat`).
+pub(crate) fn spans(line: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices() {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push((s, &line[s..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &line[s..]));
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) use infrastructor_sdk::testing::{fixture, fixture_dir};
 

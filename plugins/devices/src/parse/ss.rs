@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::ParseError;
+use super::spans;
 
 /// A process holding a socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -136,26 +137,6 @@ fn ip_version(address: &str) -> Option<u8> {
     } else {
         None
     }
-}
-
-/// Whitespace-separated tokens with their byte offsets.
-fn spans(line: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in line.char_indices() {
-        match (c.is_whitespace(), start) {
-            (true, Some(s)) => {
-                out.push((s, &line[s..i]));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, &line[s..]));
-    }
-    out
 }
 
 /// Parses the `users:(("name",pid=1,fd=3),("other",pid=2,fd=4))` column (also the old
