@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/system/ssh_config"
+    "/fixtures/system/ssh_config"
 );
 
 async fn server(import_dir: Option<&Path>) -> TestServer {

@@ -96,6 +96,17 @@ pub enum BuildError {
         /// The expected path.
         path: PathBuf,
     },
+    /// The `wasm32-wasip2` standard library is not installed for the toolchain in use and
+    /// could not be added; carries the one command that adds it.
+    #[error(
+        "the Rust toolchain in use has no `{GUEST_TARGET}` standard library, and adding it failed ({reason}).\nRun: {command}"
+    )]
+    MissingTarget {
+        /// The command the user should run (`rustup target add wasm32-wasip2 --toolchain …`).
+        command: String,
+        /// Why the automatic install did not work.
+        reason: String,
+    },
     /// Copying a component or creating the output directory failed.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -263,6 +274,7 @@ pub fn build_guests(
     if packages.is_empty() {
         return Ok(Vec::new());
     }
+    ensure_guest_target()?;
 
     let mut cmd = guest_build_command(workspace_root, packages);
     let command = describe(&cmd);
@@ -308,6 +320,95 @@ pub fn build_guests(
         });
     }
     Ok(built)
+}
+
+/// The sysroot of the compiler the outer build uses (`$RUSTC --print sysroot`).
+fn sysroot() -> Option<PathBuf> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    Some(PathBuf::from(text.trim()))
+}
+
+/// True when `sysroot` holds the standard library of [`GUEST_TARGET`].
+pub fn has_guest_target(sysroot: &Path) -> bool {
+    sysroot
+        .join("lib/rustlib")
+        .join(GUEST_TARGET)
+        .join("lib")
+        .is_dir()
+}
+
+/// The rustup toolchain name of a build: `$RUSTUP_TOOLCHAIN` when rustup's proxy set it,
+/// else the name of the sysroot directory (`~/.rustup/toolchains/<name>`).
+pub fn toolchain_name(rustup_toolchain: Option<&str>, sysroot: &Path) -> Option<String> {
+    rustup_toolchain
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            let parent = sysroot.parent()?;
+            (parent.file_name()? == "toolchains")
+                .then(|| sysroot.file_name()?.to_str().map(str::to_owned))
+                .flatten()
+        })
+}
+
+/// The command that adds the guest target to `toolchain` (or to the default toolchain).
+pub fn target_add_command(toolchain: Option<&str>) -> Vec<String> {
+    let mut argv: Vec<String> = ["rustup", "target", "add", GUEST_TARGET]
+        .map(str::to_owned)
+        .to_vec();
+    if let Some(t) = toolchain {
+        argv.extend(["--toolchain".to_owned(), t.to_owned()]);
+    }
+    argv
+}
+
+/// Makes sure the toolchain in use can build guests.
+///
+/// rustup adds the targets of `rust-toolchain.toml` only when it installs a toolchain, never
+/// to one already installed, and a build script's `$CARGO` is the toolchain's own cargo (past
+/// rustup's proxy). So: when the sysroot lacks `wasm32-wasip2`, run `rustup target add` for
+/// the toolchain in use; when that is impossible, fail with the exact command to run.
+pub fn ensure_guest_target() -> Result<(), BuildError> {
+    let Some(sysroot) = sysroot() else {
+        // Cannot tell; the nested cargo will say what is wrong.
+        return Ok(());
+    };
+    if has_guest_target(&sysroot) {
+        return Ok(());
+    }
+    let toolchain = toolchain_name(
+        std::env::var("RUSTUP_TOOLCHAIN").ok().as_deref(),
+        &sysroot,
+    );
+    let argv = target_add_command(toolchain.as_deref());
+    let command = argv.join(" ");
+    println!("cargo:warning=installing the {GUEST_TARGET} target: {command}");
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    // rustup must act for the toolchain named, whatever an outer override says.
+    cmd.env_remove("RUSTUP_TOOLCHAIN");
+    let result = cmd.output();
+    // Another build script may have installed it meanwhile: what counts is the sysroot.
+    if has_guest_target(&sysroot) {
+        return Ok(());
+    }
+    let reason = match result {
+        Ok(out) => format!(
+            "`{command}` exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("cannot run `rustup`: {e}"),
+    };
+    Err(BuildError::MissingTarget { command, reason })
 }
 
 /// Crates directly under `dir` (`dir/*/Cargo.toml`) with a `[package]` table, as
@@ -452,6 +553,44 @@ mod tests {
             .map(|(k, _)| k.to_string_lossy().into_owned())
             .collect();
         assert!(envs.iter().all(|k| KEPT_ENV.contains(&k.as_str())));
+    }
+
+    #[test]
+    fn the_toolchain_is_named_from_rustup_or_from_the_sysroot() {
+        let sysroot = Path::new("/home/u/.rustup/toolchains/stable-x86_64-unknown-linux-gnu");
+        assert_eq!(
+            toolchain_name(Some("1.95.0-x86_64-unknown-linux-gnu"), sysroot).as_deref(),
+            Some("1.95.0-x86_64-unknown-linux-gnu")
+        );
+        assert_eq!(
+            toolchain_name(None, sysroot).as_deref(),
+            Some("stable-x86_64-unknown-linux-gnu")
+        );
+        assert_eq!(toolchain_name(Some(""), Path::new("/usr")), None);
+        assert_eq!(
+            target_add_command(Some("stable")),
+            ["rustup", "target", "add", "wasm32-wasip2", "--toolchain", "stable"]
+        );
+        assert_eq!(
+            target_add_command(None),
+            ["rustup", "target", "add", "wasm32-wasip2"]
+        );
+        let err = BuildError::MissingTarget {
+            command: "rustup target add wasm32-wasip2".into(),
+            reason: "cannot run `rustup`".into(),
+        };
+        assert!(
+            err.to_string()
+                .ends_with("\nRun: rustup target add wasm32-wasip2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_toolchain_in_use_has_the_guest_target_once_ensured() {
+        ensure_guest_target().unwrap_or_else(|e| panic!("{e}"));
+        let sysroot = sysroot().expect("sysroot");
+        assert!(has_guest_target(&sysroot), "{}", sysroot.display());
     }
 
     #[test]

@@ -1,11 +1,28 @@
 //! Helpers for the unit tests of built-in plugins (feature `testing`, enabled as a
-//! dev-dependency): reading the real command outputs in the repository's `shared/fixtures`.
+//! dev-dependency): reading the real command outputs in the repository's `tests/fixtures`.
 //! Both panic with the path on a missing fixture, so a lost file fails the test loudly.
 
-/// Where the fixtures are: `shared/fixtures` beside the checkout (every plugin crate sits
-/// two levels below the repository root, as this one does).
-fn root() -> String {
-    format!("{}/../../../shared/fixtures", env!("CARGO_MANIFEST_DIR"))
+use std::path::{Path, PathBuf};
+
+/// Where the fixtures are: `$INFRA_FIXTURES` when set, else the first `tests/fixtures` found
+/// walking up from the current directory (cargo runs a crate's tests in the crate's own
+/// directory, so every plugin of the repository finds the repository's fixtures).
+pub fn root() -> String {
+    if let Some(dir) = std::env::var_os("INFRA_FIXTURES") {
+        return PathBuf::from(dir).display().to_string();
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|e| panic!("current directory: {e}"));
+    cwd.ancestors()
+        .map(|dir| dir.join("tests/fixtures"))
+        .find(|dir| Path::is_dir(dir))
+        .unwrap_or_else(|| {
+            panic!(
+                "no tests/fixtures above {}; set INFRA_FIXTURES",
+                cwd.display()
+            )
+        })
+        .display()
+        .to_string()
 }
 
 /// The text of the fixture at `relative` (`docker/docker-ps_single.txt`).

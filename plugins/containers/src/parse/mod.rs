@@ -6,7 +6,7 @@
 //! references and shell-word splitting of exec command lines) and [`table`] (the column
 //! layout of the CLI's aligned tables). Every parser is a plain function from the command's
 //! text to typed, serde-serialisable structs, unit-tested natively on the real outputs in
-//! `shared/fixtures/docker`. A parser never panics on odd input and never answers an empty
+//! `tests/fixtures/docker`. A parser never panics on odd input and never answers an empty
 //! success for output it does not understand: it returns a [`ParseError`] naming the command
 //! (and the line, where there is one), e.g. `docker ps: line 3: no "ID"`. Output that is
 //! legitimately empty (no containers, no log lines) is an empty success.

@@ -177,7 +177,7 @@ pub fn parse_cpuinfo(text: &str) -> Result<CpuInfo, ParseError> {
 mod tests {
     use super::*;
 
-    /// Two sockets × 2 cores × 2 threads (abridged x86 blocks; no fixture in shared/).
+    /// Two sockets × 2 cores × 2 threads (abridged x86 blocks; no fixture in tests/fixtures).
     fn x86() -> String {
         let mut s = String::new();
         for (n, (phys, core)) in [

@@ -2,7 +2,7 @@
 //!
 //! One module per command. Every parser is a plain function from the command's text (or
 //! bytes) to typed, serde-serialisable structs, unit-tested natively on the real outputs in
-//! `shared/fixtures`. A parser never panics on odd input and never answers an empty success
+//! `tests/fixtures`. A parser never panics on odd input and never answers an empty success
 //! for output it does not understand: it returns a [`ParseError`] naming the command (and
 //! the line, where there is one), e.g. `df: line 3: expected 6 columns, found 2`.
 
@@ -62,10 +62,7 @@ mod tests {
         let mut texts: Vec<String> = Vec::new();
         for dir in ["system", "system/proc", "system/ssh_config", "smart"] {
             for f in fixture_dir(dir) {
-                let path = format!(
-                    "{}/../../../shared/fixtures/{dir}/{f}",
-                    env!("CARGO_MANIFEST_DIR")
-                );
+                let path = format!("{}/{dir}/{f}", infrastructor_sdk::testing::root());
                 if std::path::Path::new(&path).is_file() {
                     texts.push(fixture(&format!("{dir}/{f}")));
                 }

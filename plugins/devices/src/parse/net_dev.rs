@@ -115,7 +115,7 @@ pub fn parse_net_dev(text: &str) -> Result<Vec<NetDev>, ParseError> {
 mod tests {
     use super::*;
 
-    /// `cat /proc/net/dev` on a Debian 12 VM (no fixture in shared/ has this file). The
+    /// `cat /proc/net/dev` on a Debian 12 VM (no fixture in tests/fixtures has this file). The
     /// second interface shows the old kernel's layout with no space after the colon.
     const SAMPLE: &str = "Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed

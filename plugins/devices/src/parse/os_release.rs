@@ -107,7 +107,7 @@ pub fn parse_os_release(text: &str) -> Result<OsRelease, ParseError> {
 mod tests {
     use super::*;
 
-    // No os-release in shared/fixtures: these are the files of the distributions as shipped.
+    // No os-release in tests/fixtures: these are the files of the distributions as shipped.
     const UBUNTU: &str = r#"PRETTY_NAME="Ubuntu 22.04.4 LTS"
 NAME="Ubuntu"
 VERSION_ID="22.04"

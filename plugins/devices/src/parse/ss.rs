@@ -553,7 +553,7 @@ mod tests {
         );
     }
 
-    /// `netstat -tulpn` as root on Ubuntu 20.04 (net-tools 1.60); no fixture in shared/.
+    /// `netstat -tulpn` as root on Ubuntu 20.04 (net-tools 1.60); no fixture in tests/fixtures.
     const NETSTAT: &str = "Active Internet connections (only servers)
 Proto Recv-Q Send-Q Local Address           Foreign Address         State       PID/Program name    
 tcp        0      0 127.0.0.53:53           0.0.0.0:*               LISTEN      612/systemd-resolve 
