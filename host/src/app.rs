@@ -7,24 +7,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
 use axum::serve::ListenerExt;
-use http::{HeaderValue, Method};
 use infrastructor_store::Store;
 use tokio::net::TcpListener;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::{self, Authenticator};
 use crate::config::Config;
-use crate::http::edge::edge;
-use crate::http::error::ApiError;
-use crate::http::plugin_routes::plugin_router;
+use crate::http::auth::Authenticator;
+use crate::http::ratelimit::Limiter;
+use crate::http::{host_routes, openapi, router};
 use crate::plugins::loader::{self, PluginBinary};
 use crate::plugins::{PluginRuntime, PluginSet};
-use crate::ratelimit::{self, Limiter, RateSpec};
 use crate::services::HostServices;
-use crate::{common, openapi};
 
 /// Shared state of the running server.
 pub struct AppState {
@@ -96,12 +89,18 @@ impl App {
         let store = tokio::task::spawn_blocking(move || Store::open_with(&db_path, pool_size))
             .await
             .map_err(|e| BuildError::Runtime(e.to_string()))??;
-        let remote = crate::remote::Remote::new(&config.ssh, store.clone());
+        let remote = Arc::new(crate::remote::Remote::new(&config.ssh, store.clone()));
         let services = Arc::new(HostServices {
+            collector: crate::collector::Collector::new(
+                remote.clone(),
+                store.clone(),
+                config.collector.cache_entries,
+            ),
             store,
             remote,
-            collector: crate::collector::Collector::new(config.collector.cache_entries),
-            jobs: Arc::new(tokio::sync::Semaphore::new(4)),
+            jobs: Arc::new(tokio::sync::Semaphore::new(
+                config.plugins.max_jobs as usize,
+            )),
         });
         let max_memory_mb = config
             .plugins
@@ -122,7 +121,7 @@ impl App {
         .map_err(|e| BuildError::Runtime(format!("{e:#}")))?;
         let plugins = Arc::new(loader::load_all(&runtime, binaries, &config.plugins).await?);
         let openapi = Arc::new(openapi::document(
-            common::ROUTES,
+            host_routes::HOST_ROUTES,
             &plugins,
             env!("CARGO_PKG_VERSION"),
         ));
@@ -143,7 +142,7 @@ impl App {
             auth,
             runtime,
         });
-        let (router, limiters) = build_router(&state)?;
+        let (router, limiters) = router::build(&state)?;
         Ok(App {
             state,
             limiters,
@@ -162,7 +161,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let pruner = ratelimit::spawn_pruner(self.limiters.clone());
+        let pruner = crate::http::ratelimit::spawn_pruner(self.limiters.clone());
         let poller = self.state.config.poller.enabled.then(|| {
             tracing::info!("poller enabled");
             crate::poller::spawn(
@@ -216,109 +215,6 @@ fn spawn_retention(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
-}
-
-fn build_router(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), BuildError> {
-    let config = &state.config;
-    let limits_on = config.rate_limit.enabled;
-    let mut limiters = Vec::new();
-    let mut limited = |spec: &str| {
-        let l = Arc::new(Limiter::new(
-            RateSpec::parse(spec).unwrap_or(RateSpec::per_minute(60)),
-        ));
-        limiters.push(l.clone());
-        from_fn_with_state(l, ratelimit::limit)
-    };
-    let status_route = if limits_on {
-        get(common::status).layer(limited("60/minute"))
-    } else {
-        get(common::status)
-    };
-    let info_route = if limits_on {
-        get(common::system_info).layer(limited("30/minute"))
-    } else {
-        get(common::system_info)
-    };
-    let mut api: Router<Arc<AppState>> = Router::new()
-        .route("/api/status", status_route)
-        .route("/api/system-info", info_route)
-        .route("/api/plugins", get(common::plugins))
-        .route(
-            "/api/openapi.json",
-            get(
-                |axum::extract::State(s): axum::extract::State<Arc<AppState>>| async move {
-                    axum::Json(s.openapi.as_ref().clone())
-                },
-            ),
-        );
-    if config.server.debug {
-        let route = if limits_on {
-            get(common::test_error).layer(limited("10/minute"))
-        } else {
-            get(common::test_error)
-        };
-        api = api.route("/api/test-error", route);
-    }
-    let (plugin_routes, plugin_limiters) =
-        plugin_router(&state.plugins, config.server.body_limit_bytes, limits_on)
-            .map_err(BuildError::Routes)?;
-    limiters.extend(plugin_limiters);
-    let docs: Router = utoipa_swagger_ui::SwaggerUi::new("/docs")
-        .config(utoipa_swagger_ui::Config::new(["/api/openapi.json"]))
-        .into();
-    let mut router: Router = api
-        .with_state(state.clone())
-        .merge(plugin_routes)
-        .merge(docs)
-        .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(from_fn_with_state(state.auth.clone(), auth::authenticate));
-    if limits_on {
-        let global = Arc::new(Limiter::new(RateSpec::per_minute(
-            config.rate_limit.per_minute,
-        )));
-        limiters.push(global.clone());
-        router = router.layer(from_fn_with_state(global, ratelimit::limit));
-    }
-    if let Some(cors) = cors_layer(&config.server.cors_origins) {
-        router = router.layer(cors);
-    }
-    router = router.layer(from_fn(edge));
-    Ok((router, limiters))
-}
-
-fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
-    if origins.is_empty() {
-        return None;
-    }
-    let allow = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
-    Some(
-        CorsLayer::new()
-            .allow_origin(allow)
-            .allow_methods([
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-                Method::OPTIONS,
-            ])
-            .allow_headers([
-                http::header::AUTHORIZATION,
-                http::header::CONTENT_TYPE,
-                http::HeaderName::from_static("x-request-id"),
-            ])
-            .expose_headers([
-                http::HeaderName::from_static("x-request-id"),
-                http::HeaderName::from_static("x-process-time"),
-                http::HeaderName::from_static("x-ratelimit-limit"),
-                http::HeaderName::from_static("x-ratelimit-remaining"),
-                http::HeaderName::from_static("x-ratelimit-reset"),
-            ]),
-    )
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,23 +1,22 @@
-//! The unified collector: remote steps run over SSH, parsed by the plugin's own parser in a
-//! separate instance, cached by the full key, shared by concurrent identical requests
-//! (single-flight), persisted as snapshots, and audited (hits included).
+//! The unified collector: remote steps run over SSH, handed to a parser (the plugin's own, in
+//! a separate instance, supplied by the caller as a callback), cached by the full key, shared
+//! by concurrent identical requests (single-flight), persisted as snapshots, and audited (hits
+//! included).
+//!
+//! The collector knows nothing of plugins or their API: its caller (the plugin runtime) has
+//! checked the steps against the plugin's grants and resolved scripts into commands.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use infrastructor_ssh::RemoteCommand;
-use infrastructor_store::{audit, snapshots};
+use infrastructor_store::{Store, audit, snapshots};
 use tokio::sync::OnceCell;
 
-use crate::plugins::bindings::WitError;
-use crate::plugins::bindings::api::StepOutput;
-use crate::plugins::bindings::infrastructor::plugin::collector as wit;
-use crate::plugins::capability::Grants;
-use crate::plugins::manifest::Manifest;
-use crate::plugins::{CallContext, LoadedPlugin, PluginError};
-use crate::remote::ssh_error;
-use crate::services::HostServices;
+use crate::fault::{Fault, FaultKind};
+use crate::remote::Remote;
 
 /// A collection's answer.
 #[derive(Debug, Clone)]
@@ -34,6 +33,60 @@ pub struct Outcome {
     pub cache_hit: bool,
 }
 
+/// Why a collection failed. Cloned to every request sharing the run.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CollectError {
+    /// A step could not run (connection, timeout, output cap, invalid target).
+    #[error("{0}")]
+    Remote(Fault),
+    /// The parser failed, with the kind it chose.
+    #[error("{0}")]
+    Parser(Fault),
+    /// The parser answered something that is not JSON.
+    #[error("parser `{parser}` returned invalid JSON: {message}")]
+    InvalidOutput {
+        /// The parser.
+        parser: String,
+        /// serde_json's message.
+        message: String,
+    },
+}
+
+impl From<CollectError> for Fault {
+    fn from(e: CollectError) -> Fault {
+        match e {
+            CollectError::Remote(f) | CollectError::Parser(f) => f,
+            other @ CollectError::InvalidOutput { .. } => {
+                Fault::new(FaultKind::Internal, other.to_string())
+            }
+        }
+    }
+}
+
+/// One remote step, ready to run.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The name its output reaches the parser under.
+    pub name: String,
+    /// What to run.
+    pub command: RemoteCommand,
+    /// Timeout in ms (0 = the default).
+    pub timeout_ms: u32,
+}
+
+/// One step's output, as handed to the parser.
+#[derive(Debug, Clone)]
+pub struct StepOutput {
+    /// The step's name.
+    pub name: String,
+    /// Remote exit status (-1 when killed by a signal).
+    pub exit_code: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
 #[derive(Clone)]
 struct Fresh {
     data: Arc<str>,
@@ -42,33 +95,37 @@ struct Fresh {
     duration_ms: u64,
 }
 
-type Flight = Arc<OnceCell<Result<Fresh, WitError>>>;
+type Flight = Arc<OnceCell<Result<Fresh, CollectError>>>;
 
 /// Cache and in-flight table.
 pub struct Collector {
+    remote: Arc<Remote>,
+    store: Store,
     cache: Mutex<HashMap<String, Fresh>>,
     inflight: Mutex<HashMap<String, Flight>>,
     capacity: usize,
 }
 
-/// What to collect, as the plugin asked (checked against its grants by the caller).
+/// What to collect.
 pub struct Request {
+    /// The plugin the data belongs to (part of the key; the snapshots' owner).
+    pub plugin: String,
     /// Data type.
     pub data_type: String,
     /// Device hostname or raw host.
     pub target: String,
     /// Output-changing parameters.
     pub params: Vec<(String, String)>,
-    /// Remote steps.
-    pub steps: Vec<wit::Step>,
-    /// Parser name.
+    /// Remote steps, run concurrently.
+    pub steps: Vec<Step>,
+    /// The parser's name, for messages.
     pub parser: String,
-    /// Parser arguments (JSON).
-    pub parser_args: String,
     /// Max age of a cached result.
     pub max_age: Duration,
     /// Bypass the cache.
     pub force_refresh: bool,
+    /// Who asked (the audit row's requester).
+    pub requester: Option<String>,
 }
 
 fn encode(part: &str) -> String {
@@ -110,60 +167,13 @@ pub fn cache_key(
     key
 }
 
-/// Checks that every step is within the plugin's grants.
-pub fn check_steps(
-    grants: &Grants,
-    manifest: Option<&Manifest>,
-    steps: &[wit::Step],
-) -> Result<(), String> {
-    for step in steps {
-        match &step.command {
-            wit::Command::Argv(argv) => {
-                if argv.is_empty() {
-                    return Err(format!("step `{}` has an empty argv", step.name));
-                }
-                if !grants.allows_exec(argv) {
-                    return Err(format!("exec:{}", argv.join(" ")));
-                }
-            }
-            wit::Command::Script((name, _)) => {
-                let script = manifest
-                    .and_then(|m| m.script(name))
-                    .ok_or_else(|| format!("script:{name} (not declared)"))?;
-                if let Some(p) = script.programs.iter().find(|p| !grants.allows_program(p)) {
-                    return Err(format!("exec:{p}"));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn plugin_error(e: PluginError) -> WitError {
-    match e {
-        PluginError::Api(w) => w,
-        PluginError::Deadline { .. } => WitError::Timeout(e.to_string()),
-        other => WitError::Internal(other.to_string()),
-    }
-}
-
-fn error_text(e: &WitError) -> String {
-    match e {
-        WitError::NotFound(m)
-        | WitError::BadRequest(m)
-        | WitError::Conflict(m)
-        | WitError::Unavailable(m)
-        | WitError::Timeout(m)
-        | WitError::Forbidden(m)
-        | WitError::Internal(m)
-        | WitError::Upstream(m) => m.clone(),
-    }
-}
-
 impl Collector {
-    /// An empty collector keeping at most `capacity` cached results.
-    pub fn new(capacity: usize) -> Collector {
+    /// An empty collector running steps through `remote`, persisting to `store`, keeping at
+    /// most `capacity` cached results.
+    pub fn new(remote: Arc<Remote>, store: Store, capacity: usize) -> Collector {
         Collector {
+            remote,
+            store,
             cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
@@ -190,18 +200,21 @@ impl Collector {
         }
     }
 
-    /// Collects for `plugin` (grants already checked), or serves from the cache.
-    pub async fn collect(
-        &self,
-        services: &Arc<HostServices>,
-        plugin: &Arc<LoadedPlugin>,
-        request: Request,
-        call: &CallContext,
-    ) -> Result<Outcome, WitError> {
+    /// Collects, or serves from the cache. `parse` turns the step outputs into JSON text; it
+    /// runs only for a real collection, never for a cache hit or a shared run.
+    pub async fn collect<P, F>(&self, request: Request, parse: P) -> Result<Outcome, CollectError>
+    where
+        P: FnOnce(Vec<StepOutput>) -> F,
+        F: Future<Output = Result<String, Fault>>,
+    {
         let started = Instant::now();
         let started_at = crate::time::now_rfc3339();
-        let name = plugin.manifest.name.clone();
-        let key = cache_key(&name, &request.data_type, &request.target, &request.params);
+        let key = cache_key(
+            &request.plugin,
+            &request.data_type,
+            &request.target,
+            &request.params,
+        );
         let mut hit = None;
         if !request.force_refresh {
             hit = self.cached(&key, request.max_age);
@@ -217,7 +230,7 @@ impl Collector {
                 let result = flight
                     .get_or_init(|| {
                         ran = true;
-                        self.run(services, plugin, &request, &key, call)
+                        self.run(&request, &key, parse)
                     })
                     .await
                     .clone();
@@ -235,7 +248,7 @@ impl Collector {
             }
         };
         let entry = audit::AuditEntry {
-            plugin: name,
+            plugin: request.plugin.clone(),
             data_type: request.data_type.clone(),
             target: request.target.clone(),
             cache_key: key.clone(),
@@ -248,11 +261,11 @@ impl Collector {
             } else {
                 audit::AuditStatus::Error
             },
-            error: result.as_ref().err().map(error_text),
+            error: result.as_ref().err().map(ToString::to_string),
             size_bytes: result.as_ref().map(|f| f.data.len() as u64).unwrap_or(0),
-            requester: call.principal.clone(),
+            requester: request.requester.clone(),
         };
-        if let Err(e) = services.store.call(move |c| audit::insert(c, &entry)).await {
+        if let Err(e) = self.store.call(move |c| audit::insert(c, &entry)).await {
             tracing::warn!(error = %e, "cannot write collection audit row");
         }
         let fresh = result?;
@@ -266,48 +279,32 @@ impl Collector {
     }
 
     /// One real collection: steps in parallel over the pooled connection, parse, persist.
-    async fn run(
-        &self,
-        services: &Arc<HostServices>,
-        plugin: &Arc<LoadedPlugin>,
-        request: &Request,
-        key: &str,
-        call: &CallContext,
-    ) -> Result<Fresh, WitError> {
+    async fn run<P, F>(&self, request: &Request, key: &str, parse: P) -> Result<Fresh, CollectError>
+    where
+        P: FnOnce(Vec<StepOutput>) -> F,
+        F: Future<Output = Result<String, Fault>>,
+    {
         let started = Instant::now();
-        let target = services.remote.resolve(&request.target).await?;
-        let mut commands = Vec::with_capacity(request.steps.len());
-        for step in &request.steps {
-            let command = match &step.command {
-                wit::Command::Argv(argv) => RemoteCommand::Argv(argv.clone()),
-                wit::Command::Script((name, args)) => {
-                    let script = plugin
-                        .manifest
-                        .script(name)
-                        .ok_or_else(|| WitError::BadRequest(format!("no script named `{name}`")))?;
-                    RemoteCommand::Script {
-                        body: script.body.clone(),
-                        args: args.clone(),
-                    }
-                }
-            };
-            commands.push((
-                step.name.clone(),
-                command,
-                services.remote.timeout(step.timeout_ms),
-            ));
-        }
-        let pool = services.remote.pool.clone();
-        let runs = commands.into_iter().map(|(name, command, timeout)| {
-            let pool = pool.clone();
+        let remote = |e| CollectError::Remote(Fault::from(e));
+        let target = self.remote.resolve(&request.target).await.map_err(remote)?;
+        let runs = request.steps.iter().map(|step| {
             let target = target.clone();
             async move {
-                let out = pool
-                    .exec(&target, &command, None, timeout)
+                let out = self
+                    .remote
+                    .pool
+                    .exec(
+                        &target,
+                        &step.command,
+                        None,
+                        self.remote.timeout(step.timeout_ms),
+                    )
                     .await
-                    .map_err(ssh_error)?;
-                Ok::<StepOutput, WitError>(StepOutput {
-                    name,
+                    .map_err(|e| {
+                        CollectError::Remote(Fault::from(crate::remote::RemoteError::Ssh(e)))
+                    })?;
+                Ok::<StepOutput, CollectError>(StepOutput {
+                    name: step.name.clone(),
                     exit_code: out.exit_code,
                     stdout: out.stdout,
                     stderr: out.stderr,
@@ -318,25 +315,16 @@ impl Collector {
             .await
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
-        let data = plugin
-            .parse(
-                request.parser.clone(),
-                outputs,
-                request.parser_args.clone(),
-                call.clone(),
-            )
-            .await
-            .map_err(plugin_error)?;
-        let value: serde_json::Value = serde_json::from_str(&data).map_err(|e| {
-            WitError::Internal(format!(
-                "parser `{}` returned invalid JSON: {e}",
-                request.parser
-            ))
-        })?;
+        let data = parse(outputs).await.map_err(CollectError::Parser)?;
+        let value: serde_json::Value =
+            serde_json::from_str(&data).map_err(|e| CollectError::InvalidOutput {
+                parser: request.parser.clone(),
+                message: e.to_string(),
+            })?;
         let duration_ms = started.elapsed().as_millis() as u64;
         let collected_at = crate::time::now_rfc3339();
         let snapshot = snapshots::NewSnapshot {
-            plugin: plugin.manifest.name.clone(),
+            plugin: request.plugin.clone(),
             data_type: request.data_type.clone(),
             target: request.target.to_ascii_lowercase(),
             cache_key: key.to_string(),
@@ -344,7 +332,7 @@ impl Collector {
             duration_ms,
             data: value,
         };
-        if let Err(e) = services
+        if let Err(e) = self
             .store
             .call(move |c| snapshots::insert(c, &snapshot))
             .await

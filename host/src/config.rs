@@ -13,7 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml, Yaml};
 use serde::{Deserialize, Serialize};
 
-use crate::plugins::capability::Capability;
+use infrastructor_manifest::Capability;
 
 /// Prefix of the environment variables that override the configuration.
 pub const ENV_PREFIX: &str = "INFRA_";
@@ -338,6 +338,9 @@ pub struct PluginsConfig {
     pub cache_dir: PathBuf,
     /// Plugin instances alive at once (requests beyond wait).
     pub max_instances: u32,
+    /// Background jobs (plugins' internal routes queued with `jobs.enqueue`) running at once;
+    /// queued jobs beyond wait.
+    pub max_jobs: u32,
     /// Per-plugin sections: `[plugins.devices]`.
     #[serde(flatten)]
     pub entries: BTreeMap<String, PluginConfig>,
@@ -349,6 +352,7 @@ impl Default for PluginsConfig {
             dir: PathBuf::from("plugins.d"),
             cache_dir: PathBuf::from("data/cache"),
             max_instances: 256,
+            max_jobs: 4,
             entries: BTreeMap::new(),
         }
     }
@@ -501,6 +505,9 @@ impl Config {
         if self.plugins.max_instances == 0 {
             return Err(invalid("plugins.max_instances", "must be greater than 0"));
         }
+        if self.plugins.max_jobs == 0 {
+            return Err(invalid("plugins.max_jobs", "must be greater than 0"));
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(invalid("log.level", e.to_string()));
         }
@@ -549,38 +556,7 @@ impl Config {
     }
 }
 
-/// True for names usable as plugin names and config sections.
-pub fn is_plugin_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-/// Checks a mount path: `/name` segments of letters, digits, `-`, `_`, no trailing slash.
-pub fn validate_mount(mount: &str) -> Result<(), String> {
-    let Some(rest) = mount.strip_prefix('/') else {
-        return Err("must start with `/`".into());
-    };
-    if rest.is_empty() {
-        return Err(
-            "must name at least one segment (`/` is reserved for the common routes)".into(),
-        );
-    }
-    for segment in rest.split('/') {
-        if segment.is_empty()
-            || !segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(format!(
-                "segment `{segment}` must be letters, digits, `-` or `_`"
-            ));
-        }
-    }
-    Ok(())
-}
+pub use infrastructor_manifest::{is_plugin_name, validate_mount};
 
 fn describe_figment_error(error: figment::Error) -> String {
     error

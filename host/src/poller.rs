@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 use infrastructor_store::devices::{self, DeviceStatus};
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::collector::{self, Request};
 use crate::config::PollerConfig;
-use crate::plugins::bindings::WitError;
-use crate::plugins::bindings::infrastructor::plugin::collector as wit;
+use crate::fault::{Fault, FaultKind};
 use crate::plugins::manifest::CollectorSpec;
-use crate::plugins::{CallContext, LoadedPlugin, PluginSet};
+use crate::plugins::{CallContext, CollectSpec, LoadedPlugin, PluginSet};
 use crate::services::HostServices;
 
 /// Consecutive connection failures after which a device is marked offline.
@@ -139,28 +137,11 @@ async fn poll_once(
     let Ok(_permit) = slots.acquire().await else {
         return;
     };
-    let steps: Vec<wit::Step> = spec
-        .steps
-        .iter()
-        .map(|s| wit::Step {
-            name: s.name.clone(),
-            command: match &s.script {
-                Some(script) => wit::Command::Script((script.clone(), s.argv.clone())),
-                None => wit::Command::Argv(s.argv.clone()),
-            },
-            timeout_ms: s.timeout_ms,
-        })
-        .collect();
-    if let Err(what) = collector::check_steps(plugin.grants(), Some(&plugin.manifest), &steps) {
-        tracing::warn!(plugin = %plugin.manifest.name, collector = %spec.name, capability = %what,
-            "poller: collector step not granted; skipped");
-        return;
-    }
-    let request = Request {
+    let request = CollectSpec {
         data_type: spec.data_type.clone(),
         target: hostname.clone(),
         params: Vec::new(),
-        steps,
+        steps: spec.steps.clone(),
         parser: spec.parser.clone(),
         parser_args: String::new(),
         max_age: Duration::ZERO,
@@ -170,10 +151,7 @@ async fn poll_once(
         request_id: format!("poller:{}:{}", plugin.manifest.name, spec.name),
         principal: Some("poller".into()),
     };
-    let result = services
-        .collector
-        .collect(&services, &plugin, request, &call)
-        .await;
+    let result = plugin.collect(request, &call).await;
     let mut table = health.lock().await;
     let entry = table.entry(hostname.clone()).or_default();
     match result {
@@ -191,7 +169,10 @@ async fn poll_once(
                 tracing::warn!(device = %hostname, error = %e, "poller: cannot record status");
             }
         }
-        Err(WitError::Unavailable(message)) => {
+        Err(Fault {
+            kind: FaultKind::Unavailable,
+            message,
+        }) => {
             entry.failures += 1;
             let failures = entry.failures;
             let wait = backoff(&config, failures);
@@ -221,7 +202,7 @@ async fn poll_once(
         Err(e) => {
             drop(table);
             tracing::warn!(device = %hostname, plugin = %plugin.manifest.name, collector = %spec.name,
-                error = ?e, "poller: collection failed");
+                error = %e, "poller: collection failed");
         }
     }
 }

@@ -1,16 +1,59 @@
-//! Remote execution for plugins: resolving a path `hostname` to an SSH target (a registered
-//! device's address, port, user and key, or a raw host with the configured defaults), and
-//! mapping SSH errors to the plugin API's errors.
+//! Remote execution: resolving a path `hostname` to an SSH target (a registered device's
+//! address, port, user and key, or a raw host with the configured defaults) and running
+//! commands on it through the pool, with this layer's own errors ([`RemoteError`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use infrastructor_ssh::{HostKeyPolicy, PoolConfig, SshError, SshPool, Target};
-use infrastructor_store::{Store, devices};
+use infrastructor_ssh::{
+    ExecOutput, ExecStream, HostKeyPolicy, PoolConfig, RemoteCommand, SshError, SshPool, Target,
+};
+use infrastructor_store::{Store, StoreError, devices};
 
 use crate::config::{self, SshConfig};
-use crate::plugins::bindings::WitError;
+use crate::fault::{Fault, FaultKind};
+
+/// Why a remote command could not run or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The SSH layer failed: connect, host key, auth, timeout, output cap…
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    /// The name is neither a registered device nor a plausible host name.
+    #[error("`{0}` is not a valid host name")]
+    InvalidHost(String),
+    /// The device registry could not be read.
+    #[error("cannot read the device registry: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<RemoteError> for Fault {
+    /// unavailable (cannot connect, host key refused, auth failed, connection lost), timeout,
+    /// upstream (output over the cap), bad-request (invalid target or argv).
+    fn from(e: RemoteError) -> Fault {
+        match e {
+            RemoteError::Ssh(e) => {
+                let kind = match &e {
+                    SshError::Connect { .. }
+                    | SshError::HostKey { .. }
+                    | SshError::Auth { .. }
+                    | SshError::Disconnected { .. } => FaultKind::Unavailable,
+                    SshError::Timeout { .. } => FaultKind::Timeout,
+                    SshError::OutputTooLarge { .. } => FaultKind::Upstream,
+                    SshError::Invalid(_) => FaultKind::BadRequest,
+                };
+                let message = match e {
+                    SshError::Invalid(m) => m,
+                    other => other.to_string(),
+                };
+                Fault::new(kind, message)
+            }
+            RemoteError::InvalidHost(_) => Fault::bad_request(e.to_string()),
+            RemoteError::Store(e) => Fault::from(e),
+        }
+    }
+}
 
 /// The SSH side of the host: the pool plus the defaults for unregistered hosts.
 pub struct Remote {
@@ -85,13 +128,9 @@ impl Remote {
     }
 
     /// Resolves `name`: a registered device (case-insensitive) or a raw host.
-    pub async fn resolve(&self, name: &str) -> Result<Target, WitError> {
+    pub async fn resolve(&self, name: &str) -> Result<Target, RemoteError> {
         let lookup = name.to_ascii_lowercase();
-        let device = self
-            .store
-            .call(move |c| devices::get(c, &lookup))
-            .await
-            .map_err(crate::plugins::host_api::store_error)?;
+        let device = self.store.call(move |c| devices::get(c, &lookup)).await?;
         let target = match device {
             Some(d) => Target {
                 host: d.ip_address.clone().unwrap_or_else(|| d.hostname.clone()),
@@ -114,24 +153,44 @@ impl Remote {
             },
         };
         if !is_valid_host(&target.host) {
-            return Err(WitError::BadRequest(format!(
-                "`{name}` is not a valid host name"
-            )));
+            return Err(RemoteError::InvalidHost(name.to_string()));
         }
         Ok(target)
     }
-}
 
-/// Maps an SSH error to the plugin API's error (messages name the host, never secrets).
-pub fn ssh_error(e: SshError) -> WitError {
-    match e {
-        SshError::Connect { .. }
-        | SshError::HostKey { .. }
-        | SshError::Auth { .. }
-        | SshError::Disconnected { .. } => WitError::Unavailable(e.to_string()),
-        SshError::Timeout { .. } => WitError::Timeout(e.to_string()),
-        SshError::OutputTooLarge { .. } => WitError::Upstream(e.to_string()),
-        SshError::Invalid(m) => WitError::BadRequest(m),
+    /// Runs `command` on the target `name` resolves to, with `stdin` and a timeout in ms
+    /// (0 = the default; see [`Remote::timeout`]).
+    pub async fn exec(
+        &self,
+        name: &str,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        timeout_ms: u32,
+    ) -> Result<ExecOutput, RemoteError> {
+        let target = self.resolve(name).await?;
+        Ok(self
+            .pool
+            .exec(&target, command, stdin, self.timeout(timeout_ms))
+            .await?)
+    }
+
+    /// Starts `argv` on the target `name` resolves to and streams its output: stdout only,
+    /// or (`both`) stdout and stderr as tagged events. Dropping the stream stops the remote
+    /// process.
+    pub async fn stream(
+        &self,
+        name: &str,
+        argv: Vec<String>,
+        both: bool,
+    ) -> Result<ExecStream, RemoteError> {
+        let target = self.resolve(name).await?;
+        let command = RemoteCommand::Argv(argv);
+        let stream = if both {
+            self.pool.stream_both(&target, &command).await
+        } else {
+            self.pool.stream(&target, &command, None).await
+        };
+        Ok(stream?)
     }
 }
 

@@ -1,5 +1,7 @@
 //! Host services shared by the HTTP layer, the collector and plugin imports.
 
+use std::sync::Arc;
+
 use infrastructor_store::Store;
 
 use crate::collector::Collector;
@@ -10,9 +12,9 @@ pub struct HostServices {
     /// The database.
     pub store: Store,
     /// SSH execution.
-    pub remote: Remote,
+    pub remote: Arc<Remote>,
     /// The unified collector.
     pub collector: Collector,
     /// Background jobs running at once (plugins' internal routes).
-    pub jobs: std::sync::Arc<tokio::sync::Semaphore>,
+    pub jobs: Arc<tokio::sync::Semaphore>,
 }

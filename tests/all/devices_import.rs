@@ -8,10 +8,7 @@ use std::path::Path;
 use infrastructor_tests::TestServer;
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/system/ssh_config"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/system/ssh_config");
 
 async fn server(import_dir: Option<&Path>) -> TestServer {
     let dir = import_dir.map(|d| d.display().to_string());

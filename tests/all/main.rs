@@ -6,6 +6,7 @@ mod devices;
 mod devices_host_facts;
 mod devices_import;
 mod openapi;
+mod plugin_versions;
 mod routing;
 mod sandbox;
 mod ssh;

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use infrastructor::plugins::CallContext;
-use infrastructor::plugins::bindings::api;
+use infrastructor::plugins::manifest::RouteMethod;
+use infrastructor::plugins::{CallContext, PluginRequest};
 use infrastructor_tests::TestServer;
 use infrastructor_tests::load::{concurrent, median, percentile, sequential};
 
@@ -18,7 +18,8 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let s = TestServer::start(&["hello"], |c| c.rate_limit.enabled = false).await;
+        let s = TestServer::start(&["hello", "hello-v010"], |c| c.rate_limit.enabled = false)
+            .await;
         let plugin_url = s.url("/api/hello/ping");
         let native_url = s.url("/api/status");
         if let Ok(route) = std::env::var("PROFILE_ROUTE") {
@@ -53,10 +54,9 @@ fn main() {
         let rp = concurrent(&s.client, &plugin_url, 32, 300).await.requests_per_sec;
         println!("throughput at 32 connections: native {rn:.0} req/s, plugin {rp:.0} req/s, ratio {:.3}", rp / rn);
 
-        let hello = s.app_state().plugins.get("hello").expect("hello loaded").clone();
-        let request = || api::Request {
+        let request = || PluginRequest {
             operation_id: "ping".into(),
-            method: api::Method::Get,
+            method: RouteMethod::Get,
             path: "/ping".into(),
             path_params: vec![],
             query: vec![],
@@ -64,21 +64,39 @@ fn main() {
             request_id: "bench".into(),
             principal: None,
         };
-        for _ in 0..200 {
-            hello.handle(request(), CallContext::default()).await.expect("warm");
+        // The same plugin built against API 0.2.0 and against the frozen 0.1.0 (served by
+        // conversion), measured in alternating rounds.
+        let mut per_version = Vec::new();
+        for name in ["hello", "hello-v010"] {
+            let plugin = s.app_state().plugins.get(name).expect("loaded").clone();
+            for _ in 0..200 {
+                plugin.handle(request(), CallContext::default()).await.expect("warm");
+            }
+            per_version.push((name, plugin.load_time_ms, plugin, Vec::new()));
         }
-        let n = 5000;
-        let mut calls = Vec::with_capacity(n);
-        for _ in 0..n {
-            let t = Instant::now();
-            hello.handle(request(), CallContext::default()).await.expect("call");
-            calls.push(t.elapsed());
+        for _ in 0..10 {
+            for (_, _, plugin, calls) in per_version.iter_mut() {
+                for _ in 0..500 {
+                    let t = Instant::now();
+                    plugin.handle(request(), CallContext::default()).await.expect("call");
+                    calls.push(t.elapsed());
+                }
+            }
         }
-        let cm = median(&mut calls);
+        let mut medians = Vec::new();
+        for (name, load_ms, plugin, calls) in per_version.iter_mut() {
+            let m = median(calls);
+            medians.push(m.as_secs_f64());
+            println!(
+                "plugin instantiate + handle + drop (no HTTP), {name} (API {}): median {:.1} µs, p99 {:.1} µs, load {load_ms:.1} ms (target ≤ 50 µs)",
+                plugin.api_version(),
+                m.as_secs_f64() * 1e6,
+                percentile(calls, 0.99).as_secs_f64() * 1e6
+            );
+        }
         println!(
-            "plugin instantiate + handle + drop (no HTTP): median {:.1} µs, p99 {:.1} µs (target ≤ 50 µs)",
-            cm.as_secs_f64() * 1e6,
-            percentile(&mut calls, 0.99).as_secs_f64() * 1e6
+            "  ratio API 0.1.0 / 0.2.0 per call = {:.3}",
+            medians[1] / medians[0]
         );
         s.stop().await;
     });

@@ -16,8 +16,19 @@ pub const TEST_PLUGIN_DIR: &str = env!("INFRA_TEST_PLUGIN_DIR");
 /// The test plugins' names.
 pub const TEST_PLUGINS: &[&str] = &["hello", "trap", "spin", "membomb", "sneaky", "remote"];
 
-/// Path of a compiled test plugin.
+/// Plugins built against the frozen plugin API 0.1.0 and kept as they were built
+/// (`tests/plugins-v0.1.0/*.wasm`, never rebuilt): the `hello` and `remote` test plugins
+/// renamed, so they load beside today's.
+pub const V0_1_PLUGINS: &[&str] = &["hello-v010", "remote-v010"];
+
+/// Where the 0.1.0 plugins are.
+pub const V0_1_PLUGIN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plugins-v0.1.0");
+
+/// Path of a compiled test plugin (or of a frozen 0.1.0 one).
 pub fn test_plugin_path(name: &str) -> PathBuf {
+    if V0_1_PLUGINS.contains(&name) {
+        return Path::new(V0_1_PLUGIN_DIR).join(format!("{name}.wasm"));
+    }
     Path::new(TEST_PLUGIN_DIR).join(format!("test_plugin_{name}.wasm"))
 }
 
@@ -59,9 +70,11 @@ pub fn test_config(dir: &Path, plugins: &[&str]) -> Config {
         std::fs::copy(&from, config.plugins.dir.join(format!("{name}.wasm")))
             .unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
     }
-    let hello = config.plugins.entries.entry("hello".into()).or_default();
-    hello.grants = Some(vec!["storage".into(), "registry-read".into()]);
-    hello.config = serde_json::json!({"greeting": "hi", "answer": 42});
+    for name in ["hello", "hello-v010"] {
+        let hello = config.plugins.entries.entry(name.into()).or_default();
+        hello.grants = Some(vec!["storage".into(), "registry-read".into()]);
+        hello.config = serde_json::json!({"greeting": "hi", "answer": 42});
+    }
     config
 }
 

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
+use crate::fault::{Fault, FaultKind};
 use crate::plugins::PluginError;
-use crate::plugins::bindings::WitError;
 
 /// An error answer.
 #[derive(Debug, Clone)]
@@ -137,19 +137,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<WitError> for ApiError {
-    fn from(e: WitError) -> Self {
-        let (status, code, message) = match e {
-            WitError::NotFound(m) => (StatusCode::NOT_FOUND, "NOT_FOUND", m),
-            WitError::BadRequest(m) => (StatusCode::BAD_REQUEST, "BAD_REQUEST", m),
-            WitError::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m),
-            WitError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", m),
-            WitError::Timeout(m) => (StatusCode::GATEWAY_TIMEOUT, "TIMEOUT", m),
-            WitError::Forbidden(m) => (StatusCode::FORBIDDEN, "FORBIDDEN", m),
-            WitError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", m),
-            WitError::Upstream(m) => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR", m),
+impl From<Fault> for ApiError {
+    /// The one mapping of failure kinds to HTTP statuses: not-found 404, bad-request 400,
+    /// conflict 409, unavailable 503, timeout 504, forbidden 403, internal 500, upstream 502.
+    fn from(f: Fault) -> Self {
+        let (status, code) = match f.kind {
+            FaultKind::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            FaultKind::BadRequest => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            FaultKind::Conflict => (StatusCode::CONFLICT, "CONFLICT"),
+            FaultKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            FaultKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "TIMEOUT"),
+            FaultKind::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            FaultKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+            FaultKind::Upstream => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
         };
-        ApiError::new(status, code, message)
+        ApiError::new(status, code, f.message)
     }
 }
 

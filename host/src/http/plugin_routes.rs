@@ -14,11 +14,13 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 use super::edge::RequestId;
 use super::error::ApiError;
 use super::validate::{validate_body, validate_params};
-use crate::auth::Caller;
-use crate::plugins::bindings::api;
+use crate::http::auth::Caller;
+use crate::http::ratelimit::{Limiter, client_ip};
 use crate::plugins::manifest::{RouteMethod, RouteSpec};
-use crate::plugins::{CallContext, LoadedPlugin, PluginSet};
-use crate::ratelimit::{Limiter, client_ip};
+use crate::plugins::{
+    CallContext, LoadedPlugin, PluginRequest, PluginResponse, PluginSet, ResponseBody,
+    StreamCommand,
+};
 
 /// One plugin route with everything compiled for serving it.
 pub struct RouteBinding {
@@ -141,16 +143,15 @@ async fn serve_route(
         Some(v) => Some(validate_body(v, &bytes)?.to_string()),
         None => None,
     };
-    let pair = |(name, value): (String, String)| api::Pair { name, value };
-    let wit_request = api::Request {
+    let plugin_request = PluginRequest {
         operation_id: binding.route.operation_id.clone(),
-        method: binding.route.method.to_wit(),
+        method: binding.route.method,
         path: uri_path
             .strip_prefix(&format!("/api{}", binding.plugin.mount))
             .unwrap_or(&uri_path)
             .to_string(),
-        path_params: path.into_iter().map(pair).collect(),
-        query: query.into_iter().map(pair).collect(),
+        path_params: path,
+        query,
         body,
         request_id: request_id.clone(),
         principal: caller.name(),
@@ -159,30 +160,34 @@ async fn serve_route(
         request_id,
         principal: caller.name(),
     };
-    let answer = binding.plugin.handle(wit_request, call).await?;
-    let mut response = to_http(&binding.plugin, answer).await?;
+    let answer = binding.plugin.handle(plugin_request, call.clone()).await?;
+    let mut response = to_http(&binding.plugin, answer, &call).await?;
     if let Some(d) = decision {
         d.write_headers(response.headers_mut());
     }
     Ok(response)
 }
 
-async fn to_http(plugin: &LoadedPlugin, answer: api::Response) -> Result<Response, ApiError> {
+async fn to_http(
+    plugin: &LoadedPlugin,
+    answer: PluginResponse,
+    call: &CallContext,
+) -> Result<Response, ApiError> {
     let status = StatusCode::from_u16(answer.status)
         .map_err(|_| ApiError::internal(format!("plugin answered status {}", answer.status)))?;
     let body = match answer.body {
-        api::Body::Bytes(bytes) => Body::from(bytes),
-        api::Body::Stream(command) => stream_body(plugin, command).await?,
+        ResponseBody::Bytes(bytes) => Body::from(bytes),
+        ResponseBody::Stream(command) => stream_body(plugin, command, call).await?,
     };
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     if let Ok(ct) = HeaderValue::from_str(&answer.content_type) {
         headers.insert(header::CONTENT_TYPE, ct);
     }
-    for pair in answer.headers {
+    for (name, value) in answer.headers {
         let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(pair.name.as_bytes()),
-            HeaderValue::from_str(&pair.value),
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
         ) else {
             continue;
         };
@@ -194,38 +199,18 @@ async fn to_http(plugin: &LoadedPlugin, answer: api::Response) -> Result<Respons
     Ok(response)
 }
 
-/// Starts a plugin's streamed command (checked against its grants) and turns its output into
-/// a response body: stdout as raw chunks, or one Server-Sent Event per line (stdout lines as
-/// plain `data:` events, stderr lines as `event: stderr`) ending with an `end` event carrying
-/// the exit code. When the client goes away the body is dropped, which stops the
-/// remote process.
-async fn stream_body(plugin: &LoadedPlugin, command: api::StreamCommand) -> Result<Body, ApiError> {
-    if command.argv.is_empty() {
-        return Err(ApiError::internal("plugin streamed an empty command"));
-    }
-    if !plugin.grants().allows_exec(&command.argv) {
-        tracing::warn!(plugin = %plugin.manifest.name, "streamed command not granted");
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            format!(
-                "plugin `{}` is not granted `exec:{}`",
-                plugin.manifest.name,
-                command.argv.join(" ")
-            ),
-        ));
-    }
-    let services = plugin.services();
-    let target = services.remote.resolve(&command.target).await?;
-    let remote = infrastructor_ssh::RemoteCommand::Argv(command.argv);
-    let pool = &services.remote.pool;
+/// Starts a plugin's streamed command (the plugin's granter decides whether it may run) and
+/// turns its output into a response body: stdout as raw chunks, or one Server-Sent Event per
+/// line (stdout lines as plain `data:` events, stderr lines as `event: stderr`) ending with an
+/// `end` event carrying the exit code. When the client goes away the body is dropped, which
+/// stops the remote process.
+async fn stream_body(
+    plugin: &LoadedPlugin,
+    command: StreamCommand,
+    call: &CallContext,
+) -> Result<Body, ApiError> {
     let sse = command.sse;
-    let stream = if sse {
-        pool.stream_both(&target, &remote).await
-    } else {
-        pool.stream(&target, &remote, None).await
-    }
-    .map_err(|e| ApiError::from(crate::remote::ssh_error(e)))?;
+    let stream = plugin.stream(command, call).await?;
     struct State {
         stream: Option<infrastructor_ssh::ExecStream>,
         /// Unfinished last line of stdout and of stderr.

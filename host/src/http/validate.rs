@@ -2,87 +2,25 @@
 //! JSON bodies against its schema. Every plugin gets the same 422 answers, naming the field.
 
 use crate::http::error::ApiError;
-use crate::plugins::manifest::{ParamKind, ParamLocation, ParamSpec};
+use infrastructor_manifest::value;
 
-/// Checks one textual value against a parameter's type and constraints and returns its
-/// canonical text form (`true`/`false` for booleans, plain digits for integers).
+use crate::plugins::manifest::{ParamLocation, ParamSpec};
+
+/// Checks one textual value against a parameter's type and constraints (the shared rules of
+/// [`infrastructor_manifest::value`], then the compiled pattern) and returns its canonical
+/// text form (`true`/`false` for booleans, plain digits for integers).
 pub fn check_value(spec: &ParamSpec, raw: &str) -> Result<String, String> {
-    let canonical = match spec.kind {
-        ParamKind::String => {
-            let len = raw.chars().count() as u64;
-            if let Some(min) = spec.min_length
-                && len < u64::from(min)
-            {
-                return Err(format!("must be at least {min} characters long"));
-            }
-            if let Some(max) = spec.max_length
-                && len > u64::from(max)
-            {
-                return Err(format!("must be at most {max} characters long"));
-            }
-            raw.to_string()
-        }
-        ParamKind::Integer => {
-            let n: i64 = raw
-                .trim()
-                .parse()
-                .map_err(|_| format!("must be an integer, got `{}`", shorten(raw)))?;
-            check_range(spec, n as f64)?;
-            n.to_string()
-        }
-        ParamKind::Number => {
-            let n: f64 = raw
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n: &f64| n.is_finite())
-                .ok_or_else(|| format!("must be a number, got `{}`", shorten(raw)))?;
-            check_range(spec, n)?;
-            raw.trim().to_string()
-        }
-        ParamKind::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => "true".to_string(),
-            "false" | "0" | "no" | "off" => "false".to_string(),
-            _ => return Err(format!("must be true or false, got `{}`", shorten(raw))),
-        },
-    };
-    if let Some(pattern) = &spec.pattern
+    let canonical = value::bounded(spec, raw)?;
+    if let Some(pattern) = &spec.regex
         && !pattern.is_match(&canonical)
     {
         return Err(format!(
             "must match the pattern `{}`",
-            pattern
-                .as_str()
-                .trim_start_matches("^(?:")
-                .trim_end_matches(")$")
+            spec.pattern.as_deref().unwrap_or_default()
         ));
     }
-    if !spec.allowed.is_empty() && !spec.allowed.iter().any(|a| a == &canonical) {
-        return Err(format!("must be one of: {}", spec.allowed.join(", ")));
-    }
+    value::allowed(spec, &canonical)?;
     Ok(canonical)
-}
-
-fn check_range(spec: &ParamSpec, n: f64) -> Result<(), String> {
-    if let Some(min) = spec.minimum
-        && n < min
-    {
-        return Err(format!("must be ≥ {min}"));
-    }
-    if let Some(max) = spec.maximum
-        && n > max
-    {
-        return Err(format!("must be ≤ {max}"));
-    }
-    Ok(())
-}
-
-fn shorten(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_string()
-    }
 }
 
 /// Name/value pairs in declaration order.
@@ -119,7 +57,7 @@ pub fn validate_params(
                 check_value(spec, v).map_err(|r| ApiError::validation(&spec.name, location, r))?,
             ),
             (None, Some(d)) => Some(d.clone()),
-            (None, None) if spec.required => {
+            (None, None) if spec.is_required() => {
                 return Err(ApiError::validation(&spec.name, location, "is required"));
             }
             (None, None) => None,
@@ -202,28 +140,20 @@ fn field_name(pointer: &str, error: &jsonschema::ValidationError<'_>) -> String 
 mod tests {
     use super::*;
 
+    use crate::plugins::manifest::ParamKind;
+    use infrastructor_manifest::Param;
+
     fn spec(kind: ParamKind) -> ParamSpec {
-        ParamSpec {
-            name: "p".into(),
-            location: ParamLocation::Query,
-            kind,
-            required: false,
-            description: String::new(),
-            default: None,
-            minimum: None,
-            maximum: None,
-            min_length: None,
-            max_length: None,
-            pattern: None,
-            allowed: Vec::new(),
-        }
+        let mut p = Param::new("p", ParamLocation::Query);
+        p.kind = kind;
+        ParamSpec::new(p).expect("spec")
     }
 
     #[test]
     fn integers_and_bounds() {
         let mut s = spec(ParamKind::Integer);
-        s.minimum = Some(1.0);
-        s.maximum = Some(10.0);
+        s.param.minimum = Some(1.0);
+        s.param.maximum = Some(10.0);
         assert_eq!(check_value(&s, "5").as_deref(), Ok("5"));
         assert!(check_value(&s, "0").is_err());
         assert!(check_value(&s, "11").is_err());
@@ -241,26 +171,30 @@ mod tests {
 
     #[test]
     fn strings_pattern_enum_length() {
-        let mut s = spec(ParamKind::String);
-        s.pattern = Some(regex::Regex::new("^(?:[a-z]+)$").expect("re"));
+        let mut p = Param::new("p", ParamLocation::Query);
+        p.pattern = Some("[a-z]+".into());
+        let s = ParamSpec::new(p).expect("spec");
         assert!(check_value(&s, "abc").is_ok());
-        assert!(check_value(&s, "abc; rm -rf /").is_err());
-        s.pattern = None;
-        s.allowed = vec!["a".into(), "b".into()];
+        assert_eq!(
+            check_value(&s, "abc; rm -rf /"),
+            Err("must match the pattern `[a-z]+`".to_string())
+        );
+        let mut s = spec(ParamKind::String);
+        s.param.allowed = vec!["a".into(), "b".into()];
         assert!(check_value(&s, "c").is_err());
-        s.allowed.clear();
-        s.max_length = Some(3);
+        s.param.allowed.clear();
+        s.param.max_length = Some(3);
         assert!(check_value(&s, "abcd").is_err());
     }
 
     #[test]
     fn missing_required_and_defaults() {
         let mut required = spec(ParamKind::String);
-        required.required = true;
+        required.param.required = true;
         let err = validate_params(&[required], &[], &[]).expect_err("required");
         assert_eq!(err.status.as_u16(), 422);
         let mut defaulted = spec(ParamKind::Integer);
-        defaulted.default = Some("7".into());
+        defaulted.param.default = Some("7".into());
         let (_, q) = validate_params(&[defaulted], &[], &[]).expect("default");
         assert_eq!(q, vec![("p".to_string(), "7".to_string())]);
     }

@@ -1,13 +1,68 @@
-//! Errors of the plugin runtime.
+//! Errors of the plugin runtime: why a plugin could not load, and why a call failed.
 
-use super::bindings::WitError;
+use super::bindings::VersionError;
+use super::manifest::ManifestError;
+use crate::fault::{Fault, FaultKind};
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The plugin directory or a `.wasm` file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file name is not a plugin name.
+    #[error("plugin file names must be lower-case letters, digits, `-` or `_`")]
+    FileName,
+    /// wasmtime could not compile or deserialise the component.
+    #[error("cannot compile it: {0}")]
+    Compile(String),
+    /// The component speaks no plugin API version this host serves.
+    #[error("{0}")]
+    Version(#[from] VersionError),
+    /// The component's imports cannot be satisfied.
+    #[error("cannot link it: {0}")]
+    Link(String),
+    /// Its manifest breaks the rules.
+    #[error("{0}")]
+    Manifest(#[from] ManifestError),
+    /// Its manifest names it differently from its file or config section.
+    #[error("its manifest calls it `{manifest}`; the file or section name must match")]
+    NameMismatch {
+        /// The name in the manifest.
+        manifest: String,
+    },
+    /// A configured grant does not parse.
+    #[error("grant {0}")]
+    Grant(String),
+    /// Its mount is one of the host's own.
+    #[error("mount `{0}` is reserved for the host's own routes")]
+    ReservedMount(String),
+    /// Its mount is taken by another plugin.
+    #[error("mount `{mount}` is already used by plugin `{other}`; set plugins.{plugin}.mount")]
+    MountTaken {
+        /// The mount.
+        mount: String,
+        /// The plugin already there.
+        other: String,
+        /// This plugin.
+        plugin: String,
+    },
+    /// Reading the manifest failed inside the guest.
+    #[error("reading its manifest failed: {0}")]
+    ManifestCall(Box<PluginError>),
+}
 
 /// Why a plugin call or load failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     /// The plugin returned an error of the plugin API (mapped to its HTTP status).
-    #[error("{0:?}")]
-    Api(WitError),
+    #[error("{0}")]
+    Api(Fault),
     /// The plugin trapped (panicked, hit `unreachable`, a bad memory access…).
     #[error("plugin `{plugin}` {version} failed while handling the request: {reason}")]
     Trapped {
@@ -41,22 +96,33 @@ pub enum PluginError {
     /// Too many instances are alive; try again.
     #[error("plugin runtime is at capacity")]
     Busy,
-    /// The plugin could not be loaded (bad wasm, bad manifest, conflicting routes…).
-    #[error("cannot load plugin `{plugin}`: {message}")]
+    /// The plugin could not be loaded.
+    #[error("cannot load plugin `{plugin}`: {source}")]
     Load {
         /// Plugin name (or file name when the manifest is unknown).
         plugin: String,
         /// What went wrong.
-        message: String,
+        source: LoadError,
     },
 }
 
 impl PluginError {
-    /// Shorthand for a load error.
-    pub fn load(plugin: impl Into<String>, message: impl std::fmt::Display) -> Self {
+    /// A load error of `plugin`.
+    pub fn load(plugin: impl Into<String>, source: impl Into<LoadError>) -> Self {
         PluginError::Load {
             plugin: plugin.into(),
-            message: message.to_string(),
+            source: source.into(),
+        }
+    }
+}
+
+impl From<PluginError> for Fault {
+    /// The plugin's own error as it is; a deadline as a timeout; anything else internal.
+    fn from(e: PluginError) -> Fault {
+        match e {
+            PluginError::Api(f) => f,
+            e @ PluginError::Deadline { .. } => Fault::new(FaultKind::Timeout, e.to_string()),
+            other => Fault::internal(other.to_string()),
         }
     }
 }

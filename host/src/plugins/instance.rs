@@ -10,7 +10,8 @@ use wasmtime_wasi::{
     FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
-use super::capability::{Capability, Grants};
+use infrastructor_manifest::{Capability, Grants};
+
 use super::manifest::Manifest;
 use crate::services::HostServices;
 
@@ -113,20 +114,6 @@ impl InstanceState {
     /// Guest CPU time of the current call: wall time minus time in host imports.
     pub fn guest_time(&self) -> Duration {
         self.call_started.elapsed().saturating_sub(self.host_time)
-    }
-
-    /// Logs and returns the `forbidden` error for an ungranted capability.
-    pub fn denied(&self, what: &str) -> super::bindings::WitError {
-        tracing::warn!(
-            plugin = %self.plugin.name,
-            request_id = %self.call.request_id,
-            capability = what,
-            "plugin call denied: capability not granted"
-        );
-        super::bindings::WitError::Forbidden(format!(
-            "plugin `{}` is not granted `{what}`",
-            self.plugin.name
-        ))
     }
 }
 

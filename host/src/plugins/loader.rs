@@ -7,18 +7,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::error::PluginError;
+use super::error::{LoadError, PluginError};
 use super::runtime::{LoadedPlugin, PluginRuntime, PluginSource};
 use crate::config::PluginsConfig;
-
-/// First path segments under `/api` that belong to the host's common routes.
-pub const RESERVED_MOUNTS: &[&str] = &[
-    "status",
-    "system-info",
-    "test-error",
-    "plugins",
-    "openapi.json",
-];
 
 /// A plugin found but not loaded because config disables it.
 #[derive(Debug, Clone, Serialize)]
@@ -70,12 +61,18 @@ pub fn discover(builtins: &[(&str, &[u8])], dir: &Path) -> Result<Vec<PluginBina
         );
     }
     if dir.is_dir() {
-        let entries =
-            std::fs::read_dir(dir).map_err(|e| PluginError::load(dir.display().to_string(), e))?;
+        let unreadable = |source| {
+            PluginError::load(
+                dir.display().to_string(),
+                LoadError::Read {
+                    path: dir.display().to_string(),
+                    source,
+                },
+            )
+        };
+        let entries = std::fs::read_dir(dir).map_err(unreadable)?;
         for entry in entries {
-            let path = entry
-                .map_err(|e| PluginError::load(dir.display().to_string(), e))?
-                .path();
+            let path = entry.map_err(unreadable)?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
                 continue;
             }
@@ -87,12 +84,17 @@ pub fn discover(builtins: &[(&str, &[u8])], dir: &Path) -> Result<Vec<PluginBina
                 continue;
             };
             if !crate::config::is_plugin_name(&name) {
-                return Err(PluginError::load(
-                    name,
-                    "plugin file names must be lower-case letters, digits, `-` or `_`",
-                ));
+                return Err(PluginError::load(name, LoadError::FileName));
             }
-            let wasm = std::fs::read(&path).map_err(|e| PluginError::load(&name, e))?;
+            let wasm = std::fs::read(&path).map_err(|source| {
+                PluginError::load(
+                    &name,
+                    LoadError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    },
+                )
+            })?;
             if found.contains_key(&name) {
                 tracing::warn!(plugin = %name, file = %path.display(), "file replaces the built-in plugin");
             }
@@ -135,33 +137,26 @@ pub async fn load_all(
         let plugin = runtime
             .load(&binary.name, &binary.wasm, binary.source, &entry)
             .await?;
-        let first = plugin
-            .mount
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or("");
-        if RESERVED_MOUNTS.contains(&first) {
+        if crate::http::host_routes::is_reserved_mount(&plugin.mount) {
             return Err(PluginError::load(
                 &plugin.manifest.name,
-                format!(
-                    "mount `{}` is reserved for the host's own routes",
-                    plugin.mount
-                ),
+                LoadError::ReservedMount(plugin.mount.clone()),
             ));
         }
         if let Some(other) = set.loaded.iter().find(|p| p.mount == plugin.mount) {
             return Err(PluginError::load(
                 &plugin.manifest.name,
-                format!(
-                    "mount `{}` is already used by plugin `{}`; set plugins.{}.mount",
-                    plugin.mount, other.manifest.name, plugin.manifest.name
-                ),
+                LoadError::MountTaken {
+                    mount: plugin.mount.clone(),
+                    other: other.manifest.name.clone(),
+                    plugin: plugin.manifest.name.clone(),
+                },
             ));
         }
         tracing::info!(
             plugin = %plugin.manifest.name,
             version = %plugin.manifest.version,
+            api = %plugin.manifest.api_version,
             mount = %plugin.mount,
             routes = plugin.manifest.routes.len(),
             load_ms = format!("{:.1}", plugin.load_time_ms),

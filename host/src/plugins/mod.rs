@@ -1,16 +1,34 @@
-//! The plugin runtime: wasmtime components, their manifests, capabilities and host imports.
+//! The plugin runtime: wasmtime components, their manifests and grants, and the host side of
+//! every supported plugin API version.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`bindings`] | the generated bindings of each API version; version detection |
+//! | [`host`] | the imports of the newest version, one file per WIT interface, the export conversions, and the older versions delegating to them |
+//! | [`granter`] | the one door to a plugin's grants |
+//! | [`manifest`] | the shared manifest model, checked and compiled for serving |
+//! | [`runtime`] | loading (compile, version, manifest, grants) and calling plugins |
+//! | [`instance`] | the per-call store data: identity, limits, host time, WASI |
+//! | [`engine`] | the wasmtime engine and its compile cache |
+//! | [`loader`] | finding plugins and loading the enabled ones |
+//! | [`jobs`] | background runs of a plugin's internal routes |
+//! | [`call`] | a plugin call and its answer in the host's own types |
+//! | [`error`] | load and call errors |
 
 pub mod bindings;
-pub mod capability;
+pub mod call;
 pub mod engine;
 pub mod error;
-pub mod host_api;
+pub mod granter;
+mod host;
 pub mod instance;
+pub mod jobs;
 pub mod loader;
 pub mod manifest;
 pub mod runtime;
 
-pub use error::PluginError;
+pub use call::{PluginRequest, PluginResponse, ResponseBody, StreamCommand};
+pub use error::{LoadError, PluginError};
 pub use instance::CallContext;
 pub use loader::PluginSet;
-pub use runtime::{LoadedPlugin, PluginRuntime, PluginSource};
+pub use runtime::{CollectSpec, LoadedPlugin, PluginRuntime, PluginSource};

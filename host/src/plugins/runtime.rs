@@ -1,23 +1,29 @@
-//! Loading plugins and calling them: one `InstancePre` per plugin, a fresh `Store` and
-//! instance per call (a trapped instance is never reused), a CPU deadline by epoch
-//! interruption that excludes time spent in host imports, and a memory cap.
+//! Loading plugins and calling them: the API version read from the component's import and
+//! export names, one `InstancePre` per plugin, a fresh `Store` and instance per call (a
+//! trapped instance is never reused), a CPU deadline by epoch interruption that excludes time
+//! spent in host imports, and a memory cap.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use infrastructor_manifest::{self as model, Capability, Grants};
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::{DomainPlugin, DomainPluginPre, api};
-use super::capability::{Capability, Grants};
+use super::bindings::{self, ApiVersion, v0_1, v0_2};
+use super::call::{PluginRequest, PluginResponse, StreamCommand};
 use super::engine::{EngineLimits, PluginEngine};
-use super::error::PluginError;
+use super::error::{LoadError, PluginError};
+use super::granter::Granter;
+use super::host;
 use super::instance::{CallContext, InstanceState, MemoryLimitExceeded, PluginIdentity};
 use super::manifest::Manifest;
+use crate::collector::{self, Outcome, StepOutput};
 use crate::config::PluginConfig;
+use crate::fault::Fault;
 use crate::services::HostServices;
 
 /// Where a plugin's wasm came from.
@@ -28,6 +34,51 @@ pub enum PluginSource {
     Builtin,
     /// A `.wasm` file in `plugins.dir`.
     File(PathBuf),
+}
+
+/// A component prepared for instantiation, for the API version it was built against.
+enum Pre {
+    V0_1(v0_1::DomainPluginPre<InstanceState>),
+    V0_2(v0_2::DomainPluginPre<InstanceState>),
+}
+
+/// One call into a guest, in the host's terms.
+enum GuestCall {
+    Manifest,
+    Handle(PluginRequest),
+    Parse {
+        name: String,
+        outputs: Vec<StepOutput>,
+        args: String,
+    },
+}
+
+/// A guest's answer, converted to the host's terms.
+enum GuestAnswer {
+    Manifest(Result<model::Manifest, model::Problems>),
+    Handle(Result<PluginResponse, Fault>),
+    Parse(Result<String, Fault>),
+}
+
+/// What a plugin asks to collect, in the host's terms (from the `collector` import or a
+/// periodic collector of its manifest).
+pub struct CollectSpec {
+    /// Data type.
+    pub data_type: String,
+    /// Device hostname or raw host.
+    pub target: String,
+    /// Output-changing parameters.
+    pub params: Vec<(String, String)>,
+    /// Steps, each checked by the granter.
+    pub steps: Vec<model::Step>,
+    /// One of the plugin's parsers.
+    pub parser: String,
+    /// JSON for the parser.
+    pub parser_args: String,
+    /// Max age of a cached result.
+    pub max_age: Duration,
+    /// Bypass the cache.
+    pub force_refresh: bool,
 }
 
 /// The engine, linker and instance budget shared by all plugins.
@@ -42,7 +93,7 @@ pub struct PluginRuntime {
 
 impl PluginRuntime {
     /// Builds the engine (sized for `max_instances` concurrent calls) and the linker with
-    /// every host import plus an empty WASI context.
+    /// every host import of every supported API version, plus an empty WASI context.
     pub fn new(
         services: Arc<HostServices>,
         cache_dir: PathBuf,
@@ -55,7 +106,8 @@ impl PluginRuntime {
         })?;
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        DomainPlugin::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
+        v0_1::DomainPlugin::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
+        v0_2::DomainPlugin::add_to_linker::<_, HasSelf<InstanceState>>(&mut linker, |s| s)?;
         Ok(Arc::new(PluginRuntime {
             engine,
             linker,
@@ -71,7 +123,20 @@ impl PluginRuntime {
         &self.services
     }
 
-    /// Compiles (or loads from cache) `wasm`, reads its manifest and prepares it for calls.
+    /// The API version `component` was built against.
+    fn api_version(&self, component: &Component) -> Result<ApiVersion, LoadError> {
+        let engine = self.engine.engine();
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+        let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+        Ok(bindings::detect(
+            imports.iter().map(String::as_str),
+            exports.iter().map(String::as_str),
+        )?)
+    }
+
+    /// Compiles (or loads from cache) `wasm`, reads its API version and manifest and
+    /// prepares it for calls.
     ///
     /// `expected_name` is the name the plugin is configured under (file stem or built-in
     /// name): the manifest must agree. `builtin` plugins without explicit `grants` get their
@@ -83,23 +148,26 @@ impl PluginRuntime {
         source: PluginSource,
         config: &PluginConfig,
     ) -> Result<LoadedPlugin, PluginError> {
+        let fail = |e: LoadError| PluginError::load(expected_name, e);
         let started = Instant::now();
-        let engine = self.engine.engine().clone();
         let (component, from_cache) = {
             let this = self.clone();
             let wasm = wasm.to_vec();
             tokio::task::spawn_blocking(move || this.engine.load_component(&wasm, &this.cache_dir))
                 .await
-                .map_err(|e| PluginError::load(expected_name, e))?
-                .map_err(|e| PluginError::load(expected_name, format!("{e:#}")))?
+                .map_err(|e| fail(LoadError::Compile(e.to_string())))?
+                .map_err(|e| fail(LoadError::Compile(format!("{e:#}"))))?
         };
-        let _ = engine;
+        let version = self.api_version(&component).map_err(fail)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| PluginError::load(expected_name, format!("{e:#}")))?;
-        let pre = DomainPluginPre::new(pre)
-            .map_err(|e| PluginError::load(expected_name, format!("{e:#}")))?;
+            .map_err(|e| fail(LoadError::Link(format!("{e:#}"))))?;
+        let pre = match version {
+            ApiVersion::V0_1 => v0_1::DomainPluginPre::new(pre).map(Pre::V0_1),
+            ApiVersion::V0_2 => v0_2::DomainPluginPre::new(pre).map(Pre::V0_2),
+        }
+        .map_err(|e| fail(LoadError::Link(format!("{e:#}"))))?;
         let memory_limit = (config.memory_limit_mb as usize) * 1024 * 1024;
         let deadline = Duration::from_secs(config.timeout_secs);
         let config_json = config.config.to_string();
@@ -119,36 +187,35 @@ impl PluginRuntime {
             request_id: "load".into(),
             principal: None,
         };
-        let raw = self
+        let answer = self
             .call_guest(
                 &pre,
                 bootstrap,
                 call,
                 None,
                 &self.handle_slots,
-                |p, store| {
-                    Box::pin(
-                        async move { p.infrastructor_plugin_plugin().call_manifest(store).await },
-                    )
-                },
+                GuestCall::Manifest,
             )
-            .await?;
-        let manifest = Manifest::from_wit(raw).map_err(|e| PluginError::load(expected_name, e))?;
+            .await
+            .map_err(|e| fail(LoadError::ManifestCall(Box::new(e))))?;
+        let GuestAnswer::Manifest(model) = answer else {
+            return Err(fail(LoadError::Link(
+                "the manifest call answered something else".into(),
+            )));
+        };
+        let model = model.map_err(|p| fail(LoadError::Manifest(p.into())))?;
+        let manifest = Manifest::compile(model, version).map_err(|e| fail(e.into()))?;
         if manifest.name != expected_name {
-            return Err(PluginError::load(
-                expected_name,
-                format!(
-                    "its manifest calls it `{}`; the file or section name must match",
-                    manifest.name
-                ),
-            ));
+            return Err(fail(LoadError::NameMismatch {
+                manifest: manifest.name,
+            }));
         }
         let granted = match (&config.grants, &source) {
             (Some(list), _) => Some(
                 list.iter()
                     .map(|g| Capability::parse(g))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| PluginError::load(expected_name, e))?,
+                    .map_err(|e| fail(LoadError::Grant(e)))?,
             ),
             (None, PluginSource::Builtin) => None,
             (None, PluginSource::File(_)) => Some(Vec::new()),
@@ -198,24 +265,17 @@ impl PluginRuntime {
         })
     }
 
-    /// Instantiates `pre` in a fresh store, runs `f`, and maps traps to [`PluginError`]s.
-    async fn call_guest<R, F>(
+    /// Instantiates `pre` in a fresh store, makes the call, converts the answer to the host's
+    /// types, and maps traps to [`PluginError`]s.
+    async fn call_guest(
         &self,
-        pre: &DomainPluginPre<InstanceState>,
+        pre: &Pre,
         identity: Arc<PluginIdentity>,
         call: CallContext,
         loaded: Option<Arc<LoadedPlugin>>,
         slots: &Arc<Semaphore>,
-        f: F,
-    ) -> Result<R, PluginError>
-    where
-        F: for<'a> FnOnce(
-            &'a DomainPlugin,
-            &'a mut Store<InstanceState>,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>,
-        >,
-    {
+        op: GuestCall,
+    ) -> Result<GuestAnswer, PluginError> {
         let _permit = slots.acquire().await.map_err(|_| PluginError::Busy)?;
         let mut state = InstanceState::new(identity.clone(), self.services.clone(), call);
         state.loaded = loaded;
@@ -233,15 +293,86 @@ impl PluginRuntime {
             }
         });
         store.set_epoch_deadline(1);
-        let result = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            store.data_mut().call_started = Instant::now();
-            store.data_mut().host_time = Duration::ZERO;
-            f(&instance, &mut store).await
-        }
-        .await;
+        let result = match pre {
+            Pre::V0_2(pre) => call_v0_2(pre, &mut store, op).await,
+            Pre::V0_1(pre) => call_v0_1(pre, &mut store, op).await,
+        };
         result.map_err(|e| classify_trap(e, store.data(), &identity))
     }
+}
+
+/// Starts the call's clocks once the instance exists (instantiation is not the guest's time).
+fn start_clock(store: &mut Store<InstanceState>) {
+    store.data_mut().call_started = Instant::now();
+    store.data_mut().host_time = Duration::ZERO;
+}
+
+async fn call_v0_2(
+    pre: &v0_2::DomainPluginPre<InstanceState>,
+    store: &mut Store<InstanceState>,
+    op: GuestCall,
+) -> wasmtime::Result<GuestAnswer> {
+    use host::plugin as conv;
+    let instance = pre.instantiate_async(&mut *store).await?;
+    start_clock(store);
+    let p = instance.infrastructor_plugin_plugin();
+    Ok(match op {
+        GuestCall::Manifest => GuestAnswer::Manifest(Ok(conv::manifest_from_wit(
+            p.call_manifest(&mut *store).await?,
+        ))),
+        GuestCall::Handle(request) => GuestAnswer::Handle(
+            p.call_handle(&mut *store, &conv::request_to_wit(request))
+                .await?
+                .map(conv::response_from_wit)
+                .map_err(host::from_wit_error),
+        ),
+        GuestCall::Parse {
+            name,
+            outputs,
+            args,
+        } => {
+            let outputs: Vec<_> = outputs.into_iter().map(conv::step_output_to_wit).collect();
+            GuestAnswer::Parse(
+                p.call_parse(&mut *store, &name, &outputs, &args)
+                    .await?
+                    .map_err(host::from_wit_error),
+            )
+        }
+    })
+}
+
+async fn call_v0_1(
+    pre: &v0_1::DomainPluginPre<InstanceState>,
+    store: &mut Store<InstanceState>,
+    op: GuestCall,
+) -> wasmtime::Result<GuestAnswer> {
+    use host::v0_1 as conv;
+    let instance = pre.instantiate_async(&mut *store).await?;
+    start_clock(store);
+    let p = instance.infrastructor_plugin_plugin();
+    Ok(match op {
+        GuestCall::Manifest => {
+            GuestAnswer::Manifest(conv::manifest_from_wit(p.call_manifest(&mut *store).await?))
+        }
+        GuestCall::Handle(request) => GuestAnswer::Handle(
+            p.call_handle(&mut *store, &conv::request_to_wit(request))
+                .await?
+                .map(conv::response_from_wit)
+                .map_err(conv::fault_from_wit),
+        ),
+        GuestCall::Parse {
+            name,
+            outputs,
+            args,
+        } => {
+            let outputs: Vec<_> = outputs.into_iter().map(conv::step_output_to_wit).collect();
+            GuestAnswer::Parse(
+                p.call_parse(&mut *store, &name, &outputs, &args)
+                    .await?
+                    .map_err(conv::fault_from_wit),
+            )
+        }
+    })
 }
 
 /// The directories `read-dir:KEY` grants open: for every such capability in force whose
@@ -324,7 +455,7 @@ pub struct LoadedPlugin {
     /// Whether the compiled artifact came from the cache.
     pub from_cache: bool,
     identity: Arc<PluginIdentity>,
-    pre: DomainPluginPre<InstanceState>,
+    pre: Pre,
     runtime: Arc<PluginRuntime>,
 }
 
@@ -332,10 +463,10 @@ impl LoadedPlugin {
     /// Handles one request in a fresh instance.
     pub async fn handle(
         self: &Arc<Self>,
-        request: api::Request,
+        request: PluginRequest,
         call: CallContext,
-    ) -> Result<api::Response, PluginError> {
-        let result = self
+    ) -> Result<PluginResponse, PluginError> {
+        let answer = self
             .runtime
             .call_guest(
                 &self.pre,
@@ -343,16 +474,15 @@ impl LoadedPlugin {
                 call,
                 Some(self.clone()),
                 &self.runtime.handle_slots,
-                move |p, store| {
-                    Box::pin(async move {
-                        p.infrastructor_plugin_plugin()
-                            .call_handle(store, &request)
-                            .await
-                    })
-                },
+                GuestCall::Handle(request),
             )
             .await?;
-        result.map_err(PluginError::Api)
+        match answer {
+            GuestAnswer::Handle(result) => result.map_err(PluginError::Api),
+            _ => Err(PluginError::Api(Fault::internal(
+                "the guest answered another call",
+            ))),
+        }
     }
 
     /// The host services (database, SSH, collector).
@@ -365,15 +495,20 @@ impl LoadedPlugin {
         &self.identity.grants
     }
 
+    /// The plugin API version it was built against.
+    pub fn api_version(&self) -> ApiVersion {
+        self.manifest.api_version
+    }
+
     /// Runs the parser `name` in a fresh instance.
     pub async fn parse(
         &self,
         name: String,
-        outputs: Vec<api::StepOutput>,
+        outputs: Vec<StepOutput>,
         args: String,
         call: CallContext,
     ) -> Result<String, PluginError> {
-        let result = self
+        let answer = self
             .runtime
             .call_guest(
                 &self.pre,
@@ -381,16 +516,79 @@ impl LoadedPlugin {
                 call,
                 None,
                 &self.runtime.parse_slots,
-                move |p, store| {
-                    Box::pin(async move {
-                        p.infrastructor_plugin_plugin()
-                            .call_parse(store, &name, &outputs, &args)
-                            .await
-                    })
+                GuestCall::Parse {
+                    name,
+                    outputs,
+                    args,
                 },
             )
             .await?;
-        result.map_err(PluginError::Api)
+        match answer {
+            GuestAnswer::Parse(result) => result.map_err(PluginError::Api),
+            _ => Err(PluginError::Api(Fault::internal(
+                "the guest answered another call",
+            ))),
+        }
+    }
+
+    /// Collects for this plugin: needs `collector`, a declared parser, and every step allowed
+    /// by the granter; then the collector runs it (or serves it from the cache) and this
+    /// plugin's parser reads the outputs in a fresh instance.
+    pub async fn collect(
+        self: &Arc<Self>,
+        spec: CollectSpec,
+        call: &CallContext,
+    ) -> Result<Outcome, Fault> {
+        let granter = Granter::new(&self.identity, &call.request_id);
+        granter.require(&Capability::Collector)?;
+        if !self.manifest.parsers.contains(&spec.parser) {
+            return Err(Fault::bad_request(format!(
+                "parser `{}` is not declared in the manifest",
+                spec.parser
+            )));
+        }
+        let steps = spec
+            .steps
+            .into_iter()
+            .map(|s| granter.step(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let request = collector::Request {
+            plugin: self.manifest.name.clone(),
+            data_type: spec.data_type,
+            target: spec.target,
+            params: spec.params,
+            steps,
+            parser: spec.parser.clone(),
+            max_age: spec.max_age,
+            force_refresh: spec.force_refresh,
+            requester: call.principal.clone(),
+        };
+        let this = self.clone();
+        let parse_call = call.clone();
+        let (parser, args) = (spec.parser, spec.parser_args);
+        self.services()
+            .collector
+            .collect(request, move |outputs| async move {
+                this.parse(parser, outputs, args, parse_call)
+                    .await
+                    .map_err(Fault::from)
+            })
+            .await
+            .map_err(Fault::from)
+    }
+
+    /// Starts a streamed response's command once the granter allowed it.
+    pub async fn stream(
+        &self,
+        command: StreamCommand,
+        call: &CallContext,
+    ) -> Result<infrastructor_ssh::ExecStream, Fault> {
+        Granter::new(&self.identity, &call.request_id).argv(&command.argv)?;
+        self.services()
+            .remote
+            .stream(&command.target, command.argv, command.sse)
+            .await
+            .map_err(Fault::from)
     }
 }
 

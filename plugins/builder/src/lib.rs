@@ -384,10 +384,7 @@ pub fn ensure_guest_target() -> Result<(), BuildError> {
     if has_guest_target(&sysroot) {
         return Ok(());
     }
-    let toolchain = toolchain_name(
-        std::env::var("RUSTUP_TOOLCHAIN").ok().as_deref(),
-        &sysroot,
-    );
+    let toolchain = toolchain_name(std::env::var("RUSTUP_TOOLCHAIN").ok().as_deref(), &sysroot);
     let argv = target_add_command(toolchain.as_deref());
     let command = argv.join(" ");
     println!("cargo:warning=installing the {GUEST_TARGET} target: {command}");
@@ -569,7 +566,14 @@ mod tests {
         assert_eq!(toolchain_name(Some(""), Path::new("/usr")), None);
         assert_eq!(
             target_add_command(Some("stable")),
-            ["rustup", "target", "add", "wasm32-wasip2", "--toolchain", "stable"]
+            [
+                "rustup",
+                "target",
+                "add",
+                "wasm32-wasip2",
+                "--toolchain",
+                "stable"
+            ]
         );
         assert_eq!(
             target_add_command(None),

@@ -3,7 +3,7 @@
 //! probe runs on `/status` and in the poller's periodic `probe` collector).
 
 use infrastructor_sdk::prelude::*;
-use infrastructor_sdk::registry::{Device, DeviceFields, DeviceFilter};
+use infrastructor_sdk::registry::{Device, DeviceFields, DeviceFilter, DeviceStatus};
 use serde::Deserialize;
 
 /// Device types the API accepts.
@@ -116,7 +116,7 @@ pub struct DeviceBody {
     glances_port: Option<u16>,
     #[serde(default, deserialize_with = "some")]
     glances_url: Option<Option<String>>,
-    status: Option<String>,
+    status: Option<DeviceStatus>,
 }
 
 fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
@@ -193,7 +193,7 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     let page_size: u32 = req.query_as("page_size")?;
     let filter = DeviceFilter {
         device_type: req.query("device_type").map(str::to_ascii_lowercase),
-        status: req.query("status").map(str::to_string),
+        status: req.query("status").and_then(DeviceStatus::from_name),
         monitoring_enabled: req.query_opt_as("monitoring_enabled")?,
         location: req.query("location").map(str::to_string),
         search: req.query("search").map(str::to_string),
@@ -299,25 +299,31 @@ pub fn probe_schema() -> Value {
 }
 
 /// Probes `device` over SSH: (status, response time ms, error).
-fn probe(device: &Device) -> Result<(&'static str, Option<f64>, Option<String>), Error> {
+fn probe(device: &Device) -> Result<(DeviceStatus, Option<f64>, Option<String>), Error> {
     match ssh::exec(&device.hostname, &["true"], None, Duration::from_secs(10)) {
-        Ok(out) => Ok(("online", Some(out.duration.as_secs_f64() * 1000.0), None)),
-        Err(Error::Unavailable(m)) | Err(Error::Timeout(m)) => Ok(("offline", None, Some(m))),
+        Ok(out) => Ok((
+            DeviceStatus::Online,
+            Some(out.duration.as_secs_f64() * 1000.0),
+            None,
+        )),
+        Err(Error::Unavailable(m)) | Err(Error::Timeout(m)) => {
+            Ok((DeviceStatus::Offline, None, Some(m)))
+        }
         Err(e) => Err(e),
     }
 }
 
 /// Writes a probe's status (and `last_seen` when online) unless the device is in maintenance.
-fn record(device: &Device, status: &str) -> Result<(), Error> {
-    if device.status == "maintenance" {
+fn record(device: &Device, status: DeviceStatus) -> Result<(), Error> {
+    if device.status == DeviceStatus::Maintenance {
         return Ok(());
     }
-    let online = status == "online";
+    let online = status == DeviceStatus::Online;
     if device.status == status && !online {
         return Ok(());
     }
     let fields = DeviceFields {
-        status: Some(status.to_string()),
+        status: Some(status),
         last_seen: online.then(|| Some(crate::clock::now_rfc3339())),
         ..DeviceFields::default()
     };
@@ -337,7 +343,7 @@ pub fn probe_job(req: &Request) -> Result<Response, Error> {
     let device = require_device(&body.hostname)?;
     let (status, _, error) = probe(&device)?;
     record(&device, status)?;
-    if status == "online"
+    if status == DeviceStatus::Online
         && body.analyze
         && let Err(e) = crate::analyze::analyze(&device)
     {
@@ -350,7 +356,7 @@ pub fn probe_job(req: &Request) -> Result<Response, Error> {
         "probe done",
         &[
             ("hostname", &device.hostname),
-            ("status", status),
+            ("status", status.as_str()),
             ("error", error.as_deref().unwrap_or("")),
         ],
     );

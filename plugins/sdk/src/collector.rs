@@ -16,19 +16,7 @@ use crate::ssh::{millis, strings};
 /// The default timeout of a [`Step`].
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What a step runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// A program and its arguments.
-    Argv(Vec<String>),
-    /// A declared script and its positional arguments.
-    Script {
-        /// The script's name.
-        name: String,
-        /// Its positional arguments (`$1…`).
-        args: Vec<String>,
-    },
-}
+pub use infrastructor_manifest::Command;
 
 /// One named remote step; its output reaches the parser under `name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,37 +64,17 @@ impl Step {
         &self.command
     }
 
-    pub(crate) fn script_name(&self) -> Option<&str> {
-        match &self.command {
-            Command::Script { name, .. } => Some(name),
-            Command::Argv(_) => None,
+    /// The step as the manifest model describes it.
+    pub fn model(&self) -> infrastructor_manifest::Step {
+        infrastructor_manifest::Step {
+            name: self.name.clone(),
+            command: self.command.clone(),
+            timeout_ms: millis(self.timeout),
         }
     }
 
     fn to_wit(&self) -> wit::Step {
-        wit::Step {
-            name: self.name.clone(),
-            command: match &self.command {
-                Command::Argv(argv) => wit::Command::Argv(argv.clone()),
-                Command::Script { name, args } => {
-                    wit::Command::Script((name.clone(), args.clone()))
-                }
-            },
-            timeout_ms: millis(self.timeout),
-        }
-    }
-
-    pub(crate) fn to_manifest_step(&self) -> wit_export::CollectorStep {
-        let (argv, script) = match &self.command {
-            Command::Argv(argv) => (argv.clone(), None),
-            Command::Script { name, args } => (args.clone(), Some(name.clone())),
-        };
-        wit_export::CollectorStep {
-            name: self.name.clone(),
-            argv,
-            script,
-            timeout_ms: millis(self.timeout),
-        }
+        crate::manifest_wit::step(self.model())
     }
 }
 
@@ -370,7 +338,7 @@ mod tests {
         assert_eq!(r.steps[0].timeout_ms, 5000);
         assert!(matches!(&r.steps[0].command, wit::Command::Argv(a) if a.len() == 3));
         assert!(
-            matches!(&r.steps[1].command, wit::Command::Script((n, a)) if n == "probe" && a == &["x"])
+            matches!(&r.steps[1].command, wit::Command::Script(c) if c.name == "probe" && c.args == ["x"])
         );
         assert_eq!(r.steps[1].timeout_ms, 30_000);
         assert_eq!(r.parser_args, r#"{"all":true}"#);

@@ -7,6 +7,73 @@ use serde_json::Value;
 use crate::Error;
 use crate::bindings::infrastructor::plugin::registry as wit;
 
+/// What the host last knew of a device's reachability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceStatus {
+    /// Answered its last probe or command.
+    Online,
+    /// Failed several connection attempts in a row.
+    Offline,
+    /// Never probed.
+    Unknown,
+    /// Set by an operator: not polled, not marked offline.
+    Maintenance,
+}
+
+impl DeviceStatus {
+    /// Every status, in the order the API documents them.
+    pub const ALL: [DeviceStatus; 4] = [
+        DeviceStatus::Online,
+        DeviceStatus::Offline,
+        DeviceStatus::Unknown,
+        DeviceStatus::Maintenance,
+    ];
+
+    /// The status's name (`online`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Online => "online",
+            DeviceStatus::Offline => "offline",
+            DeviceStatus::Unknown => "unknown",
+            DeviceStatus::Maintenance => "maintenance",
+        }
+    }
+
+    /// The status called `name`.
+    pub fn from_name(name: &str) -> Option<DeviceStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for DeviceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<wit::DeviceStatus> for DeviceStatus {
+    fn from(s: wit::DeviceStatus) -> Self {
+        match s {
+            wit::DeviceStatus::Online => Self::Online,
+            wit::DeviceStatus::Offline => Self::Offline,
+            wit::DeviceStatus::Unknown => Self::Unknown,
+            wit::DeviceStatus::Maintenance => Self::Maintenance,
+        }
+    }
+}
+
+impl From<DeviceStatus> for wit::DeviceStatus {
+    fn from(s: DeviceStatus) -> Self {
+        match s {
+            DeviceStatus::Online => Self::Online,
+            DeviceStatus::Offline => Self::Offline,
+            DeviceStatus::Unknown => Self::Unknown,
+            DeviceStatus::Maintenance => Self::Maintenance,
+        }
+    }
+}
+
 /// A registered device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
@@ -32,8 +99,8 @@ pub struct Device {
     pub tags: Value,
     /// Whether periodic collectors run for it.
     pub monitoring_enabled: bool,
-    /// `online`, `offline`, `unknown` or `maintenance`.
-    pub status: String,
+    /// Reachability as the host last knew it.
+    pub status: DeviceStatus,
     /// RFC 3339 time it was last reached.
     pub last_seen: Option<String>,
     /// RFC 3339 creation time.
@@ -86,8 +153,8 @@ pub struct DeviceFields {
     pub tags: Option<Value>,
     /// Whether periodic collectors run for it.
     pub monitoring_enabled: Option<bool>,
-    /// `online`, `offline`, `unknown` or `maintenance`.
-    pub status: Option<String>,
+    /// Reachability.
+    pub status: Option<DeviceStatus>,
     /// RFC 3339 time it was last reached.
     #[serde(deserialize_with = "present")]
     pub last_seen: Option<Option<String>>,
@@ -102,7 +169,7 @@ pub struct DeviceFilter {
     /// Exact device type.
     pub device_type: Option<String>,
     /// Exact status.
-    pub status: Option<String>,
+    pub status: Option<DeviceStatus>,
     /// Monitoring flag.
     pub monitoring_enabled: Option<bool>,
     /// Case-insensitive substring of location.
@@ -160,7 +227,7 @@ fn device(d: wit::Device) -> Result<Device, Error> {
         description: d.description,
         location: d.location,
         monitoring_enabled: d.monitoring_enabled,
-        status: d.status,
+        status: d.status.into(),
         last_seen: d.last_seen,
         created_at: d.created_at,
         updated_at: d.updated_at,
@@ -180,7 +247,7 @@ impl From<&DeviceFields> for wit::DeviceFields {
             location: f.location.clone(),
             tags: f.tags.as_ref().map(Value::to_string),
             monitoring_enabled: f.monitoring_enabled,
-            status: f.status.clone(),
+            status: f.status.map(Into::into),
             last_seen: f.last_seen.clone(),
             extra: f.extra.as_ref().map(Value::to_string),
         }
@@ -191,7 +258,7 @@ impl From<&DeviceFilter> for wit::DeviceFilter {
     fn from(f: &DeviceFilter) -> Self {
         Self {
             device_type: f.device_type.clone(),
-            status: f.status.clone(),
+            status: f.status.map(Into::into),
             monitoring_enabled: f.monitoring_enabled,
             location: f.location.clone(),
             search: f.search.clone(),
@@ -268,7 +335,7 @@ mod tests {
             location: None,
             tags: r#"{"env":"prod"}"#.into(),
             monitoring_enabled: true,
-            status: "online".into(),
+            status: wit::DeviceStatus::Online,
             last_seen: None,
             created_at: "t".into(),
             updated_at: "t".into(),

@@ -115,7 +115,6 @@ fn app() -> App {
                 .param(Param::path("kind").allowed(&Error::KINDS)),
             fail,
         )
-        .script("probe", "echo \"$1\"", &["echo"])
         .parser("words", parse_words)
 }
 
@@ -242,7 +241,11 @@ mod tests {
         assert_eq!(app().validate(), Ok(()));
         let m = app().manifest();
         assert_eq!(m.mount, "/hello");
-        assert_eq!(m.capabilities, ["storage", "registry-read"]);
+        let (model, problems) = app().model();
+        assert!(problems.is_empty(), "{problems:?}");
+        let caps: Vec<String> = model.capabilities.iter().map(ToString::to_string).collect();
+        assert_eq!(caps, ["storage", "registry-read"]);
+        assert_eq!(m.capabilities.len(), 2);
         assert_eq!(m.parsers, ["words"]);
     }
 

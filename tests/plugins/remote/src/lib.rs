@@ -16,6 +16,10 @@ fn app() -> App {
         .capability("exec:cat")
         .capability("exec:sleep *")
         .capability("exec:hostname")
+        // Declared, never granted by the tests: the `forbidden` script needs it, so running
+        // that script must be refused at run time (plugin API 0.2.0 requires every script
+        // program to be declared; the operator's grant decides).
+        .capability("exec:tee **")
         .capability("collector")
         .script("args", "printf '%s\\0' \"$@\"", &["printf"])
         .script("forbidden", "cat /etc/shadow", &["cat", "tee"])

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{AuthConfig, Scope};
 use crate::http::error::ApiError;
+use crate::http::host_routes::is_public;
 
 /// The caller, when auth is on.
 #[derive(Debug, Clone)]
@@ -63,14 +64,6 @@ struct Key {
 /// Checks bearer tokens against the configured keys.
 pub struct Authenticator {
     keys: Vec<Key>,
-}
-
-/// Paths that never need a token.
-pub fn is_public(path: &str) -> bool {
-    path == "/api/status"
-        || path == "/api/openapi.json"
-        || path == "/docs"
-        || path.starts_with("/docs/")
 }
 
 impl Authenticator {

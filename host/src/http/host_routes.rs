@@ -1,40 +1,140 @@
-//! The host's own routes under `/api`: status, system info, the debug-only test error and
-//! the plugin list.
+//! The host's own routes under `/api` (status, system info, the plugin list, the OpenAPI
+//! document, the debug-only test error), declared once in [`HOST_ROUTES`].
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::routing::{MethodRouter, get};
+use infrastructor_manifest::Quota;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
-use crate::openapi::CommonRoute;
 
-/// The common routes, for the OpenAPI document.
-pub const ROUTES: &[CommonRoute] = &[
-    CommonRoute {
+/// One of the host's own routes. [`HOST_ROUTES`] is the only place they are declared: the
+/// router mounts them with their quotas, authentication reads the public ones, the OpenAPI
+/// document lists the documented ones, and the plugin loader refuses mounts on their first
+/// path segments.
+pub struct HostRoute {
+    /// Full path (`/api/status`).
+    pub path: &'static str,
+    /// Operation id in the OpenAPI document.
+    pub operation_id: &'static str,
+    /// Summary.
+    pub summary: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// Answered without a token.
+    pub public: bool,
+    /// Listed in the OpenAPI document.
+    pub documented: bool,
+    /// Mounted only with `server.debug`.
+    pub debug_only: bool,
+    /// The route's own quota per client, on top of the global one.
+    pub quota: Option<Quota>,
+    /// The GET handler.
+    pub handler: fn() -> MethodRouter<Arc<AppState>>,
+}
+
+const fn per_minute(requests: u32) -> Option<Quota> {
+    Some(Quota {
+        requests,
+        per_secs: 60,
+    })
+}
+
+/// The host's own routes, in the order the docs list them.
+pub const HOST_ROUTES: &[HostRoute] = &[
+    HostRoute {
         path: "/api/status",
         operation_id: "status",
         summary: "Server status",
         description: "Liveness: always `operational` while the server runs. Public. 60/minute.",
         public: true,
+        documented: true,
+        debug_only: false,
+        quota: per_minute(60),
+        handler: || get(status),
     },
-    CommonRoute {
+    HostRoute {
         path: "/api/system-info",
         operation_id: "system_info",
         summary: "Server host and build information",
         description: "Host name, OS, architecture, versions, start-up time, uptime and loaded plugins. 30/minute.",
         public: false,
+        documented: true,
+        debug_only: false,
+        quota: per_minute(30),
+        handler: || get(system_info),
     },
-    CommonRoute {
+    HostRoute {
         path: "/api/plugins",
         operation_id: "plugins",
         summary: "Plugins",
-        description: "Every plugin: name, version, mount, enabled, routes, declared and granted capabilities, limits, load time.",
+        description: "Every plugin: name, version, plugin API version, mount, enabled, routes, declared and granted capabilities, limits, load time.",
         public: false,
+        documented: true,
+        debug_only: false,
+        quota: None,
+        handler: || get(plugins),
+    },
+    HostRoute {
+        path: "/api/openapi.json",
+        operation_id: "openapi",
+        summary: "This API's OpenAPI 3.1 document",
+        description: "Generated from the host routes and every loaded plugin's manifest.",
+        public: true,
+        documented: false,
+        debug_only: false,
+        quota: None,
+        handler: || get(openapi),
+    },
+    HostRoute {
+        path: "/api/test-error",
+        operation_id: "test_error",
+        summary: "A sample error",
+        description: "Only with `server.debug`: answers a 500 error envelope. 10/minute.",
+        public: false,
+        documented: false,
+        debug_only: true,
+        quota: per_minute(10),
+        handler: || get(test_error),
     },
 ];
+
+/// Where the interactive API docs are served (public, outside `/api`).
+pub const DOCS_PATH: &str = "/docs";
+
+/// True for a path that never needs a token: a public host route or the docs page.
+pub fn is_public(path: &str) -> bool {
+    HOST_ROUTES.iter().any(|r| r.public && r.path == path)
+        || path == DOCS_PATH
+        || path
+            .strip_prefix(DOCS_PATH)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// True when a plugin mount's first segment (`status` of `/status/x`) is taken by a host
+/// route.
+pub fn is_reserved_mount(mount: &str) -> bool {
+    let first = mount
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    HOST_ROUTES.iter().any(|r| {
+        r.path
+            .strip_prefix("/api/")
+            .and_then(|rest| rest.split('/').next())
+            == Some(first)
+    })
+}
+
+/// `GET /api/openapi.json`.
+pub async fn openapi(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(state.openapi.as_ref().clone())
+}
 
 /// `GET /api/status`: `{status: "operational", message, timestamp}`.
 pub async fn status() -> Json<Value> {
@@ -100,6 +200,7 @@ pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<Value> {
             json!({
                 "name": m.name,
                 "version": m.version,
+                "api_version": m.api_version,
                 "description": m.description,
                 "enabled": true,
                 "source": p.source,

@@ -1,19 +1,18 @@
 //! Capabilities: what a plugin declares it needs and what the operator grants it.
 //!
-//! Syntax (the same in manifests and in `plugins.<name>.grants`):
+//! Text form (the same in SDK declarations and in `plugins.<name>.grants`):
 //! - `exec:PROGRAM ARG…`: run a remote program; each `ARG` is a literal, `*` (exactly one
 //!   argument) or `**` (any number of further arguments, only last). `exec:docker ps **`.
 //! - `collector`, `storage`, `registry-read`, `registry-write`, `clock`.
 //! - `read-dir:KEY`: read (never write) the host directory the operator names in the
-//!   plugin's config under `KEY` (`plugins.devices.config.import_dir`). It is preopened
-//!   read-only at `/KEY` in the guest; WASI resolves every path inside it, so `..` and
-//!   symlinks cannot leave it. Without the config key nothing is opened.
+//!   plugin's config under `KEY`, preopened read-only at `/KEY` in the guest.
 //!
 //! A call is allowed only when it is both declared by the plugin and granted by the
-//! operator (built-in plugins are granted their declaration by default; third-party plugins
-//! get nothing until configured). Checks run in the host import before anything happens.
+//! operator: [`Grants::effective`] is that intersection.
 
 use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One capability.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,17 +33,33 @@ pub enum Capability {
     ReadDir(String),
 }
 
-/// An argv pattern of an `exec:` capability.
+/// An argv pattern of an `exec:` capability: a literal program and argument patterns.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ExecPattern {
-    tokens: Vec<Token>,
+    /// The program (`argv[0]`), always literal.
+    pub program: String,
+    /// The arguments, position by position.
+    pub args: Vec<ArgPattern>,
 }
 
+/// One argument position of an [`ExecPattern`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Token {
+pub enum ArgPattern {
+    /// Exactly this argument.
     Literal(String),
-    One,
+    /// Any one argument (`*`).
+    Any,
+    /// Any number of further arguments (`**`), only last.
     Rest,
+}
+
+/// True for a `read-dir:` key: 1–64 lower-case letters, digits and `_`.
+fn is_config_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 impl Capability {
@@ -55,12 +70,7 @@ impl Capability {
             return ExecPattern::parse(pattern).map(Capability::Exec);
         }
         if let Some(key) = text.strip_prefix("read-dir:") {
-            let valid = !key.is_empty()
-                && key.len() <= 64
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            return if valid {
+            return if is_config_key(key) {
                 Ok(Capability::ReadDir(key.to_string()))
             } else {
                 Err(format!(
@@ -80,6 +90,19 @@ impl Capability {
             )),
         }
     }
+
+    /// Checks a capability built from parts (the typed plugin API) as [`Capability::parse`]
+    /// checks text: a literal, non-empty program without whitespace; literal arguments
+    /// without whitespace; `rest` only last; a valid `read-dir` key.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Capability::Exec(p) => p.check(),
+            Capability::ReadDir(key) if !is_config_key(key) => Err(format!(
+                "`read-dir:` needs a config key of lower-case letters, digits and `_`, not `{key}`"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl fmt::Display for Capability {
@@ -96,9 +119,16 @@ impl fmt::Display for Capability {
     }
 }
 
-impl serde::Serialize for Capability {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Serialize for Capability {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Capability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Capability::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -109,89 +139,123 @@ impl ExecPattern {
         let Some((program, args)) = words.split_first() else {
             return Err("`exec:` needs a program name".into());
         };
-        if *program == "*" || *program == "**" {
+        let pattern = ExecPattern {
+            program: (*program).to_string(),
+            args: args
+                .iter()
+                .map(|w| match *w {
+                    "*" => ArgPattern::Any,
+                    "**" => ArgPattern::Rest,
+                    literal => ArgPattern::Literal(literal.to_string()),
+                })
+                .collect(),
+        };
+        pattern.check()?;
+        Ok(pattern)
+    }
+
+    /// Checks the parts (see [`Capability::check`]).
+    pub fn check(&self) -> Result<(), String> {
+        let plain = |s: &str| !s.is_empty() && !s.chars().any(char::is_whitespace);
+        if self.program == "*" || self.program == "**" {
             return Err("the program of an `exec:` pattern must be a literal name".into());
         }
-        let mut tokens = vec![Token::Literal((*program).to_string())];
-        for (i, word) in args.iter().enumerate() {
-            tokens.push(match *word {
-                "*" => Token::One,
-                "**" if i + 1 == args.len() => Token::Rest,
-                "**" => return Err("`**` may only be the last element of a pattern".into()),
-                literal => Token::Literal(literal.to_string()),
-            });
+        if !plain(&self.program) {
+            return Err(format!(
+                "`exec:` needs a program name without spaces, not `{}`",
+                self.program
+            ));
         }
-        Ok(ExecPattern { tokens })
+        for (i, arg) in self.args.iter().enumerate() {
+            match arg {
+                ArgPattern::Rest if i + 1 != self.args.len() => {
+                    return Err("`**` may only be the last element of a pattern".into());
+                }
+                ArgPattern::Literal(l) if !plain(l) || l == "*" || l == "**" => {
+                    return Err(format!(
+                        "literal argument `{l}` of `exec:{}` must be non-empty, without spaces",
+                        self.program
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The program name the pattern is for.
     pub fn program(&self) -> &str {
-        match self.tokens.first() {
-            Some(Token::Literal(p)) => p,
-            _ => "",
-        }
+        &self.program
     }
 
-    /// True when `argv` matches the pattern exactly.
+    /// True when `argv` (program included) matches the pattern exactly.
     pub fn matches<S: AsRef<str>>(&self, argv: &[S]) -> bool {
+        let Some((program, args)) = argv.split_first() else {
+            return false;
+        };
+        if program.as_ref() != self.program {
+            return false;
+        }
         let mut i = 0;
-        for token in &self.tokens {
-            match token {
-                Token::Rest => return true,
-                Token::One => {
-                    if i >= argv.len() {
-                        return false;
-                    }
-                }
-                Token::Literal(lit) => {
-                    if argv.get(i).map(AsRef::as_ref) != Some(lit.as_str()) {
+        for pattern in &self.args {
+            match pattern {
+                ArgPattern::Rest => return true,
+                ArgPattern::Any if i >= args.len() => return false,
+                ArgPattern::Any => {}
+                ArgPattern::Literal(lit) => {
+                    if args.get(i).map(AsRef::as_ref) != Some(lit.as_str()) {
                         return false;
                     }
                 }
             }
             i += 1;
         }
-        i == argv.len()
+        i == args.len()
     }
 
     /// True when every argv this pattern matches is also matched by `wider`.
     pub fn within(&self, wider: &ExecPattern) -> bool {
+        if self.program != wider.program {
+            return false;
+        }
         let mut i = 0;
-        for token in &wider.tokens {
-            match token {
-                Token::Rest => return true,
-                Token::One => match self.tokens.get(i) {
-                    Some(Token::Literal(_)) | Some(Token::One) => {}
+        for pattern in &wider.args {
+            match pattern {
+                ArgPattern::Rest => return true,
+                ArgPattern::Any => match self.args.get(i) {
+                    Some(ArgPattern::Literal(_)) | Some(ArgPattern::Any) => {}
                     _ => return false,
                 },
-                Token::Literal(lit) => match self.tokens.get(i) {
-                    Some(Token::Literal(mine)) if mine == lit => {}
+                ArgPattern::Literal(lit) => match self.args.get(i) {
+                    Some(ArgPattern::Literal(mine)) if mine == lit => {}
                     _ => return false,
                 },
             }
             i += 1;
         }
-        i == self.tokens.len()
+        i == self.args.len()
     }
 }
 
 impl fmt::Display for ExecPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let words: Vec<&str> = self
-            .tokens
-            .iter()
-            .map(|t| match t {
-                Token::Literal(s) => s.as_str(),
-                Token::One => "*",
-                Token::Rest => "**",
-            })
-            .collect();
-        f.write_str(&words.join(" "))
+        f.write_str(&self.program)?;
+        for arg in &self.args {
+            match arg {
+                ArgPattern::Literal(s) => write!(f, " {s}")?,
+                ArgPattern::Any => f.write_str(" *")?,
+                ArgPattern::Rest => f.write_str(" **")?,
+            }
+        }
+        Ok(())
     }
 }
 
 /// The capabilities in force for one plugin: declared ∩ granted.
-#[derive(Debug, Clone, Default)]
+///
+/// This is the only place that decides whether something is allowed; the host's granter asks
+/// it for every import, streamed response, collector step and poller run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
     effective: Vec<Capability>,
 }
@@ -220,7 +284,8 @@ impl Grants {
         &self.effective
     }
 
-    /// True when `cap` (a non-exec capability) is in force.
+    /// True when `cap` is in force (`registry-write` covers `registry-read`; an `exec`
+    /// pattern is in force when it lies within one in force).
     pub fn has(&self, cap: &Capability) -> bool {
         self.effective.iter().any(|c| covers(c, cap))
     }
@@ -233,13 +298,21 @@ impl Grants {
         })
     }
 
-    /// True when some `exec:` capability in force is for `program` (used for scripts, whose
-    /// declared programs are checked by name).
+    /// True when some `exec:` capability in force is for `program`: a constant script's
+    /// declared programs are checked by name, since its arguments are fixed text.
     pub fn allows_program(&self, program: &str) -> bool {
         self.effective.iter().any(|c| match c {
-            Capability::Exec(p) => p.program() == program,
+            Capability::Exec(p) => p.program == program,
             _ => false,
         })
+    }
+
+    /// The first of `programs` that [`Grants::allows_program`] refuses.
+    pub fn first_refused_program<'a>(&self, programs: &'a [String]) -> Option<&'a str> {
+        programs
+            .iter()
+            .find(|p| !self.allows_program(p))
+            .map(String::as_str)
     }
 }
 
@@ -276,6 +349,11 @@ mod tests {
             "read-dir:import_dir",
         ] {
             assert_eq!(cap(s).to_string(), s);
+            let json = serde_json::to_string(&cap(s)).expect("json");
+            assert_eq!(
+                serde_json::from_str::<Capability>(&json).expect("back"),
+                cap(s)
+            );
         }
         for bad in [
             "exec:",
@@ -292,17 +370,47 @@ mod tests {
     }
 
     #[test]
+    fn typed_capabilities_are_checked_like_text() {
+        let bad = [
+            Capability::Exec(ExecPattern {
+                program: String::new(),
+                args: vec![],
+            }),
+            Capability::Exec(ExecPattern {
+                program: "docker ps".into(),
+                args: vec![],
+            }),
+            Capability::Exec(ExecPattern {
+                program: "zfs".into(),
+                args: vec![ArgPattern::Rest, ArgPattern::Any],
+            }),
+            Capability::Exec(ExecPattern {
+                program: "zfs".into(),
+                args: vec![ArgPattern::Literal("a b".into())],
+            }),
+            Capability::ReadDir("../x".into()),
+        ];
+        for c in bad {
+            assert!(c.check().is_err(), "{c:?}");
+        }
+        assert!(cap("exec:docker ps *").check().is_ok());
+    }
+
+    #[test]
     fn exec_patterns_match_argv() {
         let p = pat("docker ps *");
         assert!(p.matches(&["docker", "ps", "-a"]));
         assert!(!p.matches(&["docker", "ps"]));
         assert!(!p.matches(&["docker", "ps", "-a", "-q"]));
         assert!(!p.matches(&["docker", "rm", "-a"]));
+        assert!(!p.matches::<&str>(&[]));
         let rest = pat("zfs **");
         assert!(rest.matches(&["zfs"]));
         assert!(rest.matches(&["zfs", "list", "-H", "tank/a b"]));
         assert!(!rest.matches(&["zpool", "list"]));
         assert!(!pat("cat /proc/stat").matches(&["cat", "/etc/shadow"]));
+        assert!(pat("uptime").matches(&["uptime"]));
+        assert!(!pat("uptime").matches(&["uptime", "-p"]));
     }
 
     #[test]
@@ -312,6 +420,7 @@ mod tests {
         assert!(!pat("docker **").within(&pat("docker ps **")));
         assert!(!pat("docker ps **").within(&pat("docker ps *")));
         assert!(pat("docker ps -a").within(&pat("docker ps *")));
+        assert!(!pat("zfs list").within(&pat("zpool **")));
     }
 
     #[test]
@@ -333,5 +442,21 @@ mod tests {
         assert!(!g.has(&Capability::RegistryWrite), "not declared");
         let none = Grants::effective(&declared, &[]);
         assert!(none.list().is_empty());
+    }
+
+    #[test]
+    fn scripts_are_allowed_by_program_name_only_when_an_exec_grant_names_it() {
+        let declared = vec![cap("exec:cat /proc/*"), cap("exec:df -P"), cap("storage")];
+        let partial = Grants::effective(&declared, &[cap("exec:cat **"), cap("storage")]);
+        assert!(partial.allows_program("cat"));
+        assert!(!partial.allows_program("df"), "declared, not granted");
+        assert!(!partial.allows_program("rm"), "neither");
+        assert!(!partial.allows_program("storage"), "a non-exec capability");
+        let programs = vec!["cat".to_string(), "df".to_string()];
+        assert_eq!(partial.first_refused_program(&programs), Some("df"));
+        assert_eq!(
+            Grants::all(&declared).first_refused_program(&programs),
+            None
+        );
     }
 }

@@ -30,25 +30,10 @@ pub struct RateSpec {
 }
 
 impl RateSpec {
-    /// Parses `N/second|minute|hour|day` (also `N/s`, `N/m`, `N/h`, `N/d`).
+    /// Parses `N/second|minute|hour|day` (also `N/s`, `N/m`, `N/h`, `N/d`): the same
+    /// spellings the plugin manifests accept ([`infrastructor_manifest::Quota::parse`]).
     pub fn parse(text: &str) -> Result<RateSpec, String> {
-        let (count, unit) = text
-            .split_once('/')
-            .ok_or_else(|| format!("`{text}` is not of the form N/minute"))?;
-        let count: u32 = count
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("`{count}` is not a positive count"))?;
-        let period_secs = match unit.trim() {
-            "s" | "sec" | "second" => 1,
-            "m" | "min" | "minute" => 60,
-            "h" | "hour" => 3600,
-            "d" | "day" => 86_400,
-            other => return Err(format!("unknown period `{other}`")),
-        };
-        Ok(RateSpec { count, period_secs })
+        infrastructor_manifest::Quota::parse(text).map(RateSpec::from)
     }
 
     /// Per minute.
@@ -56,6 +41,15 @@ impl RateSpec {
         RateSpec {
             count: count.max(1),
             period_secs: 60,
+        }
+    }
+}
+
+impl From<infrastructor_manifest::Quota> for RateSpec {
+    fn from(q: infrastructor_manifest::Quota) -> RateSpec {
+        RateSpec {
+            count: q.requests,
+            period_secs: u64::from(q.per_secs),
         }
     }
 }

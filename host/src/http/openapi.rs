@@ -6,23 +6,10 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::http::host_routes::HostRoute;
 use crate::http::plugin_routes::full_path;
 use crate::plugins::PluginSet;
 use crate::plugins::manifest::{ParamKind, ParamLocation, ParamSpec, RouteMethod};
-
-/// A common (host) route for the document.
-pub struct CommonRoute {
-    /// Full path.
-    pub path: &'static str,
-    /// Operation id.
-    pub operation_id: &'static str,
-    /// Summary.
-    pub summary: &'static str,
-    /// Description.
-    pub description: &'static str,
-    /// Whether it needs no token.
-    pub public: bool,
-}
 
 fn error_response(description: &str) -> Value {
     json!({
@@ -52,8 +39,11 @@ fn param_schema(p: &ParamSpec) -> Value {
     if let Some(v) = p.max_length {
         s.insert("maxLength".into(), json!(v));
     }
-    if let Some(re) = &p.pattern {
-        s.insert("pattern".into(), json!(re.as_str()));
+    if let Some(pattern) = &p.pattern {
+        s.insert(
+            "pattern".into(),
+            json!(infrastructor_manifest::value::anchored(pattern)),
+        );
     }
     if !p.allowed.is_empty() {
         s.insert("enum".into(), json!(p.allowed));
@@ -62,7 +52,9 @@ fn param_schema(p: &ParamSpec) -> Value {
         let typed = match p.kind {
             ParamKind::Integer => d.parse::<i64>().map(Value::from).unwrap_or(json!(d)),
             ParamKind::Number => d.parse::<f64>().map(Value::from).unwrap_or(json!(d)),
-            ParamKind::Boolean => json!(d == "true"),
+            ParamKind::Boolean => infrastructor_manifest::value::parse_bool(d)
+                .map(Value::from)
+                .unwrap_or(json!(d)),
             ParamKind::String => json!(d),
         };
         s.insert("default".into(), typed);
@@ -71,10 +63,10 @@ fn param_schema(p: &ParamSpec) -> Value {
 }
 
 /// Builds the document.
-pub fn document(common: &[CommonRoute], plugins: &PluginSet, version: &str) -> Value {
+pub fn document(common: &[HostRoute], plugins: &PluginSet, version: &str) -> Value {
     let mut paths = Map::new();
     let mut tags = vec![json!({"name": "common", "description": "Server status and metadata"})];
-    for r in common {
+    for r in common.iter().filter(|r| r.documented) {
         let mut op = json!({
             "operationId": r.operation_id,
             "summary": r.summary,
@@ -111,7 +103,7 @@ pub fn document(common: &[CommonRoute], plugins: &PluginSet, version: &str) -> V
                     json!({
                         "name": p.name,
                         "in": match p.location { ParamLocation::Path => "path", ParamLocation::Query => "query" },
-                        "required": p.required,
+                        "required": p.is_required(),
                         "description": p.description,
                         "schema": param_schema(p),
                     })

@@ -1,0 +1,356 @@
+//! Routes and their parameters.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::quota::Quota;
+use crate::value;
+
+/// HTTP method of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method's name in upper case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scope a caller's key needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Reading.
+    Read,
+    /// Changing state.
+    Write,
+    /// Administration.
+    Admin,
+}
+
+/// Where a parameter comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamLocation {
+    /// A `{name}` path segment.
+    Path,
+    /// The query string.
+    Query,
+}
+
+/// A parameter's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamKind {
+    /// Text.
+    String,
+    /// A 64-bit signed integer.
+    Integer,
+    /// A finite number.
+    Number,
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`, any case).
+    Boolean,
+}
+
+/// A declared path or query parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    /// Name.
+    pub name: String,
+    /// Path or query.
+    pub location: ParamLocation,
+    /// Type.
+    pub kind: ParamKind,
+    /// Must be present (path parameters always are).
+    pub required: bool,
+    /// Description for the docs.
+    pub description: String,
+    /// Default applied when absent (query only), in text form.
+    pub default: Option<String>,
+    /// Inclusive lower bound (numbers).
+    pub minimum: Option<f64>,
+    /// Inclusive upper bound (numbers).
+    pub maximum: Option<f64>,
+    /// Minimum length in characters (strings).
+    pub min_length: Option<u32>,
+    /// Maximum length in characters (strings).
+    pub max_length: Option<u32>,
+    /// A regular expression the whole value must match (strings; `regex` syntax).
+    pub pattern: Option<String>,
+    /// Allowed values, when the set is closed.
+    pub allowed: Vec<String>,
+}
+
+impl Param {
+    /// A string parameter with no constraints.
+    pub fn new(name: &str, location: ParamLocation) -> Param {
+        Param {
+            name: name.to_owned(),
+            location,
+            kind: ParamKind::String,
+            required: location == ParamLocation::Path,
+            description: String::new(),
+            default: None,
+            minimum: None,
+            maximum: None,
+            min_length: None,
+            max_length: None,
+            pattern: None,
+            allowed: Vec::new(),
+        }
+    }
+
+    /// True when the value must be present: required, or a path parameter.
+    pub fn is_required(&self) -> bool {
+        self.required || self.location == ParamLocation::Path
+    }
+
+    fn problems(&self, route: &str, out: &mut Vec<String>) {
+        let at = format!("route `{route}`, parameter `{}`", self.name);
+        if self.name.is_empty() {
+            out.push(format!("route `{route}`: a parameter has an empty name"));
+        }
+        if self.location == ParamLocation::Path && self.default.is_some() {
+            out.push(format!("{at}: path parameters cannot have a default"));
+        }
+        if self.required && self.default.is_some() {
+            out.push(format!("{at}: a required parameter cannot have a default"));
+        }
+        let numeric = matches!(self.kind, ParamKind::Integer | ParamKind::Number);
+        if !numeric && (self.minimum.is_some() || self.maximum.is_some()) {
+            out.push(format!(
+                "{at}: minimum/maximum need an integer or number parameter"
+            ));
+        }
+        if self.kind != ParamKind::String
+            && (self.min_length.is_some() || self.max_length.is_some() || self.pattern.is_some())
+        {
+            out.push(format!(
+                "{at}: min_length/max_length/pattern need a string parameter"
+            ));
+        }
+        if let (Some(lo), Some(hi)) = (self.minimum, self.maximum)
+            && lo > hi
+        {
+            out.push(format!("{at}: minimum {lo} is greater than maximum {hi}"));
+        }
+        if let (Some(lo), Some(hi)) = (self.min_length, self.max_length)
+            && lo > hi
+        {
+            out.push(format!(
+                "{at}: min_length {lo} is greater than max_length {hi}"
+            ));
+        }
+        if let Some(pattern) = &self.pattern
+            && let Err(e) = value::check_pattern(pattern)
+        {
+            out.push(format!("{at}: bad pattern: {e}"));
+        }
+        if let Some(default) = &self.default
+            && let Err(why) = value::check(self, default)
+        {
+            out.push(format!("{at}: default `{default}` {why}"));
+        }
+        for allowed in &self.allowed {
+            if let Err(why) = value::canonical(self.kind, allowed) {
+                out.push(format!("{at}: allowed value `{allowed}` {why}"));
+            }
+        }
+    }
+}
+
+/// A route the plugin serves, relative to its mount.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    /// Method.
+    pub method: Method,
+    /// Path template relative to the mount (`/{hostname}/status`; `` for the mount itself).
+    pub path: String,
+    /// Operation id, unique within the plugin.
+    pub operation_id: String,
+    /// One-line summary.
+    pub summary: String,
+    /// Longer description.
+    pub description: String,
+    /// Declared parameters.
+    pub params: Vec<Param>,
+    /// JSON Schema of the request body, as JSON text.
+    pub request_body: Option<String>,
+    /// JSON Schema of the success response, as JSON text.
+    pub response: Option<String>,
+    /// Status of a success response.
+    pub success_status: u16,
+    /// Per-route quota.
+    pub rate_limit: Option<Quota>,
+    /// Whether the route changes state.
+    pub mutates: bool,
+    /// Scope a key needs; `None` = read for GET, write otherwise.
+    pub scope: Option<Scope>,
+    /// Not mounted: runs only as a background job.
+    pub internal: bool,
+}
+
+impl Route {
+    /// The scope in force: the declared one, or read for GET and write otherwise.
+    pub fn effective_scope(&self) -> Scope {
+        self.scope.unwrap_or(if self.method == Method::Get {
+            Scope::Read
+        } else {
+            Scope::Write
+        })
+    }
+
+    pub(crate) fn problems(&self, out: &mut Vec<String>) {
+        let id = &self.operation_id;
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            out.push(format!(
+                "route {} {}: operation id `{id}` must be letters, digits, `_` or `-`",
+                self.method, self.path
+            ));
+        }
+        if let Err(e) = check_path(&self.path) {
+            out.push(format!("route `{id}`: {e}"));
+        }
+        if self.summary.trim().is_empty() {
+            out.push(format!("route `{id}`: missing summary"));
+        }
+        if !(100..=599).contains(&self.success_status) {
+            out.push(format!(
+                "route `{id}`: success status {} is not an HTTP status",
+                self.success_status
+            ));
+        }
+        let in_template = template_params(&self.path);
+        let declared: Vec<&str> = self
+            .params
+            .iter()
+            .filter(|p| p.location == ParamLocation::Path)
+            .map(|p| p.name.as_str())
+            .collect();
+        for name in &in_template {
+            if !declared.contains(&name.as_str()) {
+                out.push(format!(
+                    "route `{id}`: path parameter `{name}` of `{}` is not declared",
+                    self.path
+                ));
+            }
+        }
+        for name in &declared {
+            if !in_template.iter().any(|t| t == name) {
+                out.push(format!(
+                    "route `{id}`: path parameter `{name}` is not in the template `{}`",
+                    self.path
+                ));
+            }
+        }
+        for (i, p) in self.params.iter().enumerate() {
+            if self.params[..i].iter().any(|q| q.name == p.name) {
+                out.push(format!(
+                    "route `{id}`: parameter `{}` declared twice",
+                    p.name
+                ));
+            }
+            p.problems(id, out);
+        }
+        if self.method == Method::Get && self.request_body.is_some() {
+            out.push(format!("route `{id}`: GET routes take no body"));
+        }
+        for (what, schema) in [
+            ("request body", &self.request_body),
+            ("response", &self.response),
+        ] {
+            if let Some(text) = schema {
+                match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(v) if v.is_object() || v.is_boolean() => {}
+                    Ok(_) => out.push(format!(
+                        "route `{id}`: the {what} schema must be a JSON object"
+                    )),
+                    Err(e) => out.push(format!("route `{id}`: the {what} schema is not JSON: {e}")),
+                }
+            }
+        }
+        if let Some(q) = &self.rate_limit
+            && let Err(e) = q.check()
+        {
+            out.push(format!("route `{id}`: {e}"));
+        }
+    }
+}
+
+/// Checks a path template: empty (the mount itself) or `/`-separated segments, no trailing
+/// `/`; literal segments of letters, digits, `-`, `_`, `.`, `~`; `{name}` (or `{*name}`, the
+/// rest of the path) placeholders of letters, digits and `_`.
+pub(crate) fn check_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    if !path.starts_with('/') || path.ends_with('/') {
+        return Err(format!(
+            "path `{path}` must start with `/` and not end with one"
+        ));
+    }
+    for seg in path.split('/').skip(1) {
+        let ok = if let Some(inner) = seg.strip_prefix('{') {
+            inner.strip_suffix('}').is_some_and(|n| {
+                let n = n.strip_prefix('*').unwrap_or(n);
+                !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        } else {
+            !seg.is_empty()
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
+        };
+        if !ok {
+            return Err(format!("path `{path}` has a bad segment `{seg}`"));
+        }
+    }
+    Ok(())
+}
+
+/// Names of `{param}` (and `{*param}`) segments in a path template, in order.
+pub fn template_params(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|s| s.trim_start_matches('*').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// `/{a}/x/{b}` → `/{}/x/{}`: two templates of the same shape would collide in the router.
+pub fn normalise_template(path: &str) -> String {
+    path.split('/')
+        .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
+}

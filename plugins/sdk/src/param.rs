@@ -1,0 +1,131 @@
+//! Path and query parameters of a route.
+
+use infrastructor_manifest as model;
+
+pub use model::{ParamKind, ParamLocation};
+
+/// A declared path or query parameter. The host validates it (type, bounds, length, pattern,
+/// allowed values) and applies its default before the handler runs, and documents it in the
+/// OpenAPI document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param(pub(crate) model::Param);
+
+impl Param {
+    /// A path parameter (a `{name}` segment of the route's template); always required.
+    pub fn path(name: &str) -> Self {
+        Self(model::Param::new(name, ParamLocation::Path))
+    }
+
+    /// A query parameter; optional unless [`Param::required`] is called.
+    pub fn query(name: &str) -> Self {
+        Self(model::Param::new(name, ParamLocation::Query))
+    }
+
+    /// Sets the type to text (the default).
+    pub fn string(mut self) -> Self {
+        self.0.kind = ParamKind::String;
+        self
+    }
+
+    /// Sets the type to integer.
+    pub fn integer(mut self) -> Self {
+        self.0.kind = ParamKind::Integer;
+        self
+    }
+
+    /// Sets the type to number.
+    pub fn number(mut self) -> Self {
+        self.0.kind = ParamKind::Number;
+        self
+    }
+
+    /// Sets the type to boolean.
+    pub fn boolean(mut self) -> Self {
+        self.0.kind = ParamKind::Boolean;
+        self
+    }
+
+    /// Makes a query parameter required (path parameters always are).
+    pub fn required(mut self) -> Self {
+        self.0.required = true;
+        self
+    }
+
+    /// The value used when a query parameter is absent, in its text form (`"1"`, `"false"`).
+    pub fn default(mut self, value: impl Into<String>) -> Self {
+        self.0.default = Some(value.into());
+        self
+    }
+
+    /// The smallest allowed value of an integer or number parameter.
+    pub fn min(mut self, minimum: f64) -> Self {
+        self.0.minimum = Some(minimum);
+        self
+    }
+
+    /// The largest allowed value of an integer or number parameter.
+    pub fn max(mut self, maximum: f64) -> Self {
+        self.0.maximum = Some(maximum);
+        self
+    }
+
+    /// The shortest allowed text, in characters.
+    pub fn min_len(mut self, min_length: u32) -> Self {
+        self.0.min_length = Some(min_length);
+        self
+    }
+
+    /// The longest allowed text, in characters.
+    pub fn max_len(mut self, max_length: u32) -> Self {
+        self.0.max_length = Some(max_length);
+        self
+    }
+
+    /// A regular expression (Rust `regex` syntax) the whole value must match.
+    pub fn pattern(mut self, pattern: &str) -> Self {
+        self.0.pattern = Some(pattern.to_owned());
+        self
+    }
+
+    /// Closes the set of allowed values.
+    pub fn allowed(mut self, values: &[&str]) -> Self {
+        self.0.allowed = values.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
+
+    /// A description for the API documentation.
+    pub fn description(mut self, description: &str) -> Self {
+        self.0.description = description.to_owned();
+        self
+    }
+
+    /// The parameter's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Where the parameter comes from.
+    pub fn location(&self) -> ParamLocation {
+        self.0.location
+    }
+
+    /// The parameter's type.
+    pub fn kind(&self) -> ParamKind {
+        self.0.kind
+    }
+
+    /// Whether the parameter must be present.
+    pub fn is_required(&self) -> bool {
+        self.0.is_required()
+    }
+
+    /// The default, in text form.
+    pub fn default_value(&self) -> Option<&str> {
+        self.0.default.as_deref()
+    }
+
+    /// The parameter as the manifest model describes it.
+    pub fn model(&self) -> &model::Param {
+        &self.0
+    }
+}

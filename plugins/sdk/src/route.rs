@@ -1,0 +1,256 @@
+//! Routes: method, path template, parameters, schemas, quota, scope.
+
+use infrastructor_manifest as model;
+use serde_json::Value;
+
+use crate::param::Param;
+
+pub use model::{Method, Scope};
+
+/// A route the plugin serves, relative to its mount (`/greet/{name}`).
+///
+/// `{name}` segments of the template that are not declared with [`Param::path`] are declared
+/// as plain string path parameters automatically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    method: Method,
+    path: String,
+    operation_id: String,
+    summary: String,
+    description: String,
+    params: Vec<Param>,
+    body_schema: Option<Value>,
+    response_schema: Option<Value>,
+    status: u16,
+    rate_limit: Option<String>,
+    mutates: Option<bool>,
+    scope: Option<Scope>,
+    internal: bool,
+}
+
+impl Route {
+    /// A route with `method`, path template and operation id (unique within the plugin).
+    pub fn new(method: Method, path: &str, operation_id: &str) -> Self {
+        let mut route = Self {
+            method,
+            path: path.to_owned(),
+            operation_id: operation_id.to_owned(),
+            summary: String::new(),
+            description: String::new(),
+            params: Vec::new(),
+            body_schema: None,
+            response_schema: None,
+            status: 200,
+            rate_limit: None,
+            mutates: None,
+            scope: None,
+            internal: false,
+        };
+        for name in model::template_params(path) {
+            route.params.push(Param::path(&name));
+        }
+        route
+    }
+
+    /// A `GET` route.
+    pub fn get(path: &str, operation_id: &str) -> Self {
+        Self::new(Method::Get, path, operation_id)
+    }
+
+    /// A `POST` route.
+    pub fn post(path: &str, operation_id: &str) -> Self {
+        Self::new(Method::Post, path, operation_id)
+    }
+
+    /// A `PUT` route.
+    pub fn put(path: &str, operation_id: &str) -> Self {
+        Self::new(Method::Put, path, operation_id)
+    }
+
+    /// A `PATCH` route.
+    pub fn patch(path: &str, operation_id: &str) -> Self {
+        Self::new(Method::Patch, path, operation_id)
+    }
+
+    /// A `DELETE` route.
+    pub fn delete(path: &str, operation_id: &str) -> Self {
+        Self::new(Method::Delete, path, operation_id)
+    }
+
+    /// One line for the API documentation (required: [`App::validate`] checks it).
+    pub fn summary(mut self, summary: &str) -> Self {
+        self.summary = summary.to_owned();
+        self
+    }
+
+    /// A longer description for the API documentation.
+    pub fn description(mut self, description: &str) -> Self {
+        self.description = description.to_owned();
+        self
+    }
+
+    /// Declares a parameter. A path parameter replaces the automatic declaration of the same
+    /// name; declaring the same query parameter twice keeps the last.
+    pub fn param(mut self, param: Param) -> Self {
+        if let Some(existing) = self
+            .params
+            .iter_mut()
+            .find(|p| p.0.name == param.0.name && p.0.location == param.0.location)
+        {
+            *existing = param;
+        } else {
+            self.params.push(param);
+        }
+        self
+    }
+
+    /// The JSON Schema the request body must match; the host rejects other bodies with 400.
+    ///
+    /// Object schemas that do not say otherwise get `"additionalProperties": false` (at every
+    /// nesting level reached through `properties`, `items`, `prefixItems` and `$defs`), so
+    /// unknown fields are rejected. Object schemas combining subschemas (`allOf`, `anyOf`,
+    /// `oneOf`, `$ref`) or setting `unevaluatedProperties` are left alone.
+    pub fn body_schema(mut self, mut schema: Value) -> Self {
+        close_objects(&mut schema);
+        self.body_schema = Some(schema);
+        self
+    }
+
+    /// The JSON Schema of a success response, for the OpenAPI document.
+    pub fn response_schema(mut self, schema: Value) -> Self {
+        self.response_schema = Some(schema);
+        self
+    }
+
+    /// The status of a success response (default 200).
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// A per-route quota such as `"60/minute"` (also `60/min`, `60/m`; second, minute, hour,
+    /// day), on top of the global one. A quota that does not parse is reported by
+    /// [`App::validate`](crate::App::validate).
+    pub fn rate_limit(mut self, quota: &str) -> Self {
+        self.rate_limit = Some(quota.to_owned());
+        self
+    }
+
+    /// Whether the route changes state (never retried, audited). Defaults to `true` for every
+    /// method but `GET`.
+    pub fn mutates(mut self, mutates: bool) -> Self {
+        self.mutates = Some(mutates);
+        self
+    }
+
+    /// The scope a caller's key needs; by default `read` for `GET` and `write` otherwise.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// Not mounted over HTTP: the route runs only as a background job queued with
+    /// [`crate::jobs::enqueue`].
+    pub fn internal(mut self) -> Self {
+        self.internal = true;
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The path template.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The operation id.
+    pub fn operation_id(&self) -> &str {
+        &self.operation_id
+    }
+
+    /// The declared parameters, path parameters first in template order.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// The request body schema, after [`Route::body_schema`]'s closing of objects.
+    pub fn request_body_schema(&self) -> Option<&Value> {
+        self.body_schema.as_ref()
+    }
+
+    /// Whether the route mutates state (explicit, or derived from the method).
+    pub fn is_mutating(&self) -> bool {
+        self.mutates.unwrap_or(self.method != Method::Get)
+    }
+
+    /// Why the quota given to [`Route::rate_limit`] does not parse, if it does not.
+    pub(crate) fn quota_problem(&self) -> Option<String> {
+        let quota = self.rate_limit.as_deref()?;
+        model::Quota::parse(quota)
+            .err()
+            .map(|e| format!("route `{}`: rate limit {e}", self.operation_id))
+    }
+
+    /// The route as the manifest model describes it (without a quota that does not parse:
+    /// see [`App::validate`](crate::App::validate)).
+    pub fn model(&self) -> model::Route {
+        let rate_limit = self
+            .rate_limit
+            .as_deref()
+            .and_then(|q| model::Quota::parse(q).ok());
+        model::Route {
+            method: self.method,
+            path: self.path.clone(),
+            operation_id: self.operation_id.clone(),
+            summary: self.summary.clone(),
+            description: self.description.clone(),
+            params: self.params.iter().map(|p| p.0.clone()).collect(),
+            request_body: self.body_schema.as_ref().map(Value::to_string),
+            response: self.response_schema.as_ref().map(Value::to_string),
+            success_status: self.status,
+            rate_limit,
+            mutates: self.is_mutating(),
+            scope: self.scope,
+            internal: self.internal,
+        }
+    }
+}
+
+/// Adds `"additionalProperties": false` to object schemas that say nothing about extra
+/// properties; see [`Route::body_schema`].
+fn close_objects(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    let is_object = match obj.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+        None => obj.contains_key("properties"),
+        Some(_) => false,
+    };
+    let composed = ["allOf", "anyOf", "oneOf", "$ref", "unevaluatedProperties"]
+        .iter()
+        .any(|k| obj.contains_key(*k));
+    if is_object && !composed && !obj.contains_key("additionalProperties") {
+        obj.insert("additionalProperties".to_owned(), Value::Bool(false));
+    }
+    for key in ["properties", "$defs", "definitions"] {
+        if let Some(Value::Object(children)) = obj.get_mut(key) {
+            children.values_mut().for_each(close_objects);
+        }
+    }
+    match obj.get_mut("items") {
+        Some(Value::Array(items)) => items.iter_mut().for_each(close_objects),
+        Some(items) => close_objects(items),
+        None => {}
+    }
+    if let Some(Value::Array(items)) = obj.get_mut("prefixItems") {
+        items.iter_mut().for_each(close_objects);
+    }
+    if let Some(extra @ Value::Object(_)) = obj.get_mut("additionalProperties") {
+        close_objects(extra);
+    }
+}
