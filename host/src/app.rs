@@ -119,7 +119,15 @@ impl App {
             max_memory_mb as usize * 1024 * 1024,
         )
         .map_err(|e| BuildError::Runtime(format!("{e:#}")))?;
-        let plugins = Arc::new(loader::load_all(&runtime, binaries, &config.plugins).await?);
+        let plugins = Arc::new(
+            loader::load_all(
+                &runtime,
+                binaries,
+                &config.plugins,
+                host_routes::is_reserved_mount,
+            )
+            .await?,
+        );
         let openapi = Arc::new(openapi::document(
             host_routes::HOST_ROUTES,
             &plugins,

@@ -2,9 +2,9 @@
 //! kind of failure it is (which decides the HTTP status, once, at the edge) and a message
 //! meant for API users (no secrets, no internal paths).
 //!
-//! Services keep their own typed errors ([`crate::remote::RemoteError`],
-//! [`crate::collector::CollectError`]) and convert into a [`Fault`] where they meet a caller
-//! that only needs the kind; the plugin ABI converts a [`Fault`] to and from the WIT error of
+//! Services keep their own typed errors (`RemoteError` in `remote`, `CollectError` in
+//! `collector`) and convert into a [`Fault`] where they meet a caller that only needs the
+//! kind; the plugin ABI converts a [`Fault`] to and from the WIT error of
 //! each API version.
 
 /// The kind of a failure.

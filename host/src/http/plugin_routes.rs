@@ -15,7 +15,7 @@ use super::edge::RequestId;
 use super::error::ApiError;
 use super::validate::{validate_body, validate_params};
 use crate::http::auth::Caller;
-use crate::http::ratelimit::{Limiter, client_ip};
+use crate::http::ratelimit::{Limiter, RateSpec, client_ip};
 use crate::plugins::manifest::{RouteMethod, RouteSpec};
 use crate::plugins::{
     CallContext, LoadedPlugin, PluginRequest, PluginResponse, PluginSet, ResponseBody,
@@ -75,7 +75,7 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
             let limiter = route
                 .rate_limit
                 .filter(|_| rate_limits)
-                .map(|spec| Arc::new(Limiter::new(spec)));
+                .map(|quota| Arc::new(Limiter::new(RateSpec::from(quota))));
             limiters.extend(limiter.clone());
             let binding = Arc::new(RouteBinding {
                 plugin: plugin.clone(),

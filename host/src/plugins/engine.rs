@@ -34,7 +34,7 @@ impl PluginEngine {
     pub fn new(limits: &EngineLimits) -> anyhow::Result<PluginEngine> {
         let mut pool = PoolingAllocationConfig::default();
         let n = limits.instances.max(1);
-        // A component instance needs 3 core instances, 1 memory and 2 tables (NOTES.md);
+        // A component instance needs 3 core instances, 1 memory and 2 tables (measured);
         // leave headroom for components built differently.
         pool.total_component_instances(n)
             .total_core_instances(n * 4)

@@ -111,12 +111,13 @@ pub fn discover(builtins: &[(&str, &[u8])], dir: &Path) -> Result<Vec<PluginBina
     Ok(found.into_values().collect())
 }
 
-/// Loads every enabled plugin; fails on the first that cannot load or whose mount or routes
-/// collide with another's.
+/// Loads every enabled plugin; fails on the first that cannot load, whose mount collides
+/// with another's, or whose mount `reserved` says belongs to the host's own routes.
 pub async fn load_all(
     runtime: &Arc<PluginRuntime>,
     binaries: Vec<PluginBinary>,
     config: &PluginsConfig,
+    reserved: impl Fn(&str) -> bool,
 ) -> Result<PluginSet, PluginError> {
     let mut set = PluginSet::default();
     for name in config.entries.keys() {
@@ -137,7 +138,7 @@ pub async fn load_all(
         let plugin = runtime
             .load(&binary.name, &binary.wasm, binary.source, &entry)
             .await?;
-        if crate::http::host_routes::is_reserved_mount(&plugin.mount) {
+        if reserved(&plugin.mount) {
             return Err(PluginError::load(
                 &plugin.manifest.name,
                 LoadError::ReservedMount(plugin.mount.clone()),

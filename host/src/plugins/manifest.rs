@@ -14,7 +14,6 @@ pub use model::{Method as RouteMethod, Script as ScriptSpec};
 
 use super::bindings::ApiVersion;
 use crate::config::Scope;
-use crate::http::ratelimit::RateSpec;
 
 /// Why a manifest cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +92,7 @@ pub struct RouteSpec {
     /// Status of a success response.
     pub success_status: u16,
     /// Per-route quota.
-    pub rate_limit: Option<RateSpec>,
+    pub rate_limit: Option<model::Quota>,
     /// Whether the route changes state.
     pub mutates: bool,
     /// Scope a key needs.
@@ -212,7 +211,7 @@ impl RouteSpec {
             request_body,
             response,
             success_status: r.success_status,
-            rate_limit: r.rate_limit.map(RateSpec::from),
+            rate_limit: r.rate_limit,
             mutates: r.mutates,
             scope,
             internal: r.internal,

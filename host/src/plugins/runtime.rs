@@ -307,73 +307,50 @@ fn start_clock(store: &mut Store<InstanceState>) {
     store.data_mut().host_time = Duration::ZERO;
 }
 
-async fn call_v0_2(
-    pre: &v0_2::DomainPluginPre<InstanceState>,
-    store: &mut Store<InstanceState>,
-    op: GuestCall,
-) -> wasmtime::Result<GuestAnswer> {
-    use host::plugin as conv;
-    let instance = pre.instantiate_async(&mut *store).await?;
-    start_clock(store);
-    let p = instance.infrastructor_plugin_plugin();
-    Ok(match op {
-        GuestCall::Manifest => GuestAnswer::Manifest(Ok(conv::manifest_from_wit(
-            p.call_manifest(&mut *store).await?,
-        ))),
-        GuestCall::Handle(request) => GuestAnswer::Handle(
-            p.call_handle(&mut *store, &conv::request_to_wit(request))
-                .await?
-                .map(conv::response_from_wit)
-                .map_err(host::from_wit_error),
-        ),
-        GuestCall::Parse {
-            name,
-            outputs,
-            args,
-        } => {
-            let outputs: Vec<_> = outputs.into_iter().map(conv::step_output_to_wit).collect();
-            GuestAnswer::Parse(
-                p.call_parse(&mut *store, &name, &outputs, &args)
-                    .await?
-                    .map_err(host::from_wit_error),
-            )
+/// One call of a guest of one API version: instantiate, start the clocks, call, convert the
+/// answer with that version's conversions (`$conv`). The same steps for every version; only
+/// the generated types differ.
+macro_rules! call_version {
+    ($name:ident, $bindings:ident, $conv:path) => {
+        async fn $name(
+            pre: &$bindings::DomainPluginPre<InstanceState>,
+            store: &mut Store<InstanceState>,
+            op: GuestCall,
+        ) -> wasmtime::Result<GuestAnswer> {
+            use $conv as conv;
+            let instance = pre.instantiate_async(&mut *store).await?;
+            start_clock(store);
+            let p = instance.infrastructor_plugin_plugin();
+            Ok(match op {
+                GuestCall::Manifest => GuestAnswer::Manifest(conv::manifest_from_wit(
+                    p.call_manifest(&mut *store).await?,
+                )),
+                GuestCall::Handle(request) => GuestAnswer::Handle(
+                    p.call_handle(&mut *store, &conv::request_to_wit(request))
+                        .await?
+                        .map(conv::response_from_wit)
+                        .map_err(conv::fault_from_wit),
+                ),
+                GuestCall::Parse {
+                    name,
+                    outputs,
+                    args,
+                } => {
+                    let outputs: Vec<_> =
+                        outputs.into_iter().map(conv::step_output_to_wit).collect();
+                    GuestAnswer::Parse(
+                        p.call_parse(&mut *store, &name, &outputs, &args)
+                            .await?
+                            .map_err(conv::fault_from_wit),
+                    )
+                }
+            })
         }
-    })
+    };
 }
 
-async fn call_v0_1(
-    pre: &v0_1::DomainPluginPre<InstanceState>,
-    store: &mut Store<InstanceState>,
-    op: GuestCall,
-) -> wasmtime::Result<GuestAnswer> {
-    use host::v0_1 as conv;
-    let instance = pre.instantiate_async(&mut *store).await?;
-    start_clock(store);
-    let p = instance.infrastructor_plugin_plugin();
-    Ok(match op {
-        GuestCall::Manifest => {
-            GuestAnswer::Manifest(conv::manifest_from_wit(p.call_manifest(&mut *store).await?))
-        }
-        GuestCall::Handle(request) => GuestAnswer::Handle(
-            p.call_handle(&mut *store, &conv::request_to_wit(request))
-                .await?
-                .map(conv::response_from_wit)
-                .map_err(conv::fault_from_wit),
-        ),
-        GuestCall::Parse {
-            name,
-            outputs,
-            args,
-        } => {
-            let outputs: Vec<_> = outputs.into_iter().map(conv::step_output_to_wit).collect();
-            GuestAnswer::Parse(
-                p.call_parse(&mut *store, &name, &outputs, &args)
-                    .await?
-                    .map_err(conv::fault_from_wit),
-            )
-        }
-    })
-}
+call_version!(call_v0_2, v0_2, host::plugin);
+call_version!(call_v0_1, v0_1, host::v0_1);
 
 /// The directories `read-dir:KEY` grants open: for every such capability in force whose
 /// key the plugin's config sets to an existing directory, (`/KEY`, canonical host path).

@@ -1,5 +1,5 @@
 //! `POST /{hostname}/{container}/exec`: `docker exec` with the command as argv (a JSON array
-//! in the body, or the reference's `command` query string split with shell-word rules),
+//! in the body, or the Python original's `command` query string split with shell-word rules),
 //! never through a remote shell. Exit 125 → 404 (container missing or not running),
 //! 126/127 → 400 (not executable / not found), other non-zero → 200 with `success: false`.
 
@@ -9,38 +9,31 @@ use serde::Deserialize;
 use crate::docker::failure;
 use crate::parse::names::split_command;
 
-/// The body: every field optional (the query form may be used instead).
-#[derive(Debug, Default, Deserialize)]
+/// The body: every field optional (the query form may be used instead). Its JSON Schema is
+/// derived from this type.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ExecBody {
-    /// The program and its arguments.
+    /// argv: the program and its arguments
+    #[schemars(length(min = 1, max = 256), inner(length(max = 4096)))]
     pub command: Option<Vec<String>>,
-    /// `--user`.
+    /// `--user`: `name`, `uid`, `uid:gid` or `name:group`.
+    #[schemars(regex(pattern = USER_PATTERN))]
     pub user: Option<String>,
-    /// `--workdir`.
+    /// `--workdir`: an absolute path.
+    #[schemars(regex(pattern = "^/.{0,1023}$"))]
     pub workdir: Option<String>,
     /// Environment variables (`--env NAME=VALUE`).
+    #[schemars(extend(
+        "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
+        "additionalProperties" = {"type": "string", "maxLength": 4096}
+    ))]
     pub env: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Pattern of `user` (`name`, `uid`, `uid:gid`, `name:group`).
 pub const USER_PATTERN: &str =
     "^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63})?$";
-
-/// JSON Schema of the body.
-pub fn schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "command": {"type": "array", "items": {"type": "string", "maxLength": 4096}, "minItems": 1, "maxItems": 256,
-                        "description": "argv: the program and its arguments"},
-            "user": {"type": "string", "pattern": USER_PATTERN},
-            "workdir": {"type": "string", "pattern": "^/.{0,1023}$"},
-            "env": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 4096},
-                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"}},
-        },
-    })
-}
 
 /// docker exec's argv.
 fn docker_argv(container: &str, body: &ExecBody, command: &[String]) -> Vec<String> {
@@ -65,17 +58,17 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let hostname = req.path("hostname")?;
     let container = req.path("container")?;
     let timeout: u64 = req.query_as("timeout")?;
-    let mut body: ExecBody = match req.body() {
-        Some(b) if !b.trim().is_empty() => req.body_json()?,
+    let mut body: ExecBody = match req.body_str() {
+        Some(b) if !b.trim().is_empty() => req.body()?,
         _ => ExecBody::default(),
     };
     if body.user.is_none() {
-        body.user = req.query("user").map(str::to_string);
+        body.user = req.query_str("user").map(str::to_string);
     }
     if body.workdir.is_none() {
-        body.workdir = req.query("workdir").map(str::to_string);
+        body.workdir = req.query_str("workdir").map(str::to_string);
     }
-    let command = match (&body.command, req.query("command")) {
+    let command = match (&body.command, req.query_str("command")) {
         (Some(c), None) => c.clone(),
         (None, Some(q)) => split_command(q).map_err(|e| Error::bad_request(e.to_string()))?,
         (Some(_), Some(_)) => {
@@ -154,6 +147,22 @@ impl IntoNotFound for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_body_schema_keeps_every_bound() {
+        let s = infrastructor_sdk::schema::schema_of::<ExecBody>();
+        let p = &s["properties"];
+        assert_eq!(p["command"]["minItems"], 1, "{s}");
+        assert_eq!(p["command"]["maxItems"], 256);
+        assert_eq!(p["command"]["items"]["maxLength"], 4096);
+        assert_eq!(p["user"]["pattern"], USER_PATTERN);
+        assert_eq!(p["workdir"]["pattern"], "^/.{0,1023}$");
+        assert_eq!(
+            p["env"]["propertyNames"]["pattern"],
+            "^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+        );
+        assert_eq!(p["env"]["additionalProperties"]["maxLength"], 4096, "{s}");
+    }
 
     #[test]
     fn the_command_stays_argv_after_the_container() {

@@ -96,7 +96,7 @@ struct ListBody<'a> {
 /// `GET /api/containers/{hostname}`: live list with docker's fields and parsed ones.
 pub fn list_device(req: &Request) -> Result<Response, Error> {
     let hostname = req.path("hostname")?;
-    let status = req.query("status");
+    let status = req.query_str("status");
     let all: bool = req.query_bool("all_containers")?;
     let live = req.query_bool("live")?;
     let limit: Option<usize> = req.query_opt_as("limit")?;
@@ -174,8 +174,10 @@ pub fn list_device(req: &Request) -> Result<Response, Error> {
 /// `GET /api/containers`: the newest snapshot of every device, flattened, filtered by
 /// container state and device, ordered by device then name, paginated.
 pub fn list_all(req: &Request) -> Result<Response, Error> {
-    let status = req.query("status");
-    let device = req.query("device_hostname").map(str::to_ascii_lowercase);
+    let status = req.query_str("status");
+    let device = req
+        .query_str("device_hostname")
+        .map(str::to_ascii_lowercase);
     let page: usize = req.query_as("page")?;
     let page_size: usize = req.query_as("page_size")?;
     let mut items: Vec<Value> = Vec::new();

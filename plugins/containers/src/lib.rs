@@ -9,8 +9,8 @@ mod exec;
 mod inventory;
 mod lifecycle;
 mod logs;
+mod manifest;
 pub mod parse;
-mod routes;
 mod stats;
 
-infrastructor_sdk::export_plugin!(routes::app);
+infrastructor_sdk::export_plugin!(manifest::app);

@@ -85,8 +85,8 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let hostname = req.path("hostname")?;
     let container = req.path("container")?;
     let opts = Options {
-        since: req.query("since").filter(|s| !s.is_empty()),
-        until: req.query("until").filter(|s| !s.is_empty()),
+        since: req.query_str("since").filter(|s| !s.is_empty()),
+        until: req.query_str("until").filter(|s| !s.is_empty()),
         tail: req.query_as("tail")?,
         timestamps: req.query_bool("timestamps")?,
     };

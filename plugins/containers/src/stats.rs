@@ -92,13 +92,10 @@ pub fn host(req: &Request) -> Result<Response, Error> {
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let stats = collected.data["stats"].clone();
-    Ok(Json(json!({
-        "hostname": hostname,
-        "container_count": stats.as_array().map_or(0, Vec::len),
-        "stats": stats,
-        "timestamp": collected.collected_at,
-        "collection_metadata": collected.metadata(HOST_STATS, live),
-    }))
-    .into())
+    let count = collected.data["stats"].as_array().map_or(0, Vec::len);
+    Ok(collected
+        .answer(HOST_STATS, live)
+        .field("hostname", hostname)
+        .field("container_count", count)
+        .into())
 }

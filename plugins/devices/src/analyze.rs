@@ -1,6 +1,6 @@
 //! Capability analysis: what a device runs (OS, kernel, CPU, memory, Docker, compose files,
 //! appdata directories, ZFS pools, SWAG, libvirt VMs, GPUs), found in ONE remote round trip
-//! and written to the device's tags under the names the reference uses (§10.7): `docker`,
+//! and written to the device's tags under the names the Python original used: `docker`,
 //! `zfs`, `swag`, `swag_running`, `swag_config_path`, `vms`, `gpu`, `docker_compose_path`,
 //! `all_docker_compose_paths`, `docker_appdata_path`…
 //!
@@ -11,10 +11,10 @@
 use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::registry::{Device, DeviceFields};
 
+use crate::device::require_device;
 use crate::parse::cpuinfo::parse_cpuinfo;
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::os_release::parse_os_release;
-use crate::registry_routes::require_device;
 use crate::sections::Sections;
 
 /// The data type of analysis snapshots.
@@ -206,7 +206,7 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     Ok(Json(json!({
         "hostname": updated.hostname,
         "analysis": report,
-        "device": crate::registry_routes::device_json(&updated),
+        "device": crate::device::device_json(&updated),
     }))
     .into())
 }

@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 
 use infrastructor_sdk::prelude::*;
 
+use crate::device::require_device;
 use crate::drives::drive_param;
 use crate::metrics::filesystem_json;
 use crate::parse::df::parse_df;
 use crate::parse::diskstats::{DiskStat, parse_diskstats};
 use crate::parse::lsblk::{BlockDevice, parse_lsblk_json, select_disks};
-use crate::registry_routes::require_device;
 use crate::sections::Sections;
 
 /// The data type of drive statistics.
@@ -31,8 +31,8 @@ echo '@@infra:df@@'; df -P -B1 -T 2>/dev/null
 /// Programs the script runs.
 pub const SCRIPT_PROGRAMS: &[&str] = &["cat", "lsblk", "df"];
 
-fn step() -> Step {
-    Step::script(SCRIPT, SCRIPT, &[]).timeout(Duration::from_secs(30))
+fn step(timeout: Duration) -> Step {
+    Step::script(SCRIPT, SCRIPT, &[]).timeout(timeout)
 }
 
 /// Every mount point in `dev`'s subtree.
@@ -108,15 +108,12 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let live = req.query_bool("live")?;
     let collected = collector::collect(
         CollectRequest::new(DATA_TYPE, &device.hostname, DATA_TYPE)
-            .step(step())
+            .step(step(req.timeout(Duration::from_secs(60))?))
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let metadata = collected.metadata(DATA_TYPE, live);
-    let collected_at = collected.collected_at.clone();
-    let mut body = collected.data;
-    if let Some(name) = &drive {
-        let kept: Vec<Value> = body["drives"]
+    let kept: Option<Vec<Value>> = drive.as_ref().map(|name| {
+        collected.data["drives"]
             .as_array()
             .map(|all| {
                 all.iter()
@@ -124,21 +121,24 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
                     .cloned()
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    });
+    let mut answer = collected
+        .answer(DATA_TYPE, live)
+        .field("device_id", &device.id)
+        .field("hostname", &device.hostname);
+    if let (Some(name), Some(kept)) = (&drive, kept) {
         if kept.is_empty() {
             return Err(Error::not_found(format!(
                 "no whole disk named {name} on {}",
                 device.hostname
             )));
         }
-        body["drive_count"] = json!(kept.len());
-        body["drives"] = Value::Array(kept);
+        answer = answer
+            .field("drive_count", kept.len())
+            .field("drives", kept);
     }
-    body["device_id"] = json!(device.id);
-    body["hostname"] = json!(device.hostname);
-    body["timestamp"] = json!(collected_at);
-    body["collection_metadata"] = metadata;
-    Ok(Json(body).into())
+    Ok(answer.into())
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@
 
 use infrastructor_sdk::prelude::*;
 
+use crate::device::require_device;
 use crate::parse::lsblk::{BlockDevice, is_drive_name, parse_lsblk_json, select_disks};
 use crate::parse::smartctl::{
     Health, SmartReport, parse_smartctl_json, parse_smartctl_text_with_status,
 };
-use crate::registry_routes::require_device;
 use crate::sections::Sections;
 
 /// The data type of drive-health snapshots.
@@ -58,7 +58,7 @@ pub const DRIVE_PATTERN: &str =
 
 /// The `drive` parameter as a kernel name: `sda` or `/dev/sda`, a whole-disk name only.
 pub fn drive_param(req: &Request) -> Result<Option<String>, Error> {
-    let Some(raw) = req.query("drive").filter(|d| !d.is_empty()) else {
+    let Some(raw) = req.query_str("drive").filter(|d| !d.is_empty()) else {
         return Ok(None);
     };
     let name = raw.strip_prefix("/dev/").unwrap_or(raw);
@@ -71,8 +71,8 @@ pub fn drive_param(req: &Request) -> Result<Option<String>, Error> {
 }
 
 /// The collector step for a `drive` filter (`""` for all disks).
-pub fn step(drive: &str) -> Step {
-    Step::script(SCRIPT, SCRIPT, &[drive]).timeout(Duration::from_secs(120))
+pub fn step(drive: &str, timeout: Duration) -> Step {
+    Step::script(SCRIPT, SCRIPT, &[drive]).timeout(timeout)
 }
 
 /// One drive: lsblk's identity plus the SMART report.
@@ -226,25 +226,25 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let collected = collector::collect(
         CollectRequest::new(DATA_TYPE, &device.hostname, DATA_TYPE)
             .param("drive", &filter)
-            .step(step(&filter))
+            .step(step(&filter, req.timeout(Duration::from_secs(120))?))
             .max_age(MAX_AGE)
             .force_refresh(live),
     )?;
-    let metadata = collected.metadata(DATA_TYPE, live);
-    let mut body = collected.data;
     if let Some(name) = &drive
-        && body["status"] == "success"
-        && body["drive_count"] == 0
+        && collected.data["status"] == "success"
+        && collected.data["drive_count"] == 0
     {
         return Err(Error::not_found(format!(
             "no whole disk named {name} on {}",
             device.hostname
         )));
     }
-    body["device_id"] = json!(device.id);
-    body["hostname"] = json!(device.hostname);
-    body["collection_metadata"] = metadata;
-    Ok(Json(body).into())
+    Ok(collected
+        .answer(DATA_TYPE, live)
+        .without_timestamp()
+        .field("device_id", &device.id)
+        .field("hostname", &device.hostname)
+        .into())
 }
 
 #[cfg(test)]

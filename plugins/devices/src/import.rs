@@ -19,8 +19,9 @@ use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::registry::{Device, DeviceFields};
 use serde::Deserialize;
 
+use crate::crud::queue_probe;
+use crate::device::{DEVICE_TYPES, device_json, valid_address};
 use crate::parse::ssh_config::{IncludedFile, SshHost, parse_ssh_config_with_includes, wildcard};
-use crate::registry_routes::{DEVICE_TYPES, device_json, queue_probe, valid_address};
 
 /// Where the host preopens the import directory in the guest.
 const GUEST_DIR: &str = "/import_dir";
@@ -338,7 +339,7 @@ fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
 
 /// `POST /import`.
 pub fn handler(req: &Request) -> Result<Response, Error> {
-    let body: ImportRequest = req.body_json()?;
+    let body: ImportRequest = req.body()?;
     let dir = import_dir()?;
     let (text, source) = match (&body.ssh_config, &body.ssh_config_path) {
         (Some(text), None) => (text.clone(), json!({"kind": "body"})),

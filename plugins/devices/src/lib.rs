@@ -4,15 +4,16 @@
 
 mod analyze;
 mod clock;
+mod crud;
+mod device;
 mod drive_stats;
 mod drives;
 mod import;
 mod logs;
+mod manifest;
 mod metrics;
 pub mod parse;
 mod ports;
-mod registry_routes;
-mod routes;
 mod sections;
 
-infrastructor_sdk::export_plugin!(routes::app);
+infrastructor_sdk::export_plugin!(manifest::app);

@@ -6,8 +6,8 @@
 
 use infrastructor_sdk::prelude::*;
 
+use crate::device::require_device;
 use crate::parse::journal::{journal_since, parse_journal_json};
-use crate::registry_routes::require_device;
 use crate::sections::Sections;
 
 /// The script's name.
@@ -66,9 +66,9 @@ pub fn journalctl_args(
 /// `GET /{hostname}/logs?service=&since=&lines=&priority=`.
 pub fn handler(req: &Request) -> Result<Response, Error> {
     let device = require_device(req.path("hostname")?)?;
-    let service = req.query("service").filter(|s| !s.is_empty());
-    let since = req.query("since").filter(|s| !s.is_empty());
-    let priority = req.query("priority").filter(|s| !s.is_empty());
+    let service = req.query_str("service").filter(|s| !s.is_empty());
+    let since = req.query_str("since").filter(|s| !s.is_empty());
+    let priority = req.query_str("priority").filter(|s| !s.is_empty());
     let lines: u32 = req.query_as("lines")?;
     let timeout: u64 = req.query_as("timeout")?;
     let args = journalctl_args(service, since, priority, lines)?;

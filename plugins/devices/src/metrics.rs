@@ -5,6 +5,7 @@
 
 use infrastructor_sdk::prelude::*;
 
+use crate::device::require_device;
 use crate::parse::ParseError;
 use crate::parse::df::{DfEntry, parse_df};
 use crate::parse::loadavg::parse_loadavg;
@@ -12,7 +13,6 @@ use crate::parse::meminfo::parse_meminfo;
 use crate::parse::net_dev::parse_net_dev;
 use crate::parse::proc_stat::{cpu_usage, parse_proc_stat};
 use crate::parse::uptime::parse_uptime;
-use crate::registry_routes::require_device;
 use crate::sections::Sections;
 
 /// The data type of metric snapshots.
@@ -35,16 +35,19 @@ echo '@@infra:stat2@@'; sleep 0.25; cat /proc/stat
 /// Programs the script runs (checked against the grant).
 pub const SCRIPT_PROGRAMS: &[&str] = &["cat", "df", "sleep"];
 
+/// The step timeout of the periodic collector (routes take theirs from `timeout`).
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The collector step.
-pub fn step() -> Step {
-    Step::script("metrics", SCRIPT, &[]).timeout(Duration::from_secs(30))
+pub fn step(timeout: Duration) -> Step {
+    Step::script("metrics", SCRIPT, &[]).timeout(timeout)
 }
 
 fn upstream(e: ParseError) -> Error {
     Error::upstream(e.to_string())
 }
 
-/// Parser `system_metrics`: the script's output → the reference's metrics shape.
+/// Parser `system_metrics`: the script's output → the metrics shape of the Python original.
 pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     let out = StepOutput::find(outputs, "metrics")?;
     out.check()?;
@@ -88,7 +91,7 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     }))
 }
 
-/// One `df` row in the reference's `filesystem_usage` shape (bytes).
+/// One `df` row in the Python original's `filesystem_usage` shape (bytes).
 pub fn filesystem_json(f: &DfEntry) -> Value {
     json!({
         "device_name": f.filesystem, "mount_point": f.mount_point, "fs_type": f.fs_type,
@@ -112,17 +115,14 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let live = req.query_bool("live")?;
     let collected = collector::collect(
         CollectRequest::new(DATA_TYPE, &device.hostname, DATA_TYPE)
-            .step(step())
+            .step(step(req.timeout(STEP_TIMEOUT)?))
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let metadata = collected.metadata(DATA_TYPE, live);
-    let collected_at = collected.collected_at.clone();
-    let mut body = collected.data;
-    body["device_hostname"] = json!(device.hostname);
-    body["timestamp"] = json!(collected_at);
-    body["collection_metadata"] = metadata;
-    Ok(Json(body).into())
+    Ok(collected
+        .answer(DATA_TYPE, live)
+        .field("device_hostname", &device.hostname)
+        .into())
 }
 
 #[cfg(test)]

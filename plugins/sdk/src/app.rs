@@ -173,7 +173,7 @@ impl App {
     pub fn model(&self) -> (model::Manifest, Vec<String>) {
         let mut problems = Vec::new();
         let routes = self.routes.iter().map(|(r, _)| r.model()).collect();
-        problems.extend(self.routes.iter().filter_map(|(r, _)| r.quota_problem()));
+        problems.extend(self.routes.iter().flat_map(|(r, _)| r.build_problems()));
         let mut capabilities = Vec::with_capacity(self.capabilities.len());
         for text in &self.capabilities {
             match model::Capability::parse(text) {

@@ -195,7 +195,62 @@ impl<T> Collected<T> {
     }
 }
 
+/// The JSON answer of a route serving a collection: the parser's object plus the fields the
+/// route adds, the collection time as `timestamp` and a `collection_metadata` object. Build
+/// it with [`Collected::answer`]; it converts into a [`Response`](crate::Response).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectedAnswer {
+    body: serde_json::Map<String, Value>,
+}
+
+impl CollectedAnswer {
+    /// Sets a field of the answer (replacing the parser's field of that name).
+    pub fn field(mut self, name: &str, value: impl serde::Serialize) -> Self {
+        self.body.insert(
+            name.to_owned(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+
+    /// Drops the `timestamp` field (for answers that never carried one).
+    pub fn without_timestamp(mut self) -> Self {
+        self.body.remove("timestamp");
+        self
+    }
+
+    /// The answer so far.
+    pub fn body(&self) -> &serde_json::Map<String, Value> {
+        &self.body
+    }
+}
+
+impl From<CollectedAnswer> for crate::Response {
+    fn from(a: CollectedAnswer) -> Self {
+        crate::Json(Value::Object(a.body)).into()
+    }
+}
+
 impl Collected<Value> {
+    /// The answer of a route serving this collection as `data_type`: the parser's JSON
+    /// object (a non-object is kept under `data`), `timestamp` (the collection time) and
+    /// `collection_metadata` ([`Collected::metadata`]); add fields with
+    /// [`CollectedAnswer::field`].
+    pub fn answer(self, data_type: &str, force_refresh: bool) -> CollectedAnswer {
+        let metadata = self.metadata(data_type, force_refresh);
+        let mut body = match self.data {
+            Value::Object(map) => map,
+            other => {
+                let mut map = serde_json::Map::new();
+                map.insert("data".to_owned(), other);
+                map
+            }
+        };
+        body.insert("timestamp".to_owned(), Value::String(self.collected_at));
+        body.insert("collection_metadata".to_owned(), metadata);
+        CollectedAnswer { body }
+    }
+
     /// Converts the data into `T`; an [`Error::Internal`] if the parser's output does not fit.
     pub fn into_typed<T: DeserializeOwned>(self) -> Result<Collected<T>, Error> {
         let data = serde_json::from_value(self.data)
@@ -363,6 +418,42 @@ mod tests {
             outs[1].check().expect_err("failed").message(),
             "step `b` failed with exit code 1: nope"
         );
+    }
+
+    #[test]
+    fn answers_carry_the_data_the_fields_and_the_metadata() {
+        let c = Collected {
+            data: json!({"a": 1, "b": 2}),
+            cache_key: "k".into(),
+            collected_at: "t".into(),
+            duration: Duration::from_millis(7),
+            cache_hit: false,
+        };
+        let a = c
+            .clone()
+            .answer("kind", true)
+            .field("b", 3)
+            .field("host", "h");
+        let body = Value::Object(a.body().clone());
+        assert_eq!(body["a"], 1);
+        assert_eq!(body["b"], 3, "fields replace the parser's");
+        assert_eq!(body["host"], "h");
+        assert_eq!(body["timestamp"], "t");
+        assert_eq!(body["collection_metadata"], c.metadata("kind", true));
+        assert!(
+            c.clone()
+                .answer("kind", false)
+                .without_timestamp()
+                .body()
+                .get("timestamp")
+                .is_none()
+        );
+        let wrapped = Collected {
+            data: json!([1]),
+            ..c
+        }
+        .answer("kind", false);
+        assert_eq!(wrapped.body()["data"], json!([1]));
     }
 
     #[test]

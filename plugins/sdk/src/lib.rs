@@ -53,6 +53,7 @@ pub mod registry;
 mod request;
 mod response;
 mod route;
+pub mod schema;
 mod script;
 pub mod ssh;
 pub mod storage;
@@ -64,11 +65,12 @@ pub use app::App;
 pub use collector::StepOutput;
 pub use error::Error;
 pub use infrastructor_manifest as manifest;
-pub use param::{Param, ParamKind, ParamLocation};
+pub use param::{HOSTNAME_PATTERN, Param, ParamKind, ParamLocation};
 pub use periodic::Collector;
 pub use request::Request;
 pub use response::{Body, Json, Response};
 pub use route::{Method, Route, Scope};
+pub use schemars::{self, JsonSchema};
 pub use script::Script;
 pub use serde_json;
 
@@ -88,9 +90,10 @@ pub mod bindings {
 
 /// What a plugin needs in scope: `use infrastructor_sdk::prelude::*;`.
 pub mod prelude {
-    pub use crate::collector::{CollectRequest, Collected, Step};
+    pub use crate::collector::{CollectRequest, Collected, CollectedAnswer, Step};
     pub use crate::{
-        App, Collector, Error, Json, Method, Param, Request, Response, Route, Scope, StepOutput,
+        App, Collector, Error, Json, JsonSchema, Method, Param, Request, Response, Route, Scope,
+        StepOutput,
     };
     pub use crate::{collector, config, jobs, log, registry, ssh, storage};
     pub use serde_json::{Value, json};

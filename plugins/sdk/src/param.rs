@@ -4,6 +4,10 @@ use infrastructor_manifest as model;
 
 pub use model::{ParamKind, ParamLocation};
 
+/// The pattern of a host in a path: a registered device's hostname or a raw host name or
+/// address (no leading `-`, no spaces, no shell or URL syntax).
+pub const HOSTNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$";
+
 /// A declared path or query parameter. The host validates it (type, bounds, length, pattern,
 /// allowed values) and applies its default before the handler runs, and documents it in the
 /// OpenAPI document.
@@ -11,6 +15,36 @@ pub use model::{ParamKind, ParamLocation};
 pub struct Param(pub(crate) model::Param);
 
 impl Param {
+    /// The `{hostname}` path parameter every device route takes, with
+    /// [`HOSTNAME_PATTERN`] and `description`.
+    pub fn hostname(description: &str) -> Self {
+        Self::path("hostname")
+            .pattern(HOSTNAME_PATTERN)
+            .description(description)
+    }
+
+    /// A boolean query parameter `name` with a default.
+    pub fn flag(name: &str, default: bool) -> Self {
+        Self::query(name)
+            .boolean()
+            .default(if default { "true" } else { "false" })
+    }
+
+    /// An integer query parameter `name` in seconds, from 1 to `max`, with a default.
+    pub fn seconds(name: &str, default: u32, max: u32) -> Self {
+        Self::query(name)
+            .integer()
+            .min(1.0)
+            .max(f64::from(max))
+            .default(default.to_string())
+    }
+
+    /// The `timeout` query parameter of a route running remote commands: seconds, from 1
+    /// to 600, with a default (read it with [`Request::timeout`](crate::Request::timeout)).
+    pub fn timeout(default: u32) -> Self {
+        Self::seconds("timeout", default, 600)
+    }
+
     /// A path parameter (a `{name}` segment of the route's template); always required.
     pub fn path(name: &str) -> Self {
         Self(model::Param::new(name, ParamLocation::Path))

@@ -96,8 +96,20 @@ impl Request {
     }
 
     /// A query parameter, after the host applied its default; `None` when absent.
-    pub fn query(&self, name: &str) -> Option<&str> {
+    pub fn query_str(&self, name: &str) -> Option<&str> {
         lookup(&self.query, name)
+    }
+
+    /// The validated query parameters as `T`, a struct whose fields are named like the
+    /// declared parameters (declare them from the same type with
+    /// [`Route::query`](crate::Route::query)). Values arrive in the host's canonical text
+    /// (`true`/`false`, plain digits) and are parsed by serde; absent optional parameters
+    /// are `None`. `bad_request` when they do not fit `T`.
+    pub fn query<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let encoded = serde_urlencoded::to_string(&self.query)
+            .map_err(|e| Error::bad_request(format!("query parameters: {e}")))?;
+        serde_urlencoded::from_str(&encoded)
+            .map_err(|e| Error::bad_request(format!("query parameters: {e}")))
     }
 
     /// A query parameter converted with [`FromStr`]; `bad_request` when absent or invalid.
@@ -109,7 +121,7 @@ impl Request {
     /// A query parameter converted with [`FromStr`]; `None` when absent, `bad_request` when
     /// invalid.
     pub fn query_opt_as<T: FromStr>(&self, name: &str) -> Result<Option<T>, Error> {
-        match self.query(name) {
+        match self.query_str(name) {
             None => Ok(None),
             Some(raw) => raw.parse().map(Some).map_err(|_| {
                 Error::bad_request(format!("invalid query parameter `{name}`: `{raw}`"))
@@ -119,7 +131,7 @@ impl Request {
 
     /// A boolean query parameter: `true`/`1` or `false`/`0`; absent is `false`.
     pub fn query_bool(&self, name: &str) -> Result<bool, Error> {
-        match self.query(name) {
+        match self.query_str(name) {
             None | Some("false" | "0") => Ok(false),
             Some("true" | "1") => Ok(true),
             Some(raw) => Err(Error::bad_request(format!(
@@ -128,18 +140,28 @@ impl Request {
         }
     }
 
+    /// The `timeout` query parameter ([`Param::timeout`](crate::Param::timeout)) as a
+    /// duration; `default` when the route does not declare it.
+    pub fn timeout(&self, default: std::time::Duration) -> Result<std::time::Duration, Error> {
+        Ok(self
+            .query_opt_as::<u64>("timeout")?
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(default))
+    }
+
     /// Every query parameter, in the order the host sent them.
     pub fn query_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.query.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The raw JSON body, if any.
-    pub fn body(&self) -> Option<&str> {
+    pub fn body_str(&self) -> Option<&str> {
         self.body.as_deref()
     }
 
-    /// The JSON body deserialised; `bad_request` when absent or not of type `T`.
-    pub fn body_json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+    /// The JSON body as `T` (declare its schema from the same type with
+    /// [`Route::body`](crate::Route::body)); `bad_request` when absent or not of type `T`.
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let body = self
             .body
             .as_deref()
@@ -202,7 +224,7 @@ mod tests {
         let r = req();
         assert_eq!(r.path("name"), Ok("bob"));
         assert_eq!(r.path("nope").expect_err("missing").kind(), "bad_request");
-        assert_eq!(r.query("times"), Some("3"));
+        assert_eq!(r.query_str("times"), Some("3"));
         assert_eq!(r.query_as::<i64>("times"), Ok(3));
         assert_eq!(r.query_opt_as::<f64>("ratio"), Ok(Some(0.5)));
         assert_eq!(r.query_opt_as::<f64>("absent"), Ok(None));
@@ -218,18 +240,47 @@ mod tests {
     }
 
     #[test]
+    fn the_query_as_a_struct() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Query {
+            times: i64,
+            loud: bool,
+            ratio: Option<f64>,
+            absent: Option<u32>,
+        }
+        assert_eq!(
+            req().query::<Query>(),
+            Ok(Query {
+                times: 3,
+                loud: true,
+                ratio: Some(0.5),
+                absent: None
+            })
+        );
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Wrong {
+            bad: u32,
+        }
+        assert_eq!(
+            req().query::<Wrong>().expect_err("not a number").kind(),
+            "bad_request"
+        );
+    }
+
+    #[test]
     fn bodies() {
         #[derive(Deserialize, Debug, PartialEq)]
         struct Item {
             name: String,
         }
         let r = Request::new("c", Method::Post, "/items").with_body(r#"{"name":"a"}"#);
-        assert_eq!(r.body_json::<Item>(), Ok(Item { name: "a".into() }));
-        let missing = Request::new("c", Method::Post, "/items").body_json::<Item>();
+        assert_eq!(r.body::<Item>(), Ok(Item { name: "a".into() }));
+        let missing = Request::new("c", Method::Post, "/items").body::<Item>();
         assert_eq!(missing.expect_err("no body").kind(), "bad_request");
         let wrong = Request::new("c", Method::Post, "/items")
             .with_body("{}")
-            .body_json::<Item>();
+            .body::<Item>();
         assert_eq!(wrong.expect_err("no name").kind(), "bad_request");
     }
 }

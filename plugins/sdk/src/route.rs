@@ -26,6 +26,8 @@ pub struct Route {
     mutates: Option<bool>,
     scope: Option<Scope>,
     internal: bool,
+    /// Mistakes found while building (reported by `App::validate`).
+    problems: Vec<String>,
 }
 
 impl Route {
@@ -45,6 +47,7 @@ impl Route {
             mutates: None,
             scope: None,
             internal: false,
+            problems: Vec::new(),
         };
         for name in model::template_params(path) {
             route.params.push(Param::path(&name));
@@ -113,6 +116,31 @@ impl Route {
     pub fn body_schema(mut self, mut schema: Value) -> Self {
         close_objects(&mut schema);
         self.body_schema = Some(schema);
+        self
+    }
+
+    /// The request body is a `T`: its JSON Schema is derived from the type (see
+    /// [`schema_of`](crate::schema::schema_of)) and closed like [`Route::body_schema`]'s;
+    /// the handler reads it with [`Request::body`](crate::Request::body).
+    pub fn body<T: schemars::JsonSchema>(self) -> Self {
+        self.body_schema(crate::schema::schema_of::<T>())
+    }
+
+    /// Declares the query parameters from `T` (a struct of strings, numbers and flags; see
+    /// [`query_params`](crate::schema::query_params)); the handler reads them with
+    /// [`Request::query`](crate::Request::query). A type that does not fit a query is
+    /// reported by [`App::validate`](crate::App::validate).
+    pub fn query<T: schemars::JsonSchema>(mut self) -> Self {
+        match crate::schema::query_params(&crate::schema::schema_of::<T>()) {
+            Ok(params) => {
+                for p in params {
+                    self = self.param(p);
+                }
+            }
+            Err(e) => self
+                .problems
+                .push(format!("route `{}`: {e}", self.operation_id)),
+        }
         self
     }
 
@@ -186,12 +214,16 @@ impl Route {
         self.mutates.unwrap_or(self.method != Method::Get)
     }
 
-    /// Why the quota given to [`Route::rate_limit`] does not parse, if it does not.
-    pub(crate) fn quota_problem(&self) -> Option<String> {
-        let quota = self.rate_limit.as_deref()?;
-        model::Quota::parse(quota)
-            .err()
-            .map(|e| format!("route `{}`: rate limit {e}", self.operation_id))
+    /// Mistakes the manifest model cannot carry: a quota given to [`Route::rate_limit`]
+    /// that does not parse, a query type that does not fit a query.
+    pub(crate) fn build_problems(&self) -> Vec<String> {
+        let mut out = self.problems.clone();
+        if let Some(quota) = self.rate_limit.as_deref()
+            && let Err(e) = model::Quota::parse(quota)
+        {
+            out.push(format!("route `{}`: rate limit {e}", self.operation_id));
+        }
+        out
     }
 
     /// The route as the manifest model describes it (without a quota that does not parse:

@@ -1,4 +1,4 @@
-//! The real testbed (DESIGN.md §5): OpenSSH `sshd` "devices", a private `dockerd`, `zfs-fuse`
+//! The real testbed: OpenSSH `sshd` "devices", a private `dockerd`, `zfs-fuse`
 //! pools on file vdevs and `nginx -t`, each started by the test that needs it, with private
 //! state under a temp dir, and stopped **by PID** when its handle is dropped (never by name).
 //!

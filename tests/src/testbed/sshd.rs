@@ -3,7 +3,7 @@
 //!
 //! # Why a mount namespace
 //! sshd runs every remote command through the user's login shell, and root's `~/.bashrc` on
-//! these machines runs `pyenv init` (+0.14–0.4 s per command, NOTES.md "SSH numbers"). A
+//! these machines runs `pyenv init` (+0.14–0.4 s per command, measured). A
 //! device starts sshd with `unshare -m --propagation private` and, inside that private mount
 //! namespace only, bind-mounts a copy of `/etc/passwd` that gives root `/bin/sh` over
 //! `/etc/passwd`. The host's `/etc/passwd` is never touched.

@@ -3,57 +3,11 @@
 
 use infrastructor_manifest as model;
 
-use crate::collector::StepOutput;
 use crate::plugins::bindings::v0_2::api;
-use crate::plugins::call::{PluginRequest, PluginResponse, ResponseBody, StreamCommand};
 
 use super::collector::step_from_wit;
 
-/// A method in the API's type.
-pub fn method_to_wit(m: model::Method) -> api::Method {
-    match m {
-        model::Method::Get => api::Method::Get,
-        model::Method::Post => api::Method::Post,
-        model::Method::Put => api::Method::Put,
-        model::Method::Patch => api::Method::Patch,
-        model::Method::Delete => api::Method::Delete,
-    }
-}
-
-fn method_from_wit(m: api::Method) -> model::Method {
-    match m {
-        api::Method::Get => model::Method::Get,
-        api::Method::Post => model::Method::Post,
-        api::Method::Put => model::Method::Put,
-        api::Method::Patch => model::Method::Patch,
-        api::Method::Delete => model::Method::Delete,
-    }
-}
-
-fn param_from_wit(p: api::Param) -> model::Param {
-    model::Param {
-        name: p.name,
-        location: match p.location {
-            api::ParamLocation::Path => model::ParamLocation::Path,
-            api::ParamLocation::Query => model::ParamLocation::Query,
-        },
-        kind: match p.kind {
-            api::ParamKind::String => model::ParamKind::String,
-            api::ParamKind::Integer => model::ParamKind::Integer,
-            api::ParamKind::Number => model::ParamKind::Number,
-            api::ParamKind::Boolean => model::ParamKind::Boolean,
-        },
-        required: p.required,
-        description: p.description,
-        default: p.default,
-        minimum: p.minimum,
-        maximum: p.maximum,
-        min_length: p.min_length,
-        max_length: p.max_length,
-        pattern: p.pattern,
-        allowed: p.allowed,
-    }
-}
+export_conversions!();
 
 fn route_from_wit(r: api::Route) -> model::Route {
     model::Route {
@@ -71,11 +25,7 @@ fn route_from_wit(r: api::Route) -> model::Route {
             per_secs: q.per_secs,
         }),
         mutates: r.mutates,
-        scope: r.scope.map(|s| match s {
-            api::Scope::Read => model::Scope::Read,
-            api::Scope::Write => model::Scope::Write,
-            api::Scope::Admin => model::Scope::Admin,
-        }),
+        scope: r.scope.map(scope_from_wit),
         internal: r.internal,
     }
 }
@@ -103,9 +53,14 @@ fn capability_from_wit(c: api::Capability) -> model::Capability {
     }
 }
 
-/// A 0.2.0 manifest as the shared model (not yet checked).
-pub fn manifest_from_wit(m: api::PluginManifest) -> model::Manifest {
-    model::Manifest {
+/// A 0.2.0 error as a host fault.
+pub fn fault_from_wit(e: crate::plugins::bindings::v0_2::WitError) -> crate::fault::Fault {
+    super::from_wit_error(e)
+}
+
+/// A 0.2.0 manifest as the shared model (not yet checked; every 0.2.0 manifest converts).
+pub fn manifest_from_wit(m: api::PluginManifest) -> Result<model::Manifest, model::Problems> {
+    Ok(model::Manifest {
         name: m.name,
         version: m.version,
         description: m.description,
@@ -137,52 +92,5 @@ pub fn manifest_from_wit(m: api::PluginManifest) -> model::Manifest {
             .into_iter()
             .map(capability_from_wit)
             .collect(),
-    }
-}
-
-fn pairs(list: Vec<(String, String)>) -> Vec<api::Pair> {
-    list.into_iter()
-        .map(|(name, value)| api::Pair { name, value })
-        .collect()
-}
-
-/// A request in the API's type.
-pub fn request_to_wit(r: PluginRequest) -> api::Request {
-    api::Request {
-        operation_id: r.operation_id,
-        method: method_to_wit(r.method),
-        path: r.path,
-        path_params: pairs(r.path_params),
-        query: pairs(r.query),
-        body: r.body,
-        request_id: r.request_id,
-        principal: r.principal,
-    }
-}
-
-/// A response from the API's type.
-pub fn response_from_wit(r: api::Response) -> PluginResponse {
-    PluginResponse {
-        status: r.status,
-        content_type: r.content_type,
-        headers: r.headers.into_iter().map(|p| (p.name, p.value)).collect(),
-        body: match r.body {
-            api::Body::Bytes(b) => ResponseBody::Bytes(b),
-            api::Body::Stream(s) => ResponseBody::Stream(StreamCommand {
-                target: s.target,
-                argv: s.argv,
-                sse: s.sse,
-            }),
-        },
-    }
-}
-
-/// A step output in the API's type.
-pub fn step_output_to_wit(o: StepOutput) -> api::StepOutput {
-    api::StepOutput {
-        name: o.name,
-        exit_code: o.exit_code,
-        stdout: o.stdout,
-        stderr: o.stderr,
-    }
+    })
 }

@@ -15,10 +15,8 @@
 
 use infrastructor_manifest as model;
 
-use crate::collector::StepOutput;
 use crate::fault::Fault;
 use crate::plugins::bindings::{v0_1 as v1, v0_2 as v2};
-use crate::plugins::call::{PluginRequest, PluginResponse, ResponseBody, StreamCommand};
 use crate::plugins::instance::InstanceState;
 
 use v1::infrastructor::plugin as i1;
@@ -412,42 +410,13 @@ pub fn manifest_from_wit(m: api::PluginManifest) -> Result<model::Manifest, mode
             operation_id: r.operation_id,
             summary: r.summary,
             description: r.description,
-            params: r
-                .params
-                .into_iter()
-                .map(|p| model::Param {
-                    name: p.name,
-                    location: match p.location {
-                        api::ParamLocation::Path => model::ParamLocation::Path,
-                        api::ParamLocation::Query => model::ParamLocation::Query,
-                    },
-                    kind: match p.kind {
-                        api::ParamKind::String => model::ParamKind::String,
-                        api::ParamKind::Integer => model::ParamKind::Integer,
-                        api::ParamKind::Number => model::ParamKind::Number,
-                        api::ParamKind::Boolean => model::ParamKind::Boolean,
-                    },
-                    required: p.required,
-                    description: p.description,
-                    default: p.default,
-                    minimum: p.minimum,
-                    maximum: p.maximum,
-                    min_length: p.min_length,
-                    max_length: p.max_length,
-                    pattern: p.pattern,
-                    allowed: p.allowed,
-                })
-                .collect(),
+            params: r.params.into_iter().map(param_from_wit).collect(),
             request_body: r.request_body,
             response: r.response,
             success_status: r.success_status,
             rate_limit,
             mutates: r.mutates,
-            scope: r.scope.map(|s| match s {
-                api::Scope::Read => model::Scope::Read,
-                api::Scope::Write => model::Scope::Write,
-                api::Scope::Admin => model::Scope::Admin,
-            }),
+            scope: r.scope.map(scope_from_wit),
             internal: r.internal,
         });
     }
@@ -498,64 +467,4 @@ pub fn manifest_from_wit(m: api::PluginManifest) -> Result<model::Manifest, mode
     }
 }
 
-fn method_from_wit(m: api::Method) -> model::Method {
-    match m {
-        api::Method::Get => model::Method::Get,
-        api::Method::Post => model::Method::Post,
-        api::Method::Put => model::Method::Put,
-        api::Method::Patch => model::Method::Patch,
-        api::Method::Delete => model::Method::Delete,
-    }
-}
-
-/// A request in the 0.1.0 type.
-pub fn request_to_wit(r: PluginRequest) -> api::Request {
-    let pairs = |list: Vec<(String, String)>| {
-        list.into_iter()
-            .map(|(name, value)| api::Pair { name, value })
-            .collect()
-    };
-    api::Request {
-        operation_id: r.operation_id,
-        method: match r.method {
-            model::Method::Get => api::Method::Get,
-            model::Method::Post => api::Method::Post,
-            model::Method::Put => api::Method::Put,
-            model::Method::Patch => api::Method::Patch,
-            model::Method::Delete => api::Method::Delete,
-        },
-        path: r.path,
-        path_params: pairs(r.path_params),
-        query: pairs(r.query),
-        body: r.body,
-        request_id: r.request_id,
-        principal: r.principal,
-    }
-}
-
-/// A response from the 0.1.0 type.
-pub fn response_from_wit(r: api::Response) -> PluginResponse {
-    PluginResponse {
-        status: r.status,
-        content_type: r.content_type,
-        headers: r.headers.into_iter().map(|p| (p.name, p.value)).collect(),
-        body: match r.body {
-            api::Body::Bytes(b) => ResponseBody::Bytes(b),
-            api::Body::Stream(s) => ResponseBody::Stream(StreamCommand {
-                target: s.target,
-                argv: s.argv,
-                sse: s.sse,
-            }),
-        },
-    }
-}
-
-/// A step output in the 0.1.0 type.
-pub fn step_output_to_wit(o: StepOutput) -> api::StepOutput {
-    api::StepOutput {
-        name: o.name,
-        exit_code: o.exit_code,
-        stdout: o.stdout,
-        stderr: o.stderr,
-    }
-}
+export_conversions!();

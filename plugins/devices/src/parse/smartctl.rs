@@ -151,7 +151,7 @@ pub struct SmartReport {
     /// Why the health is `failed` or `unavailable`.
     pub health_detail: Option<String>,
     /// `healthy` (passed, no warning), `warning` (passed with warnings), `critical`
-    /// (failed) or `unknown` (unavailable): the reference's `health_status` values.
+    /// (failed) or `unknown` (unavailable): the Python original's `health_status` values.
     pub condition: &'static str,
     /// Current temperature, °C.
     pub temperature_celsius: Option<i64>,

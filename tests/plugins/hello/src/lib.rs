@@ -136,7 +136,7 @@ fn greet(req: &Request) -> Result<Response, Error> {
     let name = req.path("name")?;
     let times: i64 = req.query_as("times")?;
     let loud = req.query_bool("loud")?;
-    let style = req.query("style").unwrap_or("plain");
+    let style = req.query_str("style").unwrap_or("plain");
     let ratio: Option<f64> = req.query_opt_as("ratio")?;
     let mut greeting = match style {
         "fancy" => format!("Salutations, {name}!"),
@@ -168,7 +168,7 @@ struct Item {
 }
 
 fn create_item(req: &Request) -> Result<Response, Error> {
-    let item: Item = req.body_json()?;
+    let item: Item = req.body()?;
     Ok(Json(item).with_status(201))
 }
 
@@ -177,7 +177,7 @@ fn get_config(_: &Request) -> Result<Response, Error> {
 }
 
 fn put_doc(req: &Request) -> Result<Response, Error> {
-    let body: Value = req.body_json()?;
+    let body: Value = req.body()?;
     let doc = storage::put_json(DOCS, req.path("id")?, &body)?;
     Ok(Json(json!({
         "id": doc.id,

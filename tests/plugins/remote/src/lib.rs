@@ -84,7 +84,7 @@ struct ExecBody {
 }
 
 fn exec(req: &Request) -> Result<Response, Error> {
-    let body: ExecBody = req.body_json()?;
+    let body: ExecBody = req.body()?;
     let argv: Vec<&str> = body.argv.iter().map(String::as_str).collect();
     let timeout = Duration::from_millis(body.timeout_ms.unwrap_or(30_000));
     let out = ssh::exec(req.path("host")?, &argv, body.stdin.as_deref(), timeout)?;
@@ -103,7 +103,7 @@ struct ScriptBody {
 }
 
 fn script(req: &Request) -> Result<Response, Error> {
-    let body: ScriptBody = req.body_json()?;
+    let body: ScriptBody = req.body()?;
     let args: Vec<&str> = body.args.iter().map(String::as_str).collect();
     let name = body.name.as_deref().unwrap_or("args");
     let out = ssh::run_script(
@@ -118,7 +118,7 @@ fn script(req: &Request) -> Result<Response, Error> {
 
 fn collect(req: &Request) -> Result<Response, Error> {
     let host = req.path("host")?;
-    let variant = req.query("variant").unwrap_or("a");
+    let variant = req.query_str("variant").unwrap_or("a");
     let max_age: u64 = req.query_as("max_age")?;
     let collected = collector::collect(
         CollectRequest::new("hostname", host, "first_line")

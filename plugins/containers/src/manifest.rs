@@ -6,31 +6,14 @@ use crate::docker::{STATES, TIME_PATTERN};
 use crate::parse::names::CONTAINER_REF_PATTERN;
 use crate::{exec, inventory, lifecycle, logs, stats};
 
-/// Pattern of a host in the path (a registered device or a raw host).
-const HOSTNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$";
-
 fn hostname() -> Param {
-    Param::path("hostname")
-        .pattern(HOSTNAME_PATTERN)
-        .description("A registered device's hostname, or a host reached with the SSH defaults")
+    Param::hostname("A registered device's hostname, or a host reached with the SSH defaults")
 }
 
 fn container() -> Param {
     Param::path("container")
         .pattern(CONTAINER_REF_PATTERN)
         .description("Container name or id")
-}
-
-fn seconds(name: &str, default: &str, max: f64) -> Param {
-    Param::query(name)
-        .integer()
-        .min(1.0)
-        .max(max)
-        .default(default)
-}
-
-fn flag(name: &str, default: &str) -> Param {
-    Param::query(name).boolean().default(default)
 }
 
 /// The plugin.
@@ -79,7 +62,7 @@ pub fn app() -> App {
                         .allowed(STATES)
                         .description("container state"),
                 )
-                .param(Param::query("device_hostname").pattern(HOSTNAME_PATTERN))
+                .param(Param::query("device_hostname").pattern(infrastructor_sdk::HOSTNAME_PATTERN))
                 .param(Param::query("page").integer().min(1.0).default("1"))
                 .param(
                     Param::query("page_size")
@@ -102,11 +85,11 @@ pub fn app() -> App {
                 )
                 .param(hostname())
                 .param(Param::query("status").allowed(STATES))
-                .param(flag("all_containers", "true"))
+                .param(Param::flag("all_containers", true))
                 .param(Param::query("limit").integer().min(1.0).max(1000.0))
                 .param(Param::query("offset").integer().min(0.0).default("0"))
-                .param(flag("live", "false"))
-                .param(seconds("timeout", "60", 600.0)),
+                .param(Param::flag("live", false))
+                .param(Param::timeout(60)),
             inventory::list_device,
         )
         .route(
@@ -118,9 +101,9 @@ pub fn app() -> App {
                      and block I/O bytes and PIDs as numbers.",
                 )
                 .param(hostname())
-                .param(flag("all", "false"))
-                .param(flag("live", "false"))
-                .param(seconds("timeout", "60", 600.0)),
+                .param(Param::flag("all", false))
+                .param(Param::flag("live", false))
+                .param(Param::timeout(60)),
             stats::host,
         )
         .route(
@@ -129,8 +112,8 @@ pub fn app() -> App {
                 .description("`docker inspect`; 404 when the container does not exist.")
                 .param(hostname())
                 .param(container())
-                .param(flag("live", "false"))
-                .param(seconds("timeout", "60", 600.0)),
+                .param(Param::flag("live", false))
+                .param(Param::timeout(60)),
             inventory::inspect,
         )
         .route(
@@ -155,10 +138,10 @@ pub fn app() -> App {
                         .max(10000.0)
                         .default("100"),
                 )
-                .param(flag("timestamps", "true"))
-                .param(flag("follow", "false"))
-                .param(flag("live", "false"))
-                .param(seconds("timeout", "60", 600.0)),
+                .param(Param::flag("timestamps", true))
+                .param(Param::flag("follow", false))
+                .param(Param::flag("live", false))
+                .param(Param::timeout(60)),
             logs::handler,
         )
         .route(
@@ -169,7 +152,7 @@ pub fn app() -> App {
                 )
                 .param(hostname())
                 .param(container())
-                .param(seconds("timeout", "60", 600.0)),
+                .param(Param::timeout(60)),
             lifecycle::start,
         )
         .route(
@@ -188,8 +171,8 @@ pub fn app() -> App {
                         .max(3600.0)
                         .default("10"),
                 )
-                .param(flag("force", "false"))
-                .param(seconds("ssh_timeout", "60", 3600.0)),
+                .param(Param::flag("force", false))
+                .param(Param::seconds("ssh_timeout", 60, 3600)),
             lifecycle::stop,
         )
         .route(
@@ -204,7 +187,7 @@ pub fn app() -> App {
                         .max(3600.0)
                         .default("10"),
                 )
-                .param(seconds("ssh_timeout", "60", 3600.0)),
+                .param(Param::seconds("ssh_timeout", 60, 3600)),
             lifecycle::restart,
         )
         .route(
@@ -213,9 +196,9 @@ pub fn app() -> App {
                 .description("`docker rm`, with `force` (a running one) and `remove_volumes`.")
                 .param(hostname())
                 .param(container())
-                .param(flag("force", "false"))
-                .param(flag("remove_volumes", "false"))
-                .param(seconds("timeout", "60", 600.0)),
+                .param(Param::flag("force", false))
+                .param(Param::flag("remove_volumes", false))
+                .param(Param::timeout(60)),
             lifecycle::remove,
         )
         .route(
@@ -223,8 +206,8 @@ pub fn app() -> App {
                 .summary("Resource usage of a container")
                 .param(hostname())
                 .param(container())
-                .param(flag("live", "false"))
-                .param(seconds("timeout", "30", 600.0)),
+                .param(Param::flag("live", false))
+                .param(Param::timeout(30)),
             stats::container,
         )
         .route(
@@ -241,8 +224,8 @@ pub fn app() -> App {
                 .param(Param::query("command").max_len(8192))
                 .param(Param::query("user").pattern(exec::USER_PATTERN))
                 .param(Param::query("workdir").pattern("^/.{0,1023}$"))
-                .param(seconds("timeout", "60", 3600.0))
-                .body_schema(exec::schema()),
+                .param(Param::seconds("timeout", 60, 3600))
+                .body::<exec::ExecBody>(),
             exec::handler,
         )
 }

@@ -2,13 +2,12 @@
 
 use infrastructor_sdk::prelude::*;
 
-use crate::registry_routes::{self as reg, DEVICE_TYPES, HOSTNAME_PATTERN, STATUSES};
+use crate::crud as reg;
+use crate::device::{DEVICE_TYPES, STATUSES};
 use crate::{analyze, drive_stats, drives, import, logs, metrics, ports};
 
 fn hostname() -> Param {
-    Param::path("hostname")
-        .pattern(HOSTNAME_PATTERN)
-        .description("A registered device's hostname")
+    Param::hostname("A registered device's hostname")
 }
 
 /// The plugin.
@@ -73,7 +72,7 @@ pub fn app() -> App {
                 Duration::from_secs(300),
                 metrics::DATA_TYPE,
             )
-            .step(metrics::step()),
+            .step(metrics::step(metrics::STEP_TIMEOUT)),
         )
         .route(
             Route::post("", "create_device")
@@ -152,7 +151,7 @@ pub fn app() -> App {
                      status.",
                 )
                 .param(hostname())
-                .param(Param::query("test_connectivity").boolean().default("true")),
+                .param(Param::flag("test_connectivity", true)),
             reg::status,
         )
         .route(
@@ -165,16 +164,10 @@ pub fn app() -> App {
                      (the poller records one every 5 minutes when enabled).",
                 )
                 .param(hostname())
-                .param(Param::query("live").boolean().default("false"))
+                .param(Param::flag("live", false))
                 .param(Param::query("history").integer().min(1.0).max(10000.0))
-                .param(Param::query("include_processes").boolean().default("false"))
-                .param(
-                    Param::query("timeout")
-                        .integer()
-                        .min(1.0)
-                        .max(600.0)
-                        .default("60"),
-                ),
+                .param(Param::flag("include_processes", false))
+                .param(Param::timeout(60)),
             metrics::handler,
         )
         .route(
@@ -185,13 +178,7 @@ pub fn app() -> App {
                      with process names and PIDs when the SSH user may see them.",
                 )
                 .param(hostname())
-                .param(
-                    Param::query("timeout")
-                        .integer()
-                        .min(1.0)
-                        .max(600.0)
-                        .default("30"),
-                ),
+                .param(Param::timeout(30)),
             ports::handler,
         )
         .route(
@@ -211,14 +198,8 @@ pub fn app() -> App {
                         .pattern(drives::DRIVE_PATTERN)
                         .description("one disk: sda, /dev/nvme0n1, vdb, mmcblk0…"),
                 )
-                .param(Param::query("live").boolean().default("false"))
-                .param(
-                    Param::query("timeout")
-                        .integer()
-                        .min(1.0)
-                        .max(600.0)
-                        .default("60"),
-                ),
+                .param(Param::flag("live", false))
+                .param(Param::timeout(120)),
             drives::handler,
         )
         .route(
@@ -235,14 +216,8 @@ pub fn app() -> App {
                         .pattern(drives::DRIVE_PATTERN)
                         .description("one disk: sda, /dev/nvme0n1…"),
                 )
-                .param(Param::query("live").boolean().default("false"))
-                .param(
-                    Param::query("timeout")
-                        .integer()
-                        .min(1.0)
-                        .max(600.0)
-                        .default("60"),
-                ),
+                .param(Param::flag("live", false))
+                .param(Param::timeout(60)),
             drive_stats::handler,
         )
         .route(
@@ -274,13 +249,7 @@ pub fn app() -> App {
                         .max(10000.0)
                         .default("100"),
                 )
-                .param(
-                    Param::query("timeout")
-                        .integer()
-                        .min(1.0)
-                        .max(600.0)
-                        .default("60"),
-                ),
+                .param(Param::timeout(60)),
             logs::handler,
         )
         .route(
@@ -316,7 +285,7 @@ pub fn app() -> App {
         .route(
             Route::post("/jobs/probe", "probe_device")
                 .summary("Background connectivity probe (internal job)")
-                .body_schema(reg::probe_schema())
+                .body::<reg::ProbeJob>()
                 .internal(),
             reg::probe_job,
         )

@@ -1,4 +1,4 @@
-//! Registry routes: create, list, get, update, delete, summary and the connectivity status.
+//! Registry handlers: create, list, get, update, delete, summary and the connectivity status.
 //! They use the host's `registry` import only; no SSH runs on the create/update path (the
 //! probe runs on `/status` and in the poller's periodic `probe` collector).
 
@@ -6,52 +6,7 @@ use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::registry::{Device, DeviceFields, DeviceFilter, DeviceStatus};
 use serde::Deserialize;
 
-/// Device types the API accepts.
-pub const DEVICE_TYPES: &[&str] = &[
-    "server",
-    "container_host",
-    "storage",
-    "network",
-    "router",
-    "switch",
-    "firewall",
-    "workstation",
-    "development",
-];
-
-/// Device statuses.
-pub const STATUSES: &[&str] = &["online", "offline", "unknown", "maintenance"];
-
-/// Pattern of a device hostname (path parameter and body field).
-pub const HOSTNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$";
-
-/// The default Glances port of the reference API.
-const GLANCES_PORT: u16 = 61208;
-
-/// The JSON a device is answered as (the reference's `DeviceResponse`).
-pub fn device_json(d: &Device) -> Value {
-    let extra = &d.extra;
-    json!({
-        "id": d.id,
-        "hostname": d.hostname,
-        "ip_address": d.ip_address,
-        "ssh_port": d.ssh_port,
-        "ssh_username": d.ssh_username,
-        "ssh_identity_file": d.ssh_identity_file,
-        "device_type": d.device_type,
-        "description": d.description,
-        "location": d.location,
-        "tags": d.tags,
-        "monitoring_enabled": d.monitoring_enabled,
-        "glances_enabled": extra.get("glances_enabled").and_then(Value::as_bool).unwrap_or(true),
-        "glances_port": extra.get("glances_port").and_then(Value::as_u64).unwrap_or(u64::from(GLANCES_PORT)),
-        "glances_url": extra.get("glances_url").cloned().unwrap_or(Value::Null),
-        "status": d.status,
-        "last_seen": d.last_seen,
-        "created_at": d.created_at,
-        "updated_at": d.updated_at,
-    })
-}
+use crate::device::{DEVICE_TYPES, STATUSES, device_json, require_device, valid_address};
 
 /// JSON Schema of a create body.
 pub fn create_schema() -> Value {
@@ -73,7 +28,7 @@ pub fn update_schema() -> Value {
 fn device_properties(create: bool) -> Value {
     let nullable = |t: &str| json!([t, "null"]);
     let mut p = json!({
-        "hostname": {"type": "string", "pattern": HOSTNAME_PATTERN, "maxLength": 255},
+        "hostname": {"type": "string", "pattern": infrastructor_sdk::HOSTNAME_PATTERN, "maxLength": 255},
         "ip_address": {"type": nullable("string"), "maxLength": 255},
         "ssh_port": {"type": nullable("integer"), "minimum": 1, "maximum": 65535},
         "ssh_username": {"type": nullable("string"), "maxLength": 100},
@@ -125,16 +80,6 @@ fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     T::deserialize(d).map(Some)
 }
 
-/// Checks an address: an IPv4/IPv6 literal or a DNS name.
-pub fn valid_address(a: &str) -> bool {
-    a.parse::<std::net::IpAddr>().is_ok()
-        || (!a.is_empty()
-            && a.len() <= 253
-            && !a.starts_with('-')
-            && a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
-}
-
 impl DeviceBody {
     /// Converts to registry fields, merging glances settings into `extra`.
     fn into_fields(self, current_extra: Option<&Value>) -> Result<DeviceFields, Error> {
@@ -179,7 +124,7 @@ impl DeviceBody {
 
 /// `POST /api/devices`: registers a device (201; 409 when the hostname exists).
 pub fn create(req: &Request) -> Result<Response, Error> {
-    let body: DeviceBody = req.body_json()?;
+    let body: DeviceBody = req.body()?;
     let fields = body.into_fields(None)?;
     let device = registry::create(&fields)?;
     log::info("device registered", &[("hostname", &device.hostname)]);
@@ -192,11 +137,11 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     let page: u32 = req.query_as("page")?;
     let page_size: u32 = req.query_as("page_size")?;
     let filter = DeviceFilter {
-        device_type: req.query("device_type").map(str::to_ascii_lowercase),
-        status: req.query("status").and_then(DeviceStatus::from_name),
+        device_type: req.query_str("device_type").map(str::to_ascii_lowercase),
+        status: req.query_str("status").and_then(DeviceStatus::from_name),
         monitoring_enabled: req.query_opt_as("monitoring_enabled")?,
-        location: req.query("location").map(str::to_string),
-        search: req.query("search").map(str::to_string),
+        location: req.query_str("location").map(str::to_string),
+        search: req.query_str("search").map(str::to_string),
         limit: page_size,
         offset: (page - 1).saturating_mul(page_size),
     };
@@ -215,12 +160,6 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     .into())
 }
 
-/// The registered device `hostname`, or 404.
-pub fn require_device(hostname: &str) -> Result<Device, Error> {
-    registry::get(&hostname.to_ascii_lowercase())?
-        .ok_or_else(|| Error::not_found(format!("device not found: {hostname}")))
-}
-
 /// `GET /api/devices/{hostname}`.
 pub fn get(req: &Request) -> Result<Response, Error> {
     let device = require_device(req.path("hostname")?)?;
@@ -231,7 +170,7 @@ pub fn get(req: &Request) -> Result<Response, Error> {
 pub fn update(req: &Request) -> Result<Response, Error> {
     let hostname = req.path("hostname")?.to_ascii_lowercase();
     let current = require_device(&hostname)?;
-    let body: DeviceBody = req.body_json()?;
+    let body: DeviceBody = req.body()?;
     let touches_extra =
         body.glances_enabled.is_some() || body.glances_port.is_some() || body.glances_url.is_some();
     let fields = body.into_fields(touches_extra.then_some(&current.extra))?;
@@ -291,11 +230,14 @@ pub(crate) fn queue_probe(device: &Device) {
 }
 
 /// JSON Schema of the probe job's body.
-pub fn probe_schema() -> Value {
-    json!({"type": "object", "required": ["hostname"], "properties": {
-        "hostname": {"type": "string"},
-        "analyze": {"type": "boolean", "default": false},
-    }})
+/// The body of the internal `probe_device` job (its schema is derived from this type).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ProbeJob {
+    /// The device to probe.
+    pub hostname: String,
+    /// Also analyse it when it answers.
+    #[serde(default)]
+    pub analyze: bool,
 }
 
 /// Probes `device` over SSH: (status, response time ms, error).
@@ -333,13 +275,7 @@ fn record(device: &Device, status: DeviceStatus) -> Result<(), Error> {
 
 /// Internal job `probe_device`: the background probe after create/update.
 pub fn probe_job(req: &Request) -> Result<Response, Error> {
-    #[derive(Deserialize)]
-    struct Body {
-        hostname: String,
-        #[serde(default)]
-        analyze: bool,
-    }
-    let body: Body = req.body_json()?;
+    let body: ProbeJob = req.body()?;
     let device = require_device(&body.hostname)?;
     let (status, _, error) = probe(&device)?;
     record(&device, status)?;
