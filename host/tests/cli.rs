@@ -155,12 +155,19 @@ fn serve_answers_and_stops_on_sigterm() {
         })
         .collect();
     assert!(
-        events.iter().all(|e| e["level"].is_string() && e["timestamp"].is_string()),
+        events
+            .iter()
+            .all(|e| e["level"].is_string() && e["timestamp"].is_string()),
         "{logs}"
     );
-    let messages: Vec<&str> = events.iter().filter_map(|e| e["message"].as_str()).collect();
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
     assert!(
-        messages.iter().any(|m| m.starts_with("infrastructor listening")),
+        messages
+            .iter()
+            .any(|m| m.starts_with("infrastructor listening")),
         "{logs}"
     );
     let listening = events
@@ -177,5 +184,8 @@ fn serve_answers_and_stops_on_sigterm() {
         format!("127.0.0.1:{port}"),
         "fields are flattened into the event: {listening}"
     );
-    assert!(messages.contains(&"stopped"), "the shutdown is logged: {logs}");
+    assert!(
+        messages.contains(&"stopped"),
+        "the shutdown is logged: {logs}"
+    );
 }

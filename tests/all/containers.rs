@@ -291,10 +291,19 @@ async fn lifecycle_stats_exec_and_unknown_or_hostile_names() {
     // `docker stats --no-stream` here: (MemUsage's limit part, PIDs).
     let engine_stats = |name: &str| {
         let line = b.docker(&[
-            "stats", "--no-stream", "--format", "{{.MemUsage}}|{{.PIDs}}", name,
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.MemUsage}}|{{.PIDs}}",
+            name,
         ]);
         let (usage, pids) = line.trim().split_once('|').expect("MemUsage|PIDs");
-        let limit = usage.split_once('/').expect("used / limit").1.trim().to_string();
+        let limit = usage
+            .split_once('/')
+            .expect("used / limit")
+            .1
+            .trim()
+            .to_string();
         (limit, pids.to_string())
     };
     for name in ["web", "capped"] {
@@ -310,7 +319,10 @@ async fn lifecycle_stats_exec_and_unknown_or_hostile_names() {
             .and_then(|u| u.split_once('/'))
             .map(|(_, l)| l.trim())
             .unwrap_or_else(|| panic!("{name}: mem_usage: {s}"));
-        assert_eq!(api_limit_text, engine_limit_text, "{name}: the limit docker reports");
+        assert_eq!(
+            api_limit_text, engine_limit_text,
+            "{name}: the limit docker reports"
+        );
         let used = s["memory_used_bytes"].as_u64().expect("used");
         let limit = s["memory_limit_bytes"].as_u64().expect("limit");
         assert!(used > 0 && used <= limit, "{s}");
@@ -502,7 +514,10 @@ async fn the_poller_lists_a_monitored_devices_containers_without_a_live_request(
         })
         .collect();
     got.sort();
-    assert_eq!(got, engine, "the engine's containers, as the poller saw them");
+    assert_eq!(
+        got, engine,
+        "the engine's containers, as the poller saw them"
+    );
     let rows =
         infrastructor_tests::audit_rows(&b.server.app_state().services.store, "containers").await;
     assert!(

@@ -144,7 +144,11 @@ fn local_diskstats() -> std::collections::HashMap<String, Vec<u64>> {
         .lines()
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let counters = w.get(3..)?.iter().map(|c| c.parse().ok()).collect::<Option<_>>()?;
+            let counters = w
+                .get(3..)?
+                .iter()
+                .map(|c| c.parse().ok())
+                .collect::<Option<_>>()?;
             Some((w.get(2)?.to_string(), counters))
         })
         .collect()
@@ -157,11 +161,16 @@ fn assert_bracketed(
     before: &std::collections::HashMap<String, Vec<u64>>,
     after: &std::collections::HashMap<String, Vec<u64>>,
 ) {
-    let name = stats["name"].as_str().unwrap_or_else(|| panic!("name: {stats}"));
+    let name = stats["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("name: {stats}"));
     let (b, a) = (&before[name], &after[name]);
     for &(field, column) in DISKSTATS_COUNTERS {
         let Some((lo, hi)) = b.get(column).zip(a.get(column)) else {
-            assert!(stats[field].is_null(), "{name}: this kernel has no {field}: {stats}");
+            assert!(
+                stats[field].is_null(),
+                "{name}: this kernel has no {field}: {stats}"
+            );
             continue;
         };
         let got = stats[field]

@@ -9,10 +9,7 @@ use infrastructor_tests::TestServer;
 use infrastructor_tests::testbed::tools;
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/system/ssh_config"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/system/ssh_config");
 
 async fn server(import_dir: Option<&Path>) -> TestServer {
     let dir = import_dir.map(|d| d.display().to_string());
@@ -76,7 +73,10 @@ const EXPECTED_REFUSALS: &[(&str, &str)] = &[];
 /// Fixtures with `Match` or `Include` are left out: the import skips `Match` blocks (with a
 /// warning), and ssh resolves a relative `Include` against `~/.ssh`.
 const SSH_G_ALIASES: &[(&str, &[&str])] = &[
-    ("jc_ssh_config1", &["server1", "nas01", "uk.gw.lan", "proxyus"]),
+    (
+        "jc_ssh_config1",
+        &["server1", "nas01", "uk.gw.lan", "proxyus"],
+    ),
     ("jc_ssh_config2", &["targaryen", "tyrell", "martell"]),
     ("dotfiles_007_config", &["geek", "palpatine", "r2d5"]),
     ("kevinburke_dos-lines", &["wap", "wap2"]),
@@ -108,7 +108,11 @@ fn ssh_g(config: &Path, alias: &str) -> (String, u64, String) {
             .unwrap_or_else(|| panic!("ssh -G printed no {key}: {text}"))
             .to_string()
     };
-    (get("hostname"), get("port").parse().expect("port"), get("user"))
+    (
+        get("hostname"),
+        get("port").parse().expect("port"),
+        get("user"),
+    )
 }
 
 /// Compares the device imported for `alias` with what `ssh -G` resolves from `config`.
@@ -117,7 +121,9 @@ fn ssh_g(config: &Path, alias: &str) -> (String, u64, String) {
 async fn assert_matches_ssh(s: &TestServer, config: &Path, alias: &str) {
     let (hostname, port, user) = ssh_g(config, alias);
     let (default_host, default_port, default_user) = ssh_g(Path::new("/dev/null"), alias);
-    let (status, device) = s.get(&format!("/api/devices/{}", alias.to_lowercase())).await;
+    let (status, device) = s
+        .get(&format!("/api/devices/{}", alias.to_lowercase()))
+        .await;
     assert_eq!(status, 200, "{alias}: {device}");
     let what = format!("{alias} in {}: {device}", config.display());
     assert_eq!(device["tags"]["ssh_config_host"], alias, "{what}");
@@ -212,7 +218,10 @@ async fn every_fixture_imports_as_text_and_as_a_path() {
     }
     assert!(imported >= 40, "the fixtures hold many hosts: {imported}");
     let expected: Vec<&str> = EXPECTED_REFUSALS.iter().map(|(name, _)| *name).collect();
-    assert_eq!(refused, expected, "only the known broken configs are refused");
+    assert_eq!(
+        refused, expected,
+        "only the known broken configs are refused"
+    );
     assert_eq!(
         compared,
         SSH_G_ALIASES.iter().map(|(_, a)| a.len()).sum::<usize>(),

@@ -16,7 +16,12 @@ async fn post(s: &TestServer, path: &str, body: Value) -> (u16, Value) {
 
 fn bytes(v: &Value) -> Vec<u8> {
     v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).map(|b| b as u8).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_u64)
+                .map(|b| b as u8)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -95,7 +100,12 @@ async fn partial_grants_allow_exactly_the_granted_programs() {
     let d = device();
     // `printf`, `hostname` and the collector, not `cat`, `sh` or `sleep`; `tee` granted but
     // never declared by the plugin.
-    let granted = ["exec:printf **", "exec:hostname", "collector", "exec:tee **"];
+    let granted = [
+        "exec:printf **",
+        "exec:hostname",
+        "collector",
+        "exec:tee **",
+    ];
     let s = remote_server(&d, |c| {
         c.plugins.entries.entry("remote".into()).or_default().grants =
             Some(granted.iter().map(|g| g.to_string()).collect());
@@ -171,7 +181,11 @@ async fn partial_grants_allow_exactly_the_granted_programs() {
         assert_refused(status, &body, "cat", route);
     }
     // Ungranted argv: refused naming the whole command.
-    for argv in [json!(["cat"]), json!(["sleep", "1"]), json!(["sh", "-c", "true", "sh"])] {
+    for argv in [
+        json!(["cat"]),
+        json!(["sleep", "1"]),
+        json!(["sh", "-c", "true", "sh"]),
+    ] {
         let (status, body) = post(
             &s,
             &format!("/api/remote/{host}/exec"),

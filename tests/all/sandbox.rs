@@ -142,6 +142,9 @@ async fn ungranted_imports_are_forbidden() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(s.get("/api/hello/docs/x").await.1, serde_json::json!({"a": 1}));
+    assert_eq!(
+        s.get("/api/hello/docs/x").await.1,
+        serde_json::json!({"a": 1})
+    );
     s.stop().await;
 }

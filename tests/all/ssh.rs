@@ -332,7 +332,10 @@ async fn sshd_killed_mid_command_then_restarted() {
         .expect("an answer, not a hang")
         .expect("join");
     let waited = answered_at.duration_since(stopped_at);
-    assert_eq!(status, 503, "the device went away: unavailable, not a timeout");
+    assert_eq!(
+        status, 503,
+        "the device went away: unavailable, not a timeout"
+    );
     assert!(
         waited < Duration::from_secs(3),
         "answered {waited:?} after the device went away"

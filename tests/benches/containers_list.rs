@@ -83,12 +83,7 @@ fn main() {
         let list_url = s.url("/api/containers/box");
         let status_url = s.url("/api/status");
         // The cached list's exact bytes, served by a bare axum handler in this process.
-        let cached = s
-            .client
-            .get(&list_url)
-            .send()
-            .await
-            .expect("cached list");
+        let cached = s.client.get(&list_url).send().await.expect("cached list");
         assert!(cached.status().is_success(), "{}", cached.status());
         let body = cached.bytes().await.expect("body");
         let size = body.len();
@@ -139,7 +134,12 @@ async fn native_server(body: axum::body::Bytes) -> std::net::SocketAddr {
         "/list",
         axum::routing::get(move || {
             let body = body.clone();
-            async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -424,7 +424,10 @@ mod tests {
         let sh = pat("sh -c * sh **");
         assert!(sh.matches(&["sh", "-c", "echo hi", "sh"]));
         assert!(sh.matches(&["sh", "-c", "echo $1", "sh", "a", "b", "c"]));
-        assert!(!sh.matches(&["sh", "-c", "echo hi"]), "the literal `sh` is required");
+        assert!(
+            !sh.matches(&["sh", "-c", "echo hi"]),
+            "the literal `sh` is required"
+        );
         assert!(!sh.matches(&["sh", "-x", "echo hi", "sh"]));
         assert!(!sh.matches(&["sh", "-c", "echo hi", "bash"]));
         assert!(!sh.matches(&["bash", "-c", "echo hi", "sh"]));

@@ -384,10 +384,7 @@ pub fn ensure_guest_target() -> Result<(), BuildError> {
     if has_guest_target(&sysroot) {
         return Ok(());
     }
-    let toolchain = toolchain_name(
-        std::env::var("RUSTUP_TOOLCHAIN").ok().as_deref(),
-        &sysroot,
-    );
+    let toolchain = toolchain_name(std::env::var("RUSTUP_TOOLCHAIN").ok().as_deref(), &sysroot);
     let argv = target_add_command(toolchain.as_deref());
     let command = argv.join(" ");
     println!("cargo:warning=installing the {GUEST_TARGET} target: {command}");
@@ -523,10 +520,11 @@ mod tests {
             );
         }
         assert!(
-            builtins.iter().all(|(name, dir)| dir.parent()
-                == Some(root.join("plugins").as_path())
-                && name != "infrastructor-sdk"
-                && name != "infrastructor-plugin-builder"),
+            builtins.iter().all(
+                |(name, dir)| dir.parent() == Some(root.join("plugins").as_path())
+                    && name != "infrastructor-sdk"
+                    && name != "infrastructor-plugin-builder"
+            ),
             "{builtins:?}"
         );
         // Every crate directory under tests/plugins is a test plugin.
@@ -589,7 +587,14 @@ mod tests {
         assert_eq!(toolchain_name(Some(""), Path::new("/usr")), None);
         assert_eq!(
             target_add_command(Some("stable")),
-            ["rustup", "target", "add", "wasm32-wasip2", "--toolchain", "stable"]
+            [
+                "rustup",
+                "target",
+                "add",
+                "wasm32-wasip2",
+                "--toolchain",
+                "stable"
+            ]
         );
         assert_eq!(
             target_add_command(None),
