@@ -142,9 +142,50 @@ fn serve_answers_and_stops_on_sigterm() {
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
     let mut logs = String::new();
     if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut logs);
+        e.read_to_string(&mut logs).expect("stderr");
     }
-    let mut stdout_logs = String::new();
-    let _ = &mut stdout_logs;
-    assert!(logs.is_empty() || !logs.contains("panicked"), "{logs}");
+    assert!(!logs.contains("panicked"), "{logs}");
+    // `--log-format json`: every line on stderr is one JSON object, with the start-up and
+    // shutdown events among them.
+    let events: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["level"].is_string() && e["timestamp"].is_string()),
+        "{logs}"
+    );
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("infrastructor listening")),
+        "{logs}"
+    );
+    let listening = events
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("infrastructor listening"))
+        })
+        .expect("listening event");
+    assert_eq!(listening["level"], "INFO", "{listening}");
+    assert_eq!(
+        listening["address"],
+        format!("127.0.0.1:{port}"),
+        "fields are flattened into the event: {listening}"
+    );
+    assert!(
+        messages.contains(&"stopped"),
+        "the shutdown is logged: {logs}"
+    );
 }

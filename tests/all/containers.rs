@@ -112,7 +112,11 @@ async fn inventory_inspect_logs_and_follow_match_the_engine() {
     b.device.count_invocations("docker").expect("counter");
     let requests = (0..100).map(|_| b.get("/api/containers/box"));
     let answers = join_all(requests).await;
-    assert!(answers.iter().all(|(s, _)| *s == 200));
+    let engine = b.direct_list(true);
+    for (status, answer) in &answers {
+        assert_eq!(*status, 200, "{answer}");
+        assert_eq!(api_list(answer), engine, "each answer is the engine's list");
+    }
     assert_eq!(
         b.device.invocations("docker"),
         1,
@@ -273,15 +277,60 @@ async fn lifecycle_stats_exec_and_unknown_or_hostile_names() {
     );
     b.post("/api/containers/box/web/start", None).await;
 
-    // Stats: plausible numbers, one docker run for every container.
-    let (status, one) = b.get("/api/containers/box/web/stats").await;
-    assert_eq!(status, 200, "{one}");
-    let s = &one["stats"];
-    let used = s["memory_used_bytes"].as_u64().expect("used");
-    let limit = s["memory_limit_bytes"].as_u64().expect("limit");
-    assert!(used > 0 && used <= limit, "{s}");
-    assert!(s["cpu_percent"].as_f64().is_some_and(|c| c >= 0.0), "{s}");
-    assert!(s["pids"].as_u64().is_some_and(|p| p >= 1), "{s}");
+    // Stats, compared with the engine: `web` runs `sleep` alone (1 PID) without a memory
+    // limit (docker reports the host's memory); `capped` has the limit docker inspect shows.
+    b.docker(&[
+        "run", "-d", "--name", "capped", "--memory", "48m", IMAGE, "sleep", "300",
+    ]);
+    let engine_limit: u64 = b
+        .docker(&["inspect", "-f", "{{.HostConfig.Memory}}", "capped"])
+        .trim()
+        .parse()
+        .expect("HostConfig.Memory");
+    assert!(engine_limit > 0, "the engine applied the limit");
+    // `docker stats --no-stream` here: (MemUsage's limit part, PIDs).
+    let engine_stats = |name: &str| {
+        let line = b.docker(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.MemUsage}}|{{.PIDs}}",
+            name,
+        ]);
+        let (usage, pids) = line.trim().split_once('|').expect("MemUsage|PIDs");
+        let limit = usage
+            .split_once('/')
+            .expect("used / limit")
+            .1
+            .trim()
+            .to_string();
+        (limit, pids.to_string())
+    };
+    for name in ["web", "capped"] {
+        let (status, one) = b.get(&format!("/api/containers/box/{name}/stats")).await;
+        assert_eq!(status, 200, "{one}");
+        let s = &one["stats"];
+        let (engine_limit_text, engine_pids) = engine_stats(name);
+        assert_eq!(engine_pids, "1", "{name} runs sleep alone");
+        assert_eq!(s["pids"], 1, "{name}: {s}");
+        assert_eq!(s["pids_text"], engine_pids.as_str(), "{name}: {s}");
+        let api_limit_text = s["mem_usage"]
+            .as_str()
+            .and_then(|u| u.split_once('/'))
+            .map(|(_, l)| l.trim())
+            .unwrap_or_else(|| panic!("{name}: mem_usage: {s}"));
+        assert_eq!(
+            api_limit_text, engine_limit_text,
+            "{name}: the limit docker reports"
+        );
+        let used = s["memory_used_bytes"].as_u64().expect("used");
+        let limit = s["memory_limit_bytes"].as_u64().expect("limit");
+        assert!(used > 0 && used <= limit, "{s}");
+        assert!(s["cpu_percent"].as_f64().is_some_and(|c| c >= 0.0), "{s}");
+        if name == "capped" {
+            assert_eq!(limit, engine_limit, "{name}: the limit in bytes: {s}");
+        }
+    }
     b.device.count_invocations("docker").expect("counter");
     let (status, host) = b.get("/api/containers/box/stats?live=true").await;
     assert_eq!(status, 200, "{host}");
@@ -407,5 +456,79 @@ async fn lifecycle_stats_exec_and_unknown_or_hostile_names() {
         assert_eq!(status, 422, "{hostile:?}");
     }
     assert!(!canary.exists(), "the canary was never created");
+    b.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_lists_a_monitored_devices_containers_without_a_live_request() {
+    let docker = Docker::start().expect("dockerd");
+    docker.build_busybox_image(IMAGE).expect("image");
+    docker
+        .run(&["run", "-d", "--name", "polled", IMAGE, "sleep", "300"])
+        .expect("container");
+    docker
+        .run(&["create", "--name", "resting", IMAGE, "true"])
+        .expect("container");
+    let device = Sshd::start(SshdOptions::default()).expect("sshd");
+    device.use_docker(&docker).expect("use_docker");
+    // The built-in plugins stay enabled: the containers plugin's own periodic collector runs.
+    let server = server_with_device(&device, "box", true, |c| {
+        c.poller.enabled = true;
+        c.poller.refresh_secs = 1;
+        c.poller.tick_ms = 50;
+    })
+    .await;
+    let b = Bed {
+        docker,
+        device,
+        server,
+    };
+    let engine = b.direct_list(true);
+    assert_eq!(engine.len(), 2, "{engine:?}");
+
+    // Only the database view is asked for: nothing but the poller lists containers live.
+    // (The collector's first run is due within 30 s of the device being seen.)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let listed = loop {
+        let (status, db) = b.get("/api/containers?device_hostname=box").await;
+        assert_eq!(status, 200, "{db}");
+        if db["total_count"].as_u64().is_some_and(|n| n > 0) {
+            break db;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the poller never listed box's containers: {db}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let mut got: Vec<(String, String)> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| {
+            assert_eq!(c["device_hostname"], "box", "{c}");
+            (
+                c["name"].as_str().unwrap_or("").to_string(),
+                c["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got, engine,
+        "the engine's containers, as the poller saw them"
+    );
+    let rows =
+        infrastructor_tests::audit_rows(&b.server.app_state().services.store, "containers").await;
+    assert!(
+        rows.iter().any(|r| r.error.is_none()),
+        "a successful collection wrote it"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.requester.as_deref() == Some("poller")),
+        "every containers collection was the poller's: {:?}",
+        rows.iter().map(|r| &r.requester).collect::<Vec<_>>()
+    );
     b.server.stop().await;
 }

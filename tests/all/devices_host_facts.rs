@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use infrastructor_tests::testbed::{Journal, Sshd, SshdOptions, journal, tools};
+use infrastructor_tests::testbed::{Journal, Sshd, SshdOptions, Zfs, journal, tools};
 use infrastructor_tests::{TestServer, server_with_device, url_escape};
 use serde_json::{Value, json};
 
@@ -115,26 +115,104 @@ fn local_root_size() -> u64 {
         .expect("df /")
 }
 
+/// The monotonic counters of `/proc/diskstats` (the device's kernel is this machine's), by
+/// the API's field name, then their column among the counters after `major minor name`.
+/// (`in_flight`, column 8, goes up and down.)
+const DISKSTATS_COUNTERS: &[(&str, usize)] = &[
+    ("reads_completed", 0),
+    ("reads_merged", 1),
+    ("sectors_read", 2),
+    ("read_time_ms", 3),
+    ("writes_completed", 4),
+    ("writes_merged", 5),
+    ("sectors_written", 6),
+    ("write_time_ms", 7),
+    ("io_time_ms", 9),
+    ("weighted_io_time_ms", 10),
+    ("discards_completed", 11),
+    ("discards_merged", 12),
+    ("sectors_discarded", 13),
+    ("discard_time_ms", 14),
+    ("flushes_completed", 15),
+    ("flush_time_ms", 16),
+];
+
+/// `/proc/diskstats` here: device name → its counters.
+fn local_diskstats() -> std::collections::HashMap<String, Vec<u64>> {
+    std::fs::read_to_string("/proc/diskstats")
+        .expect("/proc/diskstats")
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let counters = w
+                .get(3..)?
+                .iter()
+                .map(|c| c.parse().ok())
+                .collect::<Option<_>>()?;
+            Some((w.get(2)?.to_string(), counters))
+        })
+        .collect()
+}
+
+/// Asserts every counter of `stats` (one device of the API's answer) lies between what
+/// `/proc/diskstats` said before and after the request.
+fn assert_bracketed(
+    stats: &Value,
+    before: &std::collections::HashMap<String, Vec<u64>>,
+    after: &std::collections::HashMap<String, Vec<u64>>,
+) {
+    let name = stats["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("name: {stats}"));
+    let (b, a) = (&before[name], &after[name]);
+    for &(field, column) in DISKSTATS_COUNTERS {
+        let Some((lo, hi)) = b.get(column).zip(a.get(column)) else {
+            assert!(
+                stats[field].is_null(),
+                "{name}: this kernel has no {field}: {stats}"
+            );
+            continue;
+        };
+        let got = stats[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name}: {field} is a counter: {stats}"));
+        assert!(
+            (*lo..=*hi).contains(&got),
+            "{name}: {field} = {got}, /proc/diskstats said {lo} before and {hi} after"
+        );
+    }
+    assert_eq!(
+        stats["read_bytes"].as_u64(),
+        stats["sectors_read"].as_u64().map(|s| s * 512),
+        "{name}: bytes are 512-byte sectors"
+    );
+    assert_eq!(
+        stats["write_bytes"].as_u64(),
+        stats["sectors_written"].as_u64().map(|s| s * 512),
+        "{name}: bytes are 512-byte sectors"
+    );
+}
+
 #[tokio::test]
 async fn drive_stats_carry_the_kernel_counters_and_the_filesystems_on_each_disk() {
     let d = Sshd::start(SshdOptions::default()).expect("sshd");
     let s = server_with_box(&d, false).await;
+    let before = local_diskstats();
     let (status, body) = s.get("/api/devices/box/drives/stats").await;
+    let after = local_diskstats();
     assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["collection_metadata"]["cache_hit"], false,
+        "read during the request: {body}"
+    );
     let drives = body["drives"].as_array().expect("drives");
     let names: Vec<&str> = drives.iter().filter_map(|d| d["name"].as_str()).collect();
     assert_eq!(names, local_disks(), "{body}");
     for drive in drives {
-        let stats = &drive["usage_stats"];
-        assert!(
-            stats["reads_completed"].as_u64().is_some(),
-            "diskstats for {drive}"
-        );
-        assert_eq!(
-            stats["read_bytes"].as_u64(),
-            stats["sectors_read"].as_u64().map(|s| s * 512),
-            "bytes are 512-byte sectors"
-        );
+        assert_bracketed(&drive["usage_stats"], &before, &after);
+        for partition in drive["partitions"].as_array().expect("partitions") {
+            assert_bracketed(partition, &before, &after);
+        }
     }
     let root = drives
         .iter()
@@ -327,6 +405,8 @@ async fn analysis_tags_the_device_in_the_background_and_on_demand() {
         ],
         ..SshdOptions::default()
     };
+    // A real zfs-fuse pool the device's `zpool` sees.
+    let pool = Zfs::pool("analyze", 64).expect("zfs-fuse pool");
     let d = Sshd::start(options).expect("sshd");
     let s = server_with_box(&d, true).await;
     // Created with monitoring on: the queued probe finds it online, then analyses it.
@@ -339,10 +419,14 @@ async fn analysis_tags_the_device_in_the_background_and_on_demand() {
     assert_eq!(tags["architecture"], first_line("uname", &["-m"]));
     assert_eq!(tags["docker"], tools::find("docker").is_some());
     assert_eq!(tags["vms"], tools::find("virsh").is_some());
-    // Pools of a concurrently running zfs-fuse test may be visible: only consistency holds.
-    assert_eq!(
-        tags["zfs"],
-        tags["zfs_pools"].as_array().is_some_and(|p| !p.is_empty())
+    // Pools of a concurrently running zfs-fuse test may be listed too: ours must be.
+    assert_eq!(tags["zfs"], true, "{tags}");
+    assert!(
+        tags["zfs_pools"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == pool.name())),
+        "{} is listed: {tags}",
+        pool.name()
     );
     assert_eq!(tags["docker_compose_path"], "/srv/stack/docker-compose.yml");
     assert_eq!(
@@ -418,11 +502,9 @@ async fn hostile_values_never_reach_a_shell() {
             assert_eq!(body["error"]["details"]["field"], param, "{body}");
         }
         for route in ["", "/status", "/metrics", "/drives", "/logs", "/ports"] {
-            let (status, _) = s.get(&format!("/api/devices/{}{route}", enc(value))).await;
-            assert!(
-                status == 422 || status == 404,
-                "hostname {value:?} on {route}: {status}"
-            );
+            let (status, body) = s.get(&format!("/api/devices/{}{route}", enc(value))).await;
+            assert_eq!(status, 422, "hostname {value:?} on {route}: {body}");
+            assert_eq!(body["error"]["details"]["field"], "hostname", "{body}");
         }
     }
     // Values that pass validation still reach journalctl as one `--unit=` argument.

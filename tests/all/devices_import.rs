@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use infrastructor_tests::TestServer;
+use infrastructor_tests::testbed::tools;
 use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/system/ssh_config");
@@ -61,6 +62,88 @@ fn fixture_names() -> Vec<String> {
     names
 }
 
+/// Fixtures the import refuses, each with what its refusal message must name. (None today:
+/// every fixture is a config ssh itself reads, or one whose unsupported parts are skipped
+/// with a warning.)
+const EXPECTED_REFUSALS: &[(&str, &str)] = &[];
+
+/// Aliases whose imported device is compared with what OpenSSH resolves for them
+/// (`ssh -G -F FIXTURE ALIAS`): first-match order across blocks and `Host *` defaults,
+/// duplicate blocks, `*ell` patterns, CRLF lines, extra spaces, quoted values, comments.
+/// Fixtures with `Match` or `Include` are left out: the import skips `Match` blocks (with a
+/// warning), and ssh resolves a relative `Include` against `~/.ssh`.
+const SSH_G_ALIASES: &[(&str, &[&str])] = &[
+    (
+        "jc_ssh_config1",
+        &["server1", "nas01", "uk.gw.lan", "proxyus"],
+    ),
+    ("jc_ssh_config2", &["targaryen", "tyrell", "martell"]),
+    ("dotfiles_007_config", &["geek", "palpatine", "r2d5"]),
+    ("kevinburke_dos-lines", &["wap", "wap2"]),
+    ("kevinburke_extraspace", &["test.test"]),
+    ("kevinburke_eol-comments", &["example"]),
+    ("kevinburke_quoted-identities", &["hasquotedhostname"]),
+];
+
+/// `ssh -G -F CONFIG ALIAS`: OpenSSH's resolved (hostname, port, user).
+fn ssh_g(config: &Path, alias: &str) -> (String, u64, String) {
+    let ssh = tools::require("ssh", "openssh-client");
+    let out = std::process::Command::new(ssh)
+        .arg("-G")
+        .arg("-F")
+        .arg(config)
+        .arg(alias)
+        .output()
+        .expect("ssh -G runs");
+    assert!(
+        out.status.success(),
+        "ssh -G -F {} {alias}: {}",
+        config.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("ssh -G printed no {key}: {text}"))
+            .to_string()
+    };
+    (
+        get("hostname"),
+        get("port").parse().expect("port"),
+        get("user"),
+    )
+}
+
+/// Compares the device imported for `alias` with what `ssh -G` resolves from `config`.
+/// A field the import leaves empty must be one the config does not set, which ssh shows as
+/// its own default (what it resolves from an empty config).
+async fn assert_matches_ssh(s: &TestServer, config: &Path, alias: &str) {
+    let (hostname, port, user) = ssh_g(config, alias);
+    let (default_host, default_port, default_user) = ssh_g(Path::new("/dev/null"), alias);
+    let (status, device) = s
+        .get(&format!("/api/devices/{}", alias.to_lowercase()))
+        .await;
+    assert_eq!(status, 200, "{alias}: {device}");
+    let what = format!("{alias} in {}: {device}", config.display());
+    assert_eq!(device["tags"]["ssh_config_host"], alias, "{what}");
+    assert_eq!(
+        device["ip_address"].as_str().unwrap_or(&default_host),
+        hostname,
+        "HostName: {what}"
+    );
+    assert_eq!(
+        device["ssh_port"].as_u64().unwrap_or(default_port),
+        port,
+        "Port: {what}"
+    );
+    assert_eq!(
+        device["ssh_username"].as_str().unwrap_or(&default_user),
+        user,
+        "User: {what}"
+    );
+}
+
 #[tokio::test]
 async fn every_fixture_imports_as_text_and_as_a_path() {
     // The import directory holds every fixture, so Includes between them resolve.
@@ -70,7 +153,8 @@ async fn every_fixture_imports_as_text_and_as_a_path() {
     }
     let s = server(Some(dir.path())).await;
     let mut imported = 0;
-    let mut refused = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    let mut compared = 0;
     for name in fixture_names() {
         let text = std::fs::read_to_string(Path::new(FIXTURES).join(&name)).expect("read");
         let (status, dry) = import(&s, json!({"ssh_config": text, "dry_run": true})).await;
@@ -78,11 +162,14 @@ async fn every_fixture_imports_as_text_and_as_a_path() {
             import(&s, json!({"ssh_config_path": name, "dry_run": true})).await;
         assert_eq!(status, path_status, "{name}: text and path agree");
         if status == 400 {
+            let message = dry["error"]["message"].as_str().unwrap_or_default();
+            let reason = EXPECTED_REFUSALS
+                .iter()
+                .find(|(f, _)| *f == name)
+                .map_or("", |(_, reason)| *reason);
             assert!(
-                dry["error"]["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("ssh_config")),
-                "{name}: a refusal names the file and line: {dry}"
+                message.contains("ssh_config") && message.contains(reason),
+                "{name}: a refusal names the file, line and {reason:?}: {dry}"
             );
             refused.push(name);
             continue;
@@ -116,6 +203,13 @@ async fn every_fixture_imports_as_text_and_as_a_path() {
         imported += real["summary"]["created"].as_u64().expect("created");
         assert_eq!(device_count(&s).await, imported, "{name}");
 
+        if let Some((_, aliases)) = SSH_G_ALIASES.iter().find(|(f, _)| *f == name) {
+            for alias in *aliases {
+                assert_matches_ssh(&s, &Path::new(FIXTURES).join(&name), alias).await;
+            }
+            compared += aliases.len();
+        }
+
         let (_, again) = import(&s, json!({"ssh_config": text, "update_existing": false})).await;
         assert_eq!(
             again["summary"]["skipped"], found,
@@ -123,9 +217,15 @@ async fn every_fixture_imports_as_text_and_as_a_path() {
         );
     }
     assert!(imported >= 40, "the fixtures hold many hosts: {imported}");
-    assert!(
-        refused.len() <= 2,
-        "only broken configs are refused: {refused:?}"
+    let expected: Vec<&str> = EXPECTED_REFUSALS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        refused, expected,
+        "only the known broken configs are refused"
+    );
+    assert_eq!(
+        compared,
+        SSH_G_ALIASES.iter().map(|(_, a)| a.len()).sum::<usize>(),
+        "every listed alias was compared with ssh -G"
     );
     s.stop().await;
 }
@@ -198,6 +298,14 @@ async fn aliases_become_devices_and_reimports_report_the_diff() {
         "Match skipped, `Host *` applies"
     );
     assert_eq!(db["ssh_port"], 22);
+
+    // What OpenSSH resolves from the same text. (`Match host` tests the name after
+    // `HostName` applies, db.internal, so ssh does not apply that block to `db` either.)
+    let file = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(file.path(), CONFIG).expect("write");
+    for alias in ["web", "web-alias", "db"] {
+        assert_matches_ssh(&s, file.path(), alias).await;
+    }
 
     let (_, same) = import(&s, json!({"ssh_config": CONFIG})).await;
     assert_eq!(same["summary"]["skipped"], 3, "already up to date: {same}");

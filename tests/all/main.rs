@@ -5,6 +5,7 @@ mod containers;
 mod devices;
 mod devices_host_facts;
 mod devices_import;
+mod grants;
 mod openapi;
 mod plugin_versions;
 mod routing;

@@ -200,13 +200,17 @@ async fn config_storage_and_registry_imports() {
                 .json(&json!({"colour": "blue"})),
         )
         .await;
-    assert!(status == 200 || status == 201, "{status} {body}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "one", "{body}");
+    assert_eq!(body["body"], json!({"colour": "blue"}), "{body}");
     let (status, body) = s.get("/api/hello/docs/one").await;
     assert_eq!(status, 200);
     assert_eq!(body["colour"], "blue", "{body}");
     let (status, _) = s.send(s.client.delete(s.url("/api/hello/docs/one"))).await;
-    assert!(status == 200 || status == 204);
+    assert_eq!(status, 204);
     assert_eq!(s.get("/api/hello/docs/one").await.0, 404);
+    let (status, _) = s.send(s.client.delete(s.url("/api/hello/docs/one"))).await;
+    assert_eq!(status, 404, "deleting a missing document");
 
     let (status, body) = s.get("/api/hello/devices/nosuchhost").await;
     assert_eq!(status, 404, "{body}");

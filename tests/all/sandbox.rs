@@ -42,31 +42,33 @@ async fn an_infinite_loop_hits_the_deadline_while_others_are_served() {
             let r = client.get(url).send().await.expect("send");
             let status = r.status().as_u16();
             let body: serde_json::Value = r.json().await.unwrap_or_default();
-            (status, body, started.elapsed())
+            (status, body, Instant::now())
         })
     };
+    // Another plugin is served while the loop runs: count the pings answered before the
+    // looping request was (an order of events, not a latency).
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut served = 0;
+    let mut answered = Vec::new();
     while !looping.is_finished() && started.elapsed() < Duration::from_secs(10) {
-        let t = Instant::now();
         let (status, _) = s.get("/api/hello/ping").await;
         assert_eq!(status, 200);
-        assert!(
-            t.elapsed() < Duration::from_millis(500),
-            "served promptly: {:?}",
-            t.elapsed()
-        );
-        served += 1;
+        answered.push(Instant::now());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (status, body, elapsed) = looping.await.expect("join");
+    let (status, body, ended) = looping.await.expect("join");
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["code"], "PLUGIN_DEADLINE");
+    let elapsed = ended.duration_since(started);
     assert!(
         elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
-        "{elapsed:?}"
+        "stopped at its 2 s deadline: {elapsed:?}"
     );
-    assert!(served >= 5, "other requests kept being served ({served})");
+    let during = answered.iter().filter(|t| **t < ended).count();
+    assert!(
+        during >= 5,
+        "other requests kept being served while the loop ran ({during} of {})",
+        answered.len()
+    );
     assert_eq!(s.get("/api/spin/ok").await.0, 200);
     s.stop().await;
 }
@@ -132,13 +134,17 @@ async fn ungranted_imports_are_forbidden() {
         );
     }
     // hello's storage still works: the denial is per plugin.
-    let (status, _) = s
+    let (status, body) = s
         .send(
             s.client
                 .put(s.url("/api/hello/docs/x"))
                 .json(&serde_json::json!({"a": 1})),
         )
         .await;
-    assert!(status < 300);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        s.get("/api/hello/docs/x").await.1,
+        serde_json::json!({"a": 1})
+    );
     s.stop().await;
 }

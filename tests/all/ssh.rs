@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use infrastructor::config::HostKeyPolicy;
-use infrastructor_tests::testbed::{Sshd, SshdOptions};
+use infrastructor_tests::testbed::{Sshd, SshdOptions, ssh_command};
 use infrastructor_tests::{TestServer, audit_rows, remote_server};
 use serde_json::{Value, json};
 
@@ -278,12 +278,23 @@ async fn changed_host_key_is_refused_under_strict_and_accept_new() {
     }
 }
 
+/// The PIDs the device's `name` counter recorded (the counter execs the real program, so
+/// each is the program's own PID).
+fn counted_pids(d: &Sshd, name: &str) -> Vec<u32> {
+    std::fs::read_to_string(d.dir().join("counts").join(name))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
 #[tokio::test]
 async fn sshd_killed_mid_command_then_restarted() {
     let mut d = device();
     let s = server_for(&d, |_| {}).await;
     let (status, _) = exec(&s, &d.host(), json!({"argv": ["printf", "warm"]})).await;
     assert_eq!(status, 200);
+    d.count_invocations("sleep").expect("counter");
     let host = d.host();
     let client = s.client.clone();
     let url = s.url(&format!("/api/remote/{host}/exec"));
@@ -294,15 +305,42 @@ async fn sshd_killed_mid_command_then_restarted() {
             .send()
             .await
             .expect("send");
-        r.status().as_u16()
+        (r.status().as_u16(), Instant::now())
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The remote `sleep` has started and is running before the device goes away.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sleeper = loop {
+        if let Some(&pid) = counted_pids(&d, "sleep").first()
+            && infrastructor_tests::testbed::process_alive(pid)
+        {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline && !running.is_finished(),
+            "the remote sleep never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let stopped_at = Instant::now();
     d.stop().expect("stop sshd");
-    let status = running.await.expect("join");
     assert!(
-        status == 503 || status == 504,
-        "an error, not a hang or a retry: {status}"
+        !infrastructor_tests::testbed::process_alive(sleeper),
+        "the remote sleep went with its sshd"
     );
+    let (status, answered_at) = tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("an answer, not a hang")
+        .expect("join");
+    let waited = answered_at.duration_since(stopped_at);
+    assert_eq!(
+        status, 503,
+        "the device went away: unavailable, not a timeout"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "answered {waited:?} after the device went away"
+    );
+    assert_eq!(d.invocations("sleep"), 1, "not retried");
     d.restart().expect("restart sshd");
     let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "back"]})).await;
     assert_eq!(status, 200, "a new connection is made: {body}");
@@ -352,6 +390,14 @@ async fn fifty_concurrent_execs_on_one_connection_all_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_identical_collections_share_one_remote_run() {
     let d = device();
+    // What OpenSSH's own client gets from the device.
+    let real = ssh_command(&d)
+        .arg("hostname")
+        .output()
+        .expect("ssh hostname");
+    assert!(real.status.success(), "{real:?}");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty());
     d.count_invocations("hostname").expect("counter");
     let s = server_for(&d, |_| {}).await;
     let host = d.host();
@@ -385,15 +431,17 @@ async fn concurrent_identical_collections_share_one_remote_run() {
         1,
         "exactly one remote run for 100 requests"
     );
+    assert_eq!(values.len(), 100);
     assert!(
-        values.iter().all(|v| !v.is_empty() && *v == values[0]),
-        "all got the result"
+        values.iter().all(|v| *v == real),
+        "all got the device's hostname {real:?}: {values:?}"
     );
 
     let (_, cached) = s
         .get(&format!("/api/remote/{host}/collect?variant=a"))
         .await;
     assert_eq!(cached["collection_metadata"]["cache_hit"], true);
+    assert_eq!(cached["data"]["value"], real.as_str());
     assert_eq!(d.invocations("hostname"), 1);
 
     let (_, other) = s

@@ -29,11 +29,6 @@ fn ssh(device: &Sshd, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 #[test]
 fn a_device_answers_through_sh_without_bashrc() {
     let host_passwd_before = std::fs::read("/etc/passwd").expect("read /etc/passwd");
@@ -61,28 +56,24 @@ fn a_device_answers_through_sh_without_bashrc() {
     // Remote commands get the device's PATH, wrapper dirs first.
     assert_eq!(ssh(&device, &["echo $PATH"]).trim(), device.device_path());
 
-    // Latency of a remote `true`: on a warm OpenSSH master (no handshake), and with a new
-    // connection each time.
-    let master = control_master(&device).expect("control master");
-    let mut warm = Vec::new();
-    for _ in 0..15 {
-        let started = Instant::now();
-        let out = output(master.command().arg("true"));
-        assert!(out.status.success(), "{out:?}");
-        warm.push(started.elapsed());
-    }
-    let mut fresh = Vec::new();
-    for _ in 0..3 {
-        let started = Instant::now();
-        ssh(&device, &["true"]);
-        fresh.push(started.elapsed());
-    }
-    let (warm, fresh) = (median(warm), median(fresh));
-    println!("remote `true`: {warm:?} on a ControlMaster channel, {fresh:?} with a new connection");
-    assert!(
-        warm < Duration::from_millis(200),
-        "a remote `true` took {warm:?}: is the device paying for a shell rc file?"
+    // No rc file runs for a remote command: not bash's (`$BASH_VERSION` is unset, and the
+    // command's shell is sh started by sshd itself), whatever root's ~/.bashrc holds. (What
+    // a remote command costs is measured by the `ssh_pool` benchmark, not asserted here.)
+    let probe = ssh(
+        &device,
+        &["echo \"bash=${BASH_VERSION:-none}\"; ps -o comm= -p $$; ps -o comm= -p $PPID"],
     );
+    assert_eq!(
+        probe.lines().collect::<Vec<_>>(),
+        ["bash=none", "sh", "sshd"],
+        "{probe}"
+    );
+
+    // A warm OpenSSH master runs commands on the device too.
+    let master = control_master(&device).expect("control master");
+    let out = output(master.command().args(["echo", "via master"]));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "via master\n");
 }
 
 #[test]

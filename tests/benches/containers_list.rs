@@ -1,19 +1,27 @@
 //! Benchmark: `GET /api/containers/{host}` served from the collector cache at 32 concurrent
-//! connections, next to `GET /api/status` (the server's ceiling) in the same run, with 200
-//! containers on the device (a private dockerd reached over real SSH). Also counts the
-//! remote `docker` runs of one live list and of one all-container stats (target: 1 each).
+//! connections, with 200 containers on the device (a private dockerd reached over real SSH),
+//! next to two baselines measured in the same run and the same process:
+//! - `GET /api/status`, the server's own native route (its ceiling through the whole stack);
+//! - a bare native axum handler serving the very bytes of the cached list (what moving that
+//!   JSON over loopback HTTP costs, without plugin, collector or middleware).
+//!
+//! Every round is printed with both ratios; nothing is compared with numbers from another
+//! run. Also counts the remote `docker` runs of one live list and of one all-container stats
+//! (target: 1 each).
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench containers_list`.
 
 use std::time::{Duration, Instant};
 
-use infrastructor_tests::load::concurrent;
+use infrastructor_tests::load::{Load, concurrent};
 use infrastructor_tests::server_with_device;
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 
 const IMAGE: &str = "tb-busybox:bench";
 const CONTAINERS: usize = 200;
 const RUNNING: usize = 20;
+const ROUNDS: usize = 5;
+const CONNECTIONS: usize = 32;
 
 fn main() {
     let docker = Docker::start().expect("dockerd");
@@ -59,7 +67,6 @@ fn main() {
         assert_eq!(status, 200, "{list}");
         assert_eq!(list["total_count"], CONTAINERS);
         let list_runs = device.invocations("docker");
-        let size = list.to_string().len();
         device.reset_invocations("docker").expect("reset");
         let t = Instant::now();
         let (status, stats) = s.get("/api/containers/box/stats?all=true&live=true").await;
@@ -67,50 +74,101 @@ fn main() {
         assert_eq!(status, 200, "{stats}");
         let stats_runs = device.invocations("docker");
         println!(
-            "live list of {CONTAINERS} ({} KB of JSON): {list_runs} remote docker run(s), {live_ms:.0} ms; \
+            "live list of {CONTAINERS}: {list_runs} remote docker run(s), {live_ms:.0} ms; \
              all-container stats ({} rows): {stats_runs} remote docker run(s), {stats_ms:.0} ms \
              (target: 1 each)",
-            size / 1024,
             stats["container_count"]
         );
 
         let list_url = s.url("/api/containers/box");
         let status_url = s.url("/api/status");
-        // Warm up both paths (and fill the cache).
-        concurrent(&s.client, &list_url, 4, 50).await;
-        concurrent(&s.client, &status_url, 4, 50).await;
-        let mut best = None::<(f64, f64)>;
-        for round in 0..3 {
-            let ceiling = concurrent(&s.client, &status_url, 32, 200).await;
-            let cached = concurrent(&s.client, &list_url, 32, 100).await;
-            let ratio = cached.requests_per_sec / ceiling.requests_per_sec;
-            println!(
-                "round {round}: GET /api/status {:>8.0} req/s p50 {:>7.2} ms p99 {:>7.2} ms | \
-                 GET /api/containers/box (cached, {CONTAINERS} containers) {:>7.0} req/s \
-                 p50 {:>7.2} ms p99 {:>7.2} ms | ratio {ratio:.3}",
-                ceiling.requests_per_sec,
-                ms(ceiling.p50),
-                ms(ceiling.p99),
-                cached.requests_per_sec,
-                ms(cached.p50),
-                ms(cached.p99),
-            );
-            if best.is_none_or(|(b, _)| cached.requests_per_sec > b) {
-                best = Some((cached.requests_per_sec, ratio));
-            }
+        // The cached list's exact bytes, served by a bare axum handler in this process.
+        let cached = s.client.get(&list_url).send().await.expect("cached list");
+        assert!(cached.status().is_success(), "{}", cached.status());
+        let body = cached.bytes().await.expect("body");
+        let size = body.len();
+        let native = native_server(body).await;
+        let native_url = format!("http://{native}/list");
+        let check = s.client.get(&native_url).send().await.expect("native");
+        assert_eq!(check.bytes().await.expect("body").len(), size);
+
+        // Warm up every path (and keep the collector's cache filled).
+        for url in [&list_url, &status_url, &native_url] {
+            concurrent(&s.client, url, 4, 50).await;
         }
-        if let Some((rps, ratio)) = best {
-            println!(
-                "best cached list: {rps:.0} req/s, {ratio:.3} of /api/status; \
-                 vs the Python original's 128-181 cached req/s on this machine: {:.0}x-{:.0}x",
-                rps / 181.0,
-                rps / 128.0
+        println!(
+            "{ROUNDS} rounds at {CONNECTIONS} connections; the cached list is {} KB of JSON",
+            size / 1024
+        );
+        let (mut vs_status, mut vs_native) = (Vec::new(), Vec::new());
+        for round in 1..=ROUNDS {
+            let ceiling = concurrent(&s.client, &status_url, CONNECTIONS, 200).await;
+            let bytes = concurrent(&s.client, &native_url, CONNECTIONS, 100).await;
+            let list = concurrent(&s.client, &list_url, CONNECTIONS, 100).await;
+            let (a, b) = (
+                list.requests_per_sec / ceiling.requests_per_sec,
+                list.requests_per_sec / bytes.requests_per_sec,
             );
+            println!("round {round}:");
+            line("GET /api/status (server, native route)", &ceiling);
+            line("same bytes from a bare axum handler", &bytes);
+            line("GET /api/containers/box (cached)", &list);
+            println!("  ratio list / status {a:.3}   list / same bytes {b:.3}");
+            vs_status.push(a);
+            vs_native.push(b);
         }
+        println!(
+            "list / status over {ROUNDS} rounds: {}; list / same bytes: {}",
+            spread(&vs_status),
+            spread(&vs_native)
+        );
         s.stop().await;
     });
     drop(device);
     drop(docker);
+}
+
+/// A bare axum server on loopback answering `GET /list` with `body` as JSON; its address.
+async fn native_server(body: axum::body::Bytes) -> std::net::SocketAddr {
+    let app = axum::Router::new().route(
+        "/list",
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+fn line(what: &str, load: &Load) {
+    println!(
+        "  {what:<40} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        load.requests_per_sec,
+        ms(load.p50),
+        ms(load.p99)
+    );
+}
+
+/// `min–max (median m)` of per-round ratios.
+fn spread(ratios: &[f64]) -> String {
+    let mut v = ratios.to_vec();
+    v.sort_by(f64::total_cmp);
+    format!(
+        "{:.3}–{:.3} (median {:.3})",
+        v[0],
+        v[v.len() - 1],
+        v[v.len() / 2]
+    )
 }
 
 fn ms(d: Duration) -> f64 {

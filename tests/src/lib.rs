@@ -172,13 +172,26 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
-/// What the `remote` test plugin declares; granted in full by [`remote_server`].
+/// What the tests grant the `remote` test plugin (all it declares but `exec:tee **`); granted
+/// by [`remote_server`].
 pub const REMOTE_GRANTS: &[&str] = &[
     "exec:printf **",
     "exec:sh -c * sh **",
     "exec:cat",
     "exec:sleep *",
     "exec:hostname",
+    "collector",
+];
+
+/// Every capability the `remote` test plugin declares, in its order: [`REMOTE_GRANTS`] plus
+/// `exec:tee **`, which its `forbidden` script needs and no test grants.
+pub const REMOTE_DECLARED: &[&str] = &[
+    "exec:printf **",
+    "exec:sh -c * sh **",
+    "exec:cat",
+    "exec:sleep *",
+    "exec:hostname",
+    "exec:tee **",
     "collector",
 ];
 

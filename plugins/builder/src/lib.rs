@@ -507,16 +507,37 @@ mod tests {
     }
 
     #[test]
-    fn the_real_workspace_has_no_builtin_plugins_yet_but_has_test_plugins() {
+    fn the_real_workspace_has_the_builtin_plugins_and_the_test_plugins() {
         let root = workspace_root();
+        let builtins = discover_builtin_plugins(&root);
+        for (name, dir) in [
+            ("infrastructor-plugin-containers", "plugins/containers"),
+            ("infrastructor-plugin-devices", "plugins/devices"),
+        ] {
+            assert!(
+                builtins.contains(&(name.to_owned(), root.join(dir))),
+                "{name} in {dir}: {builtins:?}"
+            );
+        }
         assert!(
-            discover_builtin_plugins(&root)
-                .iter()
-                .all(|(name, _)| name != "infrastructor-sdk"
-                    && name != "infrastructor-plugin-builder")
+            builtins.iter().all(
+                |(name, dir)| dir.parent() == Some(root.join("plugins").as_path())
+                    && name != "infrastructor-sdk"
+                    && name != "infrastructor-plugin-builder"
+            ),
+            "{builtins:?}"
         );
+        // Every crate directory under tests/plugins is a test plugin.
+        let crate_dirs = fs::read_dir(root.join("tests/plugins"))
+            .expect("tests/plugins")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("Cargo.toml").is_file())
+            .count();
         let tests = discover_packages(&root.join("tests/plugins"), |_| true);
-        assert!(tests.iter().any(|(n, _)| n == "test-plugin-hello"));
+        assert_eq!(tests.len(), crate_dirs, "{tests:?}");
+        for name in ["test-plugin-hello", "test-plugin-remote"] {
+            assert!(tests.iter().any(|(n, _)| n == name), "{name}: {tests:?}");
+        }
     }
 
     #[test]

@@ -459,4 +459,144 @@ mod tests {
             None
         );
     }
+
+    fn grants(declared: &[&str], granted: &[&str]) -> Grants {
+        let declared: Vec<Capability> = declared.iter().map(|s| cap(s)).collect();
+        let granted: Vec<Capability> = granted.iter().map(|s| cap(s)).collect();
+        Grants::effective(&declared, &granted)
+    }
+
+    #[test]
+    fn allows_program_needs_an_exec_pattern_in_force_for_that_program() {
+        // The test plugin `remote`'s declaration (tests/plugins/remote).
+        let declared = [
+            "exec:printf **",
+            "exec:sh -c * sh **",
+            "exec:cat",
+            "exec:sleep *",
+            "exec:hostname",
+            "collector",
+        ];
+        let full = grants(&declared, &declared);
+        for program in ["printf", "sh", "cat", "sleep", "hostname"] {
+            assert!(full.allows_program(program), "{program}");
+        }
+        // A pattern of any shape counts for its program: literal arguments, `*`, `**`, none.
+        assert!(full.allows_program("sleep"), "`sleep *`");
+        assert!(full.allows_program("cat"), "bare `cat`");
+        // Never declared, so never in force, whatever else is.
+        assert!(!full.allows_program("tee"));
+        // Exact names only: no prefixes, suffixes, paths or case folding.
+        for other in [
+            "ca", "cats", "catalog", "/bin/cat", "./cat", "CAT", "cat ", " cat", "", "*", "**",
+            "bash", "shh",
+        ] {
+            assert!(!full.allows_program(other), "{other:?}");
+        }
+        // Non-exec capabilities never allow a program, even one named like them.
+        let only_collector = grants(&declared, &["collector"]);
+        assert!(only_collector.has(&Capability::Collector));
+        for program in ["printf", "sh", "cat", "collector"] {
+            assert!(!only_collector.allows_program(program), "{program}");
+        }
+        // Partial grants: exactly the granted programs.
+        let partial = grants(&declared, &["exec:printf **", "exec:hostname", "collector"]);
+        assert!(partial.allows_program("printf"));
+        assert!(partial.allows_program("hostname"));
+        for program in ["sh", "cat", "sleep"] {
+            assert!(!partial.allows_program(program), "{program} is not granted");
+        }
+        // Granted but not declared: not in force.
+        let undeclared = grants(&declared, &["exec:tee **", "exec:cat"]);
+        assert!(!undeclared.allows_program("tee"));
+        assert!(undeclared.allows_program("cat"));
+        // A grant narrower than the declaration covers nothing.
+        let narrower = grants(&["exec:docker **"], &["exec:docker ps **"]);
+        assert!(!narrower.allows_program("docker"));
+        // A wider grant covers the declaration; the program is then allowed.
+        let wider = grants(&["exec:docker ps **"], &["exec:docker **"]);
+        assert!(wider.allows_program("docker"));
+        assert!(!wider.allows_program("dockerd"));
+        // Nothing declared or nothing granted: nothing at all.
+        assert!(!grants(&declared, &[]).allows_program("printf"));
+        assert!(!grants(&[], &declared).allows_program("printf"));
+        assert!(!Grants::default().allows_program("printf"));
+        // Built-ins get their declaration.
+        let all = Grants::all(&[cap("exec:zfs list **"), cap("storage")]);
+        assert!(all.allows_program("zfs"));
+        assert!(!all.allows_program("zpool"));
+    }
+
+    #[test]
+    fn argv_patterns_literal_one_and_rest() {
+        // A bare program: exactly that argv, no arguments.
+        let bare = pat("hostname");
+        assert!(bare.matches(&["hostname"]));
+        assert!(!bare.matches(&["hostname", "-f"]));
+        assert!(!bare.matches::<&str>(&[]));
+        assert!(!bare.matches(&["hostnamectl"]));
+        assert_eq!(bare.program(), "hostname");
+
+        // `*` is exactly one argument, whatever it holds (empty, spaces, `*`, `**`).
+        let one = pat("sleep *");
+        for arg in ["5", "", "a b", "*", "**", ";rm -rf /", "--help"] {
+            assert!(one.matches(&["sleep", arg]), "{arg:?}");
+        }
+        assert!(!one.matches(&["sleep"]));
+        assert!(!one.matches(&["sleep", "1", "2"]));
+
+        // `*` in the middle and `**` at the end.
+        let sh = pat("sh -c * sh **");
+        assert!(sh.matches(&["sh", "-c", "echo hi", "sh"]));
+        assert!(sh.matches(&["sh", "-c", "echo $1", "sh", "a", "b", "c"]));
+        assert!(
+            !sh.matches(&["sh", "-c", "echo hi"]),
+            "the literal `sh` is required"
+        );
+        assert!(!sh.matches(&["sh", "-x", "echo hi", "sh"]));
+        assert!(!sh.matches(&["sh", "-c", "echo hi", "bash"]));
+        assert!(!sh.matches(&["bash", "-c", "echo hi", "sh"]));
+
+        // `**` is zero or more arguments.
+        let rest = pat("printf **");
+        assert!(rest.matches(&["printf"]));
+        assert!(rest.matches(&["printf", "%s", "a", "b"]));
+        assert!(!rest.matches(&["print"]));
+
+        // Literals compare exactly (case, whitespace, no globbing).
+        let lit = pat("docker ps -a");
+        assert!(lit.matches(&["docker", "ps", "-a"]));
+        assert!(!lit.matches(&["docker", "ps", "-A"]));
+        assert!(!lit.matches(&["docker", "ps", "-a "]));
+        assert!(!lit.matches(&["docker", "ps"]));
+        assert!(!lit.matches(&["docker", "ps", "-a", "-q"]));
+        assert!(!lit.matches(&["Docker", "ps", "-a"]));
+        assert!(!pat("docker p*").matches(&["docker", "ps"]), "no globbing");
+
+        // Whitespace between words is only a separator.
+        assert_eq!(pat("  docker   ps\t**  ").to_string(), "docker ps **");
+
+        // `**` only last; the program is never a wildcard.
+        assert!(ExecPattern::parse("zfs ** list").is_err());
+        assert!(ExecPattern::parse("** list").is_err());
+        assert!(ExecPattern::parse("* list").is_err());
+        assert!(ExecPattern::parse("   ").is_err());
+    }
+
+    #[test]
+    fn allows_exec_follows_the_patterns_in_force() {
+        let g = grants(
+            &["exec:sleep *", "exec:sh -c * sh **", "exec:cat"],
+            &["exec:sleep *", "exec:sh **"],
+        );
+        assert!(g.allows_exec(&["sleep", "1"]));
+        assert!(!g.allows_exec(&["sleep"]));
+        assert!(g.allows_exec(&["sh", "-c", "x", "sh"]));
+        assert!(
+            !g.allows_exec(&["sh", "-x", "y"]),
+            "the declared pattern bounds the wider grant"
+        );
+        assert!(!g.allows_exec(&["cat"]), "declared, not granted");
+        assert!(!g.allows_exec::<&str>(&[]));
+    }
 }

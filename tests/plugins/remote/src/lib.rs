@@ -22,8 +22,13 @@ fn app() -> App {
         .capability("exec:tee **")
         .capability("collector")
         .script("args", "printf '%s\\0' \"$@\"", &["printf"])
-        .script("forbidden", "cat /etc/shadow", &["cat", "tee"])
+        // Runs `cat` (declared and granted) and `tee` (never declared): always refused. Were it
+        // run, it would create the file named by its argument.
+        .script("forbidden", "cat /dev/null | tee \"$1\"", &["cat", "tee"])
+        // Runs `printf` and `cat`: allowed only while both are granted.
+        .script("pair", "printf '%s\\0' \"$@\" | cat", &["printf", "cat"])
         .parser("first_line", first_line)
+        .parser("stdout", stdout)
         .collector(
             Collector::new("hostname", "hostname", Duration::from_secs(1), "first_line")
                 .step(Step::argv("hostname", &["hostname"])),
@@ -67,6 +72,21 @@ fn app() -> App {
                 .param(Param::query("force").boolean().default("false"))
                 .param(Param::query("max_age").integer().min(0.0).default("300")),
             collect,
+        )
+        .route(
+            Route::post("/{host}/collect-script", "collect_script")
+                .summary("Collects a declared script's output through the collector")
+                .param(Param::path("host").pattern(HOST))
+                .body_schema(json!({
+                    "type": "object",
+                    "required": ["name", "args"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "args": {"type": "array", "items": {"type": "string"}}
+                    }
+                }))
+                .mutates(false),
+            collect_script,
         )
         .route(
             Route::get("/{host}/follow", "follow")
@@ -139,6 +159,19 @@ fn collect(req: &Request) -> Result<Response, Error> {
     .into())
 }
 
+fn collect_script(req: &Request) -> Result<Response, Error> {
+    let body: ScriptBody = req.body()?;
+    let name = body.name.as_deref().unwrap_or("args");
+    let args: Vec<&str> = body.args.iter().map(String::as_str).collect();
+    let collected = collector::collect(
+        CollectRequest::new("script", req.path("host")?, "stdout")
+            .param("name", name)
+            .step(Step::script("out", name, &args))
+            .force_refresh(true),
+    )?;
+    Ok(Json(json!({ "data": collected.data })).into())
+}
+
 fn follow(req: &Request) -> Result<Response, Error> {
     Ok(Response::stream(
         req.path("host")?,
@@ -163,6 +196,11 @@ fn first_line(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
         .unwrap_or_default()
         .to_string();
     Ok(json!({ "value": line }))
+}
+
+fn stdout(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
+    let out = StepOutput::find(outputs, "out")?;
+    Ok(json!({ "exit_code": out.exit_code, "stdout": out.stdout }))
 }
 
 infrastructor_sdk::export_plugin!(app);
