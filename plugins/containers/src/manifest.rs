@@ -101,9 +101,7 @@ pub fn app() -> App {
                      and block I/O bytes and PIDs as numbers.",
                 )
                 .param(hostname())
-                .param(Param::flag("all", false))
-                .param(Param::flag("live", false))
-                .param(Param::timeout(60)),
+                .query::<stats::HostStatsQuery>(),
             stats::host,
         )
         .route(
@@ -228,4 +226,36 @@ pub fn app() -> App {
                 .body::<exec::ExecBody>(),
             exec::handler,
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infrastructor_sdk::ParamKind;
+
+    #[test]
+    fn the_manifest_is_valid_and_typed_queries_declare_their_params() {
+        assert_eq!(app().validate(), Ok(()));
+        let route = app()
+            .route_by_id("host_container_stats")
+            .expect("route")
+            .model();
+        let by = |n: &str| {
+            route
+                .params
+                .iter()
+                .find(|p| p.name == n)
+                .unwrap_or_else(|| panic!("{n}"))
+                .clone()
+        };
+        for flag in ["all", "live"] {
+            let p = by(flag);
+            assert_eq!(p.kind, ParamKind::Boolean, "{flag}");
+            assert_eq!(p.default.as_deref(), Some("false"), "{flag}");
+        }
+        let t = by("timeout");
+        assert_eq!(t.kind, ParamKind::Integer);
+        assert_eq!((t.minimum, t.maximum), (Some(1.0), Some(600.0)));
+        assert_eq!(t.default.as_deref(), Some("60"));
+    }
 }

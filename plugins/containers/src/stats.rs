@@ -3,6 +3,7 @@
 //! PIDs). All containers of a host come from ONE docker run.
 
 use infrastructor_sdk::prelude::*;
+use serde::Deserialize;
 
 use crate::docker::failure;
 use crate::parse::stats::parse_stats;
@@ -68,12 +69,29 @@ pub fn container(req: &Request) -> Result<Response, Error> {
     .into())
 }
 
+/// The query of `GET /{hostname}/stats` (its parameters are declared from this type).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct HostStatsQuery {
+    /// Include stopped containers.
+    #[serde(default)]
+    pub all: bool,
+    /// Run `docker stats` now instead of serving a result younger than 5 s.
+    #[serde(default)]
+    pub live: bool,
+    /// Seconds `docker stats` may take.
+    #[serde(default = "sixty")]
+    #[schemars(range(min = 1, max = 600))]
+    pub timeout: u64,
+}
+
+fn sixty() -> u64 {
+    60
+}
+
 /// `GET /{hostname}/stats`: every running container (`all=true`: stopped ones too).
 pub fn host(req: &Request) -> Result<Response, Error> {
     let hostname = req.path("hostname")?;
-    let live = req.query_bool("live")?;
-    let all = req.query_bool("all")?;
-    let timeout: u64 = req.query_as("timeout")?;
+    let HostStatsQuery { all, live, timeout } = req.query()?;
     let mut argv = vec![
         "docker",
         "stats",

@@ -230,6 +230,18 @@ pub(crate) fn queue_probe(device: &Device) {
 }
 
 /// JSON Schema of the probe job's body.
+/// The query of `GET /{hostname}/status` (its parameters are declared from this type).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StatusQuery {
+    /// Probe the device now (a remote `true`, timed) instead of answering the stored status.
+    #[serde(default = "yes")]
+    pub test_connectivity: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// The body of the internal `probe_device` job (its schema is derived from this type).
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ProbeJob {
@@ -303,7 +315,9 @@ pub fn probe_job(req: &Request) -> Result<Response, Error> {
 /// `true`, measured), the new status written back when it changed.
 pub fn status(req: &Request) -> Result<Response, Error> {
     let d = require_device(req.path("hostname")?)?;
-    let test = req.query_bool("test_connectivity")?;
+    let StatusQuery {
+        test_connectivity: test,
+    } = req.query()?;
     if !test {
         return Ok(Json(json!({
             "device_id": d.id, "hostname": d.hostname, "ip_address": d.ip_address,

@@ -151,7 +151,7 @@ pub fn app() -> App {
                      status.",
                 )
                 .param(hostname())
-                .param(Param::flag("test_connectivity", true)),
+                .query::<reg::StatusQuery>(),
             reg::status,
         )
         .route(
@@ -289,4 +289,24 @@ pub fn app() -> App {
                 .internal(),
             reg::probe_job,
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use infrastructor_sdk::ParamKind;
+
+    #[test]
+    fn the_manifest_is_valid_and_typed_queries_declare_their_params() {
+        assert_eq!(app().validate(), Ok(()));
+        let route = app().route_by_id("device_status").expect("route").model();
+        let p = route
+            .params
+            .iter()
+            .find(|p| p.name == "test_connectivity")
+            .expect("declared from StatusQuery");
+        assert_eq!(p.kind, ParamKind::Boolean);
+        assert_eq!(p.default.as_deref(), Some("true"));
+        assert!(!p.description.is_empty());
+    }
 }
