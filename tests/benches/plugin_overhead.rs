@@ -50,9 +50,12 @@ fn main() {
             (pm.as_secs_f64() - nm.as_secs_f64()) * 1e6
         );
 
+        let old_url = s.url("/api/hello-v010/ping");
         let rn = concurrent(&s.client, &native_url, 32, 300).await.requests_per_sec;
         let rp = concurrent(&s.client, &plugin_url, 32, 300).await.requests_per_sec;
+        let ro = concurrent(&s.client, &old_url, 32, 300).await.requests_per_sec;
         println!("throughput at 32 connections: native {rn:.0} req/s, plugin {rp:.0} req/s, ratio {:.3}", rp / rn);
+        println!("  the same plugin built against API 0.1.0: {ro:.0} req/s, ratio to 0.2.0 {:.3}", ro / rp);
 
         let request = || PluginRequest {
             operation_id: "ping".into(),
@@ -67,7 +70,7 @@ fn main() {
         // The same plugin built against API 0.2.0 and against the frozen 0.1.0 (served by
         // conversion), measured in alternating rounds.
         let mut per_version = Vec::new();
-        for name in ["hello", "hello-v010"] {
+        for name in ["hello-v010", "hello"] {
             let plugin = s.app_state().plugins.get(name).expect("loaded").clone();
             for _ in 0..200 {
                 plugin.handle(request(), CallContext::default()).await.expect("warm");
@@ -96,7 +99,7 @@ fn main() {
         }
         println!(
             "  ratio API 0.1.0 / 0.2.0 per call = {:.3}",
-            medians[1] / medians[0]
+            medians[0] / medians[1]
         );
         s.stop().await;
     });
