@@ -71,11 +71,6 @@ impl Fault {
     pub fn internal(message: impl Into<String>) -> Fault {
         Fault::new(FaultKind::Internal, message)
     }
-
-    /// [`FaultKind::Timeout`].
-    pub fn timeout(message: impl Into<String>) -> Fault {
-        Fault::new(FaultKind::Timeout, message)
-    }
 }
 
 impl From<infrastructor_store::StoreError> for Fault {

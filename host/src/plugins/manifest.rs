@@ -59,17 +59,6 @@ pub struct Manifest {
     pub capabilities: Vec<Capability>,
 }
 
-/// The `http` method of a route method.
-pub fn http_method(m: RouteMethod) -> http::Method {
-    match m {
-        RouteMethod::Get => http::Method::GET,
-        RouteMethod::Post => http::Method::POST,
-        RouteMethod::Put => http::Method::PUT,
-        RouteMethod::Patch => http::Method::PATCH,
-        RouteMethod::Delete => http::Method::DELETE,
-    }
-}
-
 /// One route, compiled for serving.
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteSpec {
@@ -161,11 +150,6 @@ impl Manifest {
     /// The script called `name`.
     pub fn script(&self, name: &str) -> Option<&ScriptSpec> {
         self.scripts.iter().find(|s| s.name == name)
-    }
-
-    /// The route with this operation id.
-    pub fn route(&self, operation_id: &str) -> Option<&RouteSpec> {
-        self.routes.iter().find(|r| r.operation_id == operation_id)
     }
 }
 

@@ -63,14 +63,7 @@ pub fn app() -> App {
                         .description("container state"),
                 )
                 .param(Param::query("device_hostname").pattern(infrastructor_sdk::HOSTNAME_PATTERN))
-                .param(Param::query("page").integer().min(1.0).default("1"))
-                .param(
-                    Param::query("page_size")
-                        .integer()
-                        .min(1.0)
-                        .max(1000.0)
-                        .default("50"),
-                ),
+                .paginated(),
             inventory::list_all,
         )
         .route(

@@ -90,14 +90,7 @@ pub fn app() -> App {
             Route::get("", "list_devices")
                 .summary("List devices")
                 .description("Devices ordered by hostname, filtered and paginated.")
-                .param(Param::query("page").integer().min(1.0).default("1"))
-                .param(
-                    Param::query("page_size")
-                        .integer()
-                        .min(1.0)
-                        .max(1000.0)
-                        .default("50"),
-                )
+                .paginated()
                 .param(Param::query("device_type").allowed(DEVICE_TYPES))
                 .param(Param::query("status").allowed(STATUSES))
                 .param(Param::query("monitoring_enabled").boolean())

@@ -119,6 +119,19 @@ impl Route {
         self
     }
 
+    /// Declares the page parameters of a list: `page` (from 1, default 1) and `page_size`
+    /// (1 to 1000, default 50).
+    pub fn paginated(self) -> Self {
+        self.param(Param::query("page").integer().min(1.0).default("1"))
+            .param(
+                Param::query("page_size")
+                    .integer()
+                    .min(1.0)
+                    .max(1000.0)
+                    .default("50"),
+            )
+    }
+
     /// The request body is a `T`: its JSON Schema is derived from the type (see
     /// [`schema_of`](crate::schema::schema_of)) and closed like [`Route::body_schema`]'s;
     /// the handler reads it with [`Request::body`](crate::Request::body).

@@ -10,7 +10,7 @@ use crate::plugins::instance::InstanceState;
 
 use super::to_wit_error;
 
-fn to_wit_status(s: devices::DeviceStatus) -> registry::DeviceStatus {
+pub(super) fn to_wit_status(s: devices::DeviceStatus) -> registry::DeviceStatus {
     match s {
         devices::DeviceStatus::Online => registry::DeviceStatus::Online,
         devices::DeviceStatus::Offline => registry::DeviceStatus::Offline,
@@ -19,7 +19,7 @@ fn to_wit_status(s: devices::DeviceStatus) -> registry::DeviceStatus {
     }
 }
 
-fn from_wit_status(s: registry::DeviceStatus) -> devices::DeviceStatus {
+pub(super) fn from_wit_status(s: registry::DeviceStatus) -> devices::DeviceStatus {
     match s {
         registry::DeviceStatus::Online => devices::DeviceStatus::Online,
         registry::DeviceStatus::Offline => devices::DeviceStatus::Offline,

@@ -227,24 +227,16 @@ impl i1::storage::Host for InstanceState {
     }
 }
 
+/// A 0.2.0 status by its 0.1.0 name (the store's names).
 fn status_name(s: i2::registry::DeviceStatus) -> String {
-    match s {
-        i2::registry::DeviceStatus::Online => "online",
-        i2::registry::DeviceStatus::Offline => "offline",
-        i2::registry::DeviceStatus::Unknown => "unknown",
-        i2::registry::DeviceStatus::Maintenance => "maintenance",
-    }
-    .to_string()
+    super::registry::from_wit_status(s).as_str().to_string()
 }
 
+/// A 0.1.0 status name as the 0.2.0 enum; a bad request for any other name.
 fn status_from_name(s: &str) -> Result<i2::registry::DeviceStatus, v1::WitError> {
-    match s {
-        "online" => Ok(i2::registry::DeviceStatus::Online),
-        "offline" => Ok(i2::registry::DeviceStatus::Offline),
-        "unknown" => Ok(i2::registry::DeviceStatus::Unknown),
-        "maintenance" => Ok(i2::registry::DeviceStatus::Maintenance),
-        _ => Err(bad_request("unknown device status".into())),
-    }
+    s.parse::<infrastructor_store::devices::DeviceStatus>()
+        .map(super::registry::to_wit_status)
+        .map_err(|_| bad_request("unknown device status".into()))
 }
 
 fn device(d: i2::registry::Device) -> i1::registry::Device {
