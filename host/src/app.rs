@@ -96,12 +96,15 @@ impl App {
                 store.clone(),
                 config.collector.cache_entries,
             ),
+            jobs: crate::jobs::JobService::new(store.clone(), config.jobs.clone()),
             store,
             remote,
-            jobs: Arc::new(tokio::sync::Semaphore::new(
-                config.plugins.max_jobs as usize,
-            )),
         });
+        services
+            .jobs
+            .recover()
+            .await
+            .map_err(|e| BuildError::Runtime(format!("jobs: {e}")))?;
         let max_memory_mb = config
             .plugins
             .entries
@@ -132,6 +135,7 @@ impl App {
             host_routes::HOST_ROUTES,
             &plugins,
             env!("CARGO_PKG_VERSION"),
+            config.jobs.max_wait_secs,
         ));
         let auth = Arc::new(Authenticator::new(&config.auth));
         if auth.dev_mode() {
@@ -188,6 +192,19 @@ impl App {
         let result = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
+        // Jobs still running end `interrupted` now rather than at the next start.
+        self.state
+            .services
+            .jobs
+            .shutdown(std::time::Duration::from_secs(10))
+            .await;
+        // Let the kills of their remote commands finish before the process may exit.
+        self.state
+            .services
+            .remote
+            .pool
+            .settle(std::time::Duration::from_secs(5))
+            .await;
         pruner.abort();
         retention.abort();
         if let Some(p) = poller {
@@ -197,7 +214,8 @@ impl App {
     }
 }
 
-/// Applies snapshot and audit retention (`collector.retention_*`) every ten minutes.
+/// Applies snapshot and audit retention (`collector.retention_*`) and job retention
+/// (`jobs.retention_hours`, `jobs.max_retained`) every ten minutes.
 fn spawn_retention(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let max_age = u64::from(state.config.collector.retention_days) * 86_400;
@@ -214,6 +232,11 @@ fn spawn_retention(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                     Ok((s, a))
                 })
                 .await;
+            match state.services.jobs.prune().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "job retention applied"),
+                Err(e) => tracing::warn!(error = %e, "job retention failed"),
+            }
             match pruned {
                 Ok((s, a)) if s + a > 0 => {
                     tracing::info!(snapshots = s, audit = a, "retention applied")

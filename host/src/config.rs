@@ -69,6 +69,37 @@ pub struct Config {
     pub log: LogConfig,
     /// Plugin runtime settings and per-plugin sections.
     pub plugins: PluginsConfig,
+    /// Jobs: long-running routes and queued internal routes.
+    pub jobs: JobsConfig,
+}
+
+/// Jobs: how many run at once, how long a client may wait inline, how long finished ones
+/// are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Jobs running at once across the server; further jobs wait `queued`.
+    pub max_running: u32,
+    /// Jobs running at once against one device (a route's `hostname` path parameter).
+    pub max_per_device: u32,
+    /// Longest `?wait=SECONDS` a client may ask for on a long-running route.
+    pub max_wait_secs: u64,
+    /// Finished jobs (with their events) are deleted this many hours after they finished.
+    pub retention_hours: u64,
+    /// At most this many finished jobs are kept, the newest.
+    pub max_retained: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            max_running: 4,
+            max_per_device: 2,
+            max_wait_secs: 60,
+            retention_hours: 168,
+            max_retained: 1000,
+        }
+    }
 }
 
 /// HTTP server settings.
@@ -83,6 +114,12 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Origins allowed by CORS; empty = no CORS headers; `"*"` = any origin.
     pub cors_origins: Vec<String>,
+    /// Largest streamed body (routes that feed the body to a remote command, never
+    /// buffering it); 0 = no limit. Bigger uploads are cut off with 413 and the command is
+    /// killed.
+    pub max_stream_body_bytes: u64,
+    /// A streamed upload that sends nothing for this long is cut off and its command killed.
+    pub body_idle_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +129,8 @@ impl Default for ServerConfig {
             debug: false,
             body_limit_bytes: 2 * 1024 * 1024,
             cors_origins: Vec::new(),
+            max_stream_body_bytes: 0,
+            body_idle_secs: 30,
         }
     }
 }
@@ -225,6 +264,8 @@ pub struct SshConfig {
     pub idle_secs: u64,
     /// Output cap per stream of one command.
     pub max_output_bytes: usize,
+    /// Longest a host-to-host pipe (`ssh.pipe`) may run, whatever the plugin asks.
+    pub max_pipe_secs: u64,
 }
 
 impl Default for SshConfig {
@@ -242,6 +283,7 @@ impl Default for SshConfig {
             max_sessions_per_connection: 8,
             idle_secs: 300,
             max_output_bytes: 16 * 1024 * 1024,
+            max_pipe_secs: 48 * 3600,
         }
     }
 }
@@ -338,9 +380,6 @@ pub struct PluginsConfig {
     pub cache_dir: PathBuf,
     /// Plugin instances alive at once (requests beyond wait).
     pub max_instances: u32,
-    /// Background jobs (plugins' internal routes queued with `jobs.enqueue`) running at once;
-    /// queued jobs beyond wait.
-    pub max_jobs: u32,
     /// Per-plugin sections: `[plugins.devices]`.
     #[serde(flatten)]
     pub entries: BTreeMap<String, PluginConfig>,
@@ -352,7 +391,6 @@ impl Default for PluginsConfig {
             dir: PathBuf::from("plugins.d"),
             cache_dir: PathBuf::from("data/cache"),
             max_instances: 256,
-            max_jobs: 4,
             entries: BTreeMap::new(),
         }
     }
@@ -505,8 +543,17 @@ impl Config {
         if self.plugins.max_instances == 0 {
             return Err(invalid("plugins.max_instances", "must be greater than 0"));
         }
-        if self.plugins.max_jobs == 0 {
-            return Err(invalid("plugins.max_jobs", "must be greater than 0"));
+        if self.jobs.max_running == 0 {
+            return Err(invalid("jobs.max_running", "must be greater than 0"));
+        }
+        if self.jobs.max_per_device == 0 {
+            return Err(invalid("jobs.max_per_device", "must be greater than 0"));
+        }
+        if self.server.body_idle_secs == 0 {
+            return Err(invalid("server.body_idle_secs", "must be greater than 0"));
+        }
+        if self.ssh.max_pipe_secs == 0 {
+            return Err(invalid("ssh.max_pipe_secs", "must be greater than 0"));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(invalid("log.level", e.to_string()));

@@ -28,6 +28,45 @@ pub enum FaultKind {
     Upstream,
 }
 
+impl FaultKind {
+    /// The HTTP status of this kind: not-found 404, bad-request 400, conflict 409,
+    /// unavailable 503, timeout 504, forbidden 403, internal 500, upstream 502.
+    pub fn status(self) -> u16 {
+        match self {
+            FaultKind::NotFound => 404,
+            FaultKind::BadRequest => 400,
+            FaultKind::Conflict => 409,
+            FaultKind::Unavailable => 503,
+            FaultKind::Timeout => 504,
+            FaultKind::Forbidden => 403,
+            FaultKind::Internal => 500,
+            FaultKind::Upstream => 502,
+        }
+    }
+}
+
+/// The stable machine-readable code of an HTTP error status (`NOT_FOUND`, `TIMEOUT`…), as
+/// error envelopes and failed jobs carry it.
+pub fn code_for_status(status: u16) -> &'static str {
+    match status {
+        400 => "BAD_REQUEST",
+        401 => "UNAUTHORIZED",
+        403 => "FORBIDDEN",
+        404 => "NOT_FOUND",
+        405 => "METHOD_NOT_ALLOWED",
+        409 => "CONFLICT",
+        413 => "PAYLOAD_TOO_LARGE",
+        415 => "UNSUPPORTED_MEDIA_TYPE",
+        422 => "VALIDATION_ERROR",
+        429 => "RATE_LIMITED",
+        502 => "UPSTREAM_ERROR",
+        503 => "SERVICE_UNAVAILABLE",
+        504 => "TIMEOUT",
+        s if s >= 500 => "INTERNAL_ERROR",
+        _ => "ERROR",
+    }
+}
+
 /// A failure: its kind and a user-safe message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

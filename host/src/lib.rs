@@ -11,6 +11,7 @@ pub mod collector;
 pub mod config;
 pub mod fault;
 pub mod http;
+pub mod jobs;
 pub mod plugins;
 pub mod poller;
 pub mod remote;

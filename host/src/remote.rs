@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use infrastructor_ssh::{
-    ExecOutput, ExecStream, HostKeyPolicy, PoolConfig, RemoteCommand, SshError, SshPool, Target,
+    ExecOutput, ExecStream, HostKeyPolicy, PipeOutput, PipeSide, PoolConfig, RemoteCommand,
+    SshError, SshPool, Target,
 };
 use infrastructor_store::{Store, StoreError, devices};
+use tokio::sync::mpsc;
 
 use crate::config::{self, SshConfig};
 use crate::fault::{Fault, FaultKind};
@@ -26,6 +30,14 @@ pub enum RemoteError {
     /// The device registry could not be read.
     #[error("cannot read the device registry: {0}")]
     Store(#[from] StoreError),
+    /// A streamed upload failed before it ended (the command was killed, never saw EOF).
+    #[error("the upload stopped after {bytes} bytes: {reason}")]
+    Upload {
+        /// Bytes that reached the command.
+        bytes: u64,
+        /// Why (client gone, too large, idle too long).
+        reason: String,
+    },
 }
 
 impl From<RemoteError> for Fault {
@@ -49,7 +61,9 @@ impl From<RemoteError> for Fault {
                 };
                 Fault::new(kind, message)
             }
-            RemoteError::InvalidHost(_) => Fault::bad_request(e.to_string()),
+            RemoteError::InvalidHost(_) | RemoteError::Upload { .. } => {
+                Fault::bad_request(e.to_string())
+            }
             RemoteError::Store(e) => Fault::from(e),
         }
     }
@@ -174,23 +188,125 @@ impl Remote {
             .await?)
     }
 
-    /// Starts `argv` on the target `name` resolves to and streams its output: stdout only,
-    /// or (`both`) stdout and stderr as tagged events. Dropping the stream stops the remote
-    /// process.
+    /// Starts `command` on the target `name` resolves to and streams its output: stdout
+    /// only, or (`both`) stdout and stderr as tagged events. Dropping the stream stops the
+    /// remote process.
     pub async fn stream(
         &self,
         name: &str,
-        argv: Vec<String>,
+        command: RemoteCommand,
         both: bool,
     ) -> Result<ExecStream, RemoteError> {
         let target = self.resolve(name).await?;
-        let command = RemoteCommand::Argv(argv);
         let stream = if both {
             self.pool.stream_both(&target, &command).await
         } else {
             self.pool.stream(&target, &command, None).await
         };
         Ok(stream?)
+    }
+}
+
+impl Remote {
+    /// Pipes the stdout of `source` (a target name and a granted command) into the stdin of
+    /// `sink`, reporting the running byte count to `on_bytes`. `timeout_ms` 0 means the
+    /// longest allowed (`ssh.max_pipe_secs`), which also caps any other value.
+    pub async fn pipe(
+        &self,
+        source: (&str, &RemoteCommand),
+        sink: (&str, &RemoteCommand),
+        timeout_ms: u64,
+        on_bytes: impl FnMut(u64) + Send,
+    ) -> Result<PipeOutput, RemoteError> {
+        let from = self.resolve(source.0).await?;
+        let to = self.resolve(sink.0).await?;
+        let longest = Duration::from_secs(self.defaults.max_pipe_secs);
+        let timeout = match timeout_ms {
+            0 => longest,
+            ms => Duration::from_millis(ms).min(longest),
+        };
+        Ok(self
+            .pool
+            .pipe(
+                PipeSide {
+                    target: &from,
+                    command: source.1,
+                },
+                PipeSide {
+                    target: &to,
+                    command: sink.1,
+                },
+                Some(timeout),
+                on_bytes,
+            )
+            .await?)
+    }
+
+    /// Runs `command` on `name` with `body` streamed into its stdin, a few chunks at a time
+    /// (the command's pace sets the upload's). When the body ends the command sees EOF;
+    /// when the body fails (the client left, sent too much, went quiet) the command is
+    /// killed first, so it never takes a truncated stream for a whole one. A command that
+    /// exits before reading everything ends the call with its own result. `timeout_ms` 0
+    /// means no limit of its own.
+    pub async fn exec_streamed_body(
+        &self,
+        name: &str,
+        command: &RemoteCommand,
+        mut body: impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
+        timeout_ms: u32,
+    ) -> Result<ExecOutput, RemoteError> {
+        let target = self.resolve(name).await?;
+        let run = async {
+            let (tx, rx) = mpsc::channel::<Bytes>(8);
+            // Declared before `exec`, so on every early return `exec` (whose drop kills the
+            // command) is dropped before the sender (whose drop would mean EOF).
+            let mut stdin = Some(tx);
+            let mut exec = Box::pin(self.pool.exec_streamed_stdin(&target, command, rx));
+            let mut sent = 0u64;
+            loop {
+                tokio::select! {
+                    biased;
+                    result = &mut exec => return result.map_err(RemoteError::from),
+                    chunk = body.next(), if stdin.is_some() => match chunk {
+                        Some(Ok(bytes)) => {
+                            let len = bytes.len() as u64;
+                            let Some(tx) = stdin.as_ref() else { continue };
+                            tokio::select! {
+                                biased;
+                                result = &mut exec => return result.map_err(RemoteError::from),
+                                sent_ok = tx.send(bytes) => {
+                                    if sent_ok.is_err() {
+                                        // The command closed its stdin: wait for its end.
+                                        stdin = None;
+                                    } else {
+                                        sent += len;
+                                    }
+                                }
+                            }
+                        }
+                        Some(Err(e)) => {
+                            drop(exec);
+                            drop(stdin);
+                            return Err(RemoteError::Upload {
+                                bytes: sent,
+                                reason: e.to_string(),
+                            });
+                        }
+                        None => stdin = None,
+                    },
+                }
+            }
+        };
+        if timeout_ms == 0 {
+            return run.await;
+        }
+        let limit = Duration::from_millis(u64::from(timeout_ms));
+        tokio::time::timeout(limit, run).await.map_err(|_| {
+            RemoteError::Ssh(SshError::Timeout {
+                target: target.display(),
+                after: limit,
+            })
+        })?
     }
 }
 

@@ -15,6 +15,6 @@ pub struct HostServices {
     pub remote: Arc<Remote>,
     /// The unified collector.
     pub collector: Collector,
-    /// Background jobs running at once (plugins' internal routes).
-    pub jobs: Arc<tokio::sync::Semaphore>,
+    /// Jobs: long-running routes and queued internal routes.
+    pub jobs: Arc<crate::jobs::JobService>,
 }

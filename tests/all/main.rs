@@ -6,6 +6,7 @@ mod devices;
 mod devices_host_facts;
 mod devices_import;
 mod grants;
+mod jobs;
 mod openapi;
 mod plugin_versions;
 mod routing;

@@ -50,6 +50,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     /// The server's private directory (database, plugins dir).
     pub dir: tempfile::TempDir,
+    /// The config it was started with.
+    pub config: Config,
     state: std::sync::Arc<infrastructor::AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -89,7 +91,7 @@ impl TestServer {
 
     /// Starts a server on an existing directory and config.
     pub async fn start_with(dir: tempfile::TempDir, config: Config) -> TestServer {
-        let app = App::build(config).await.expect("server builds");
+        let app = App::build(config.clone()).await.expect("server builds");
         let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -107,6 +109,7 @@ impl TestServer {
                 .build()
                 .expect("client"),
             dir,
+            config,
             state,
             shutdown: Some(tx),
             handle: Some(handle),
@@ -135,6 +138,18 @@ impl TestServer {
         let bytes = response.bytes().await.expect("body");
         let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (status, body)
+    }
+
+    /// Stops serving at once, as a crash would: no graceful shutdown, so nothing marks its
+    /// jobs (tasks it spawned may still run in this process; a new server must not care).
+    /// Returns its directory and config, for a restart on the same database.
+    pub fn crash(mut self) -> (tempfile::TempDir, Config) {
+        self.shutdown.take();
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        (dir, self.config.clone())
     }
 
     /// Stops the server gracefully and waits for it.

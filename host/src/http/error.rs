@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 
-use crate::fault::{Fault, FaultKind};
+use crate::fault::Fault;
 use crate::plugins::PluginError;
 
 /// An error answer.
@@ -91,23 +91,7 @@ impl ApiError {
 
 /// The default code for a bare status.
 pub fn code_for(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "BAD_REQUEST",
-        401 => "UNAUTHORIZED",
-        403 => "FORBIDDEN",
-        404 => "NOT_FOUND",
-        405 => "METHOD_NOT_ALLOWED",
-        409 => "CONFLICT",
-        413 => "PAYLOAD_TOO_LARGE",
-        415 => "UNSUPPORTED_MEDIA_TYPE",
-        422 => "VALIDATION_ERROR",
-        429 => "RATE_LIMITED",
-        502 => "UPSTREAM_ERROR",
-        503 => "SERVICE_UNAVAILABLE",
-        504 => "TIMEOUT",
-        s if s >= 500 => "INTERNAL_ERROR",
-        _ => "ERROR",
-    }
+    crate::fault::code_for_status(status.as_u16())
 }
 
 /// The error as carried from a handler to the edge middleware.
@@ -138,20 +122,11 @@ impl IntoResponse for ApiError {
 }
 
 impl From<Fault> for ApiError {
-    /// The one mapping of failure kinds to HTTP statuses: not-found 404, bad-request 400,
-    /// conflict 409, unavailable 503, timeout 504, forbidden 403, internal 500, upstream 502.
+    /// The one mapping of failure kinds to HTTP statuses ([`FaultKind::status`]).
     fn from(f: Fault) -> Self {
-        let (status, code) = match f.kind {
-            FaultKind::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
-            FaultKind::BadRequest => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
-            FaultKind::Conflict => (StatusCode::CONFLICT, "CONFLICT"),
-            FaultKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
-            FaultKind::Timeout => (StatusCode::GATEWAY_TIMEOUT, "TIMEOUT"),
-            FaultKind::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN"),
-            FaultKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
-            FaultKind::Upstream => (StatusCode::BAD_GATEWAY, "UPSTREAM_ERROR"),
-        };
-        ApiError::new(status, code, f.message)
+        let status =
+            StatusCode::from_u16(f.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, code_for(status), f.message)
     }
 }
 
@@ -161,23 +136,15 @@ impl From<PluginError> for ApiError {
             PluginError::Api(w) => return w.into(),
             other => other,
         };
-        let (status, code) = match &e {
-            PluginError::Api(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
-            PluginError::Trapped { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "PLUGIN_FAILED"),
-            PluginError::Deadline { .. } => (StatusCode::GATEWAY_TIMEOUT, "PLUGIN_DEADLINE"),
-            PluginError::MemoryLimit { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "PLUGIN_MEMORY_LIMIT")
-            }
-            PluginError::Busy => {
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "SERVICE_UNAVAILABLE",
-                    "the plugin runtime is at capacity; retry shortly",
-                )
+        if matches!(e, PluginError::Load { .. }) {
+            return ApiError::internal(e);
+        }
+        let (status, code) = e.status_and_code();
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if matches!(e, PluginError::Busy) {
+            return ApiError::new(status, code, e.to_string())
                 .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            PluginError::Load { .. } => return ApiError::internal(e),
-        };
+        }
         let details = match &e {
             PluginError::Trapped {
                 plugin, version, ..

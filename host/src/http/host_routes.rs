@@ -1,16 +1,18 @@
-//! The host's own routes under `/api` (status, system info, the plugin list, the OpenAPI
-//! document, the debug-only test error), declared once in [`HOST_ROUTES`].
+//! The host's own routes under `/api` (status, system info, the plugin list, jobs, the
+//! OpenAPI document, the debug-only test error), declared once in [`HOST_ROUTES`].
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, delete, get};
 use infrastructor_manifest::Quota;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::http::jobs_routes;
+use crate::jobs::view::job_schema;
 
 /// One of the host's own routes. [`HOST_ROUTES`] is the only place they are declared: the
 /// router mounts them with their quotas, authentication reads the public ones, the OpenAPI
@@ -33,9 +35,75 @@ pub struct HostRoute {
     pub debug_only: bool,
     /// The route's own quota per client, on top of the global one.
     pub quota: Option<Quota>,
-    /// The GET handler.
+    /// The method, lower-case as OpenAPI names it (`get`, `delete`).
+    pub method: &'static str,
+    /// The OpenAPI tag (`common`, `jobs`).
+    pub tag: &'static str,
+    /// Its parameters, for the OpenAPI document.
+    pub params: &'static [HostParam],
+    /// The content type and JSON Schema of its success answer.
+    pub response: fn() -> (&'static str, Value),
+    /// Its error answers besides 401 and 429: (status, description).
+    pub errors: &'static [(u16, &'static str)],
+    /// The handler.
     pub handler: fn() -> MethodRouter<Arc<AppState>>,
 }
+
+/// A parameter of a host route, for the OpenAPI document.
+pub struct HostParam {
+    /// Name.
+    pub name: &'static str,
+    /// `path` or `query`.
+    pub location: &'static str,
+    /// What it means.
+    pub description: &'static str,
+    /// Its JSON Schema, as JSON text.
+    pub schema: &'static str,
+}
+
+fn any_object() -> (&'static str, Value) {
+    ("application/json", json!({"type": "object"}))
+}
+
+const JOB_ID: HostParam = HostParam {
+    name: "id",
+    location: "path",
+    description: "The job's id (a UUID); anything else is 422.",
+    schema: r#"{"type": "string", "format": "uuid"}"#,
+};
+
+const JOB_FILTERS: &[HostParam] = &[
+    HostParam {
+        name: "plugin",
+        location: "query",
+        description: "Only this plugin's jobs.",
+        schema: r#"{"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}"#,
+    },
+    HostParam {
+        name: "state",
+        location: "query",
+        description: "Only jobs in this state.",
+        schema: r#"{"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]}"#,
+    },
+    HostParam {
+        name: "device",
+        location: "query",
+        description: "Only jobs working on this device.",
+        schema: r#"{"type": "string", "maxLength": 253}"#,
+    },
+    HostParam {
+        name: "limit",
+        location: "query",
+        description: "Page size.",
+        schema: r#"{"type": "integer", "minimum": 1, "maximum": 500, "default": 50}"#,
+    },
+    HostParam {
+        name: "offset",
+        location: "query",
+        description: "Jobs to skip.",
+        schema: r#"{"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0}"#,
+    },
+];
 
 const fn per_minute(requests: u32) -> Option<Quota> {
     Some(Quota {
@@ -55,6 +123,11 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         documented: true,
         debug_only: false,
         quota: per_minute(60),
+        method: "get",
+        tag: "common",
+        params: &[],
+        response: any_object,
+        errors: &[],
         handler: || get(status),
     },
     HostRoute {
@@ -66,6 +139,11 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         documented: true,
         debug_only: false,
         quota: per_minute(30),
+        method: "get",
+        tag: "common",
+        params: &[],
+        response: any_object,
+        errors: &[],
         handler: || get(system_info),
     },
     HostRoute {
@@ -77,7 +155,81 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         documented: true,
         debug_only: false,
         quota: None,
+        method: "get",
+        tag: "common",
+        params: &[],
+        response: any_object,
+        errors: &[],
         handler: || get(plugins),
+    },
+    HostRoute {
+        path: "/api/jobs",
+        operation_id: "jobs_list",
+        summary: "Jobs",
+        description: "Jobs of long-running routes and queued internal routes, newest first, one page at a time; filter by plugin, state and device. Any key may read jobs.",
+        public: false,
+        documented: true,
+        debug_only: false,
+        quota: None,
+        method: "get",
+        tag: "jobs",
+        params: JOB_FILTERS,
+        response: || ("application/json", jobs_routes::list_schema()),
+        errors: &[(422, "A filter is invalid")],
+        handler: || get(jobs_routes::list),
+    },
+    HostRoute {
+        path: "/api/jobs/{id}",
+        operation_id: "jobs_get",
+        summary: "One job",
+        description: "State (queued, running, succeeded, failed, cancelled, interrupted), progress, timings, the result or the error with its code and status, who started it.",
+        public: false,
+        documented: true,
+        debug_only: false,
+        quota: None,
+        method: "get",
+        tag: "jobs",
+        params: &[JOB_ID],
+        response: || ("application/json", job_schema()),
+        errors: &[(404, "No such job"), (422, "Not a job id")],
+        handler: || get(jobs_routes::get),
+    },
+    HostRoute {
+        path: "/api/jobs/{id}",
+        operation_id: "jobs_cancel",
+        summary: "Cancel a job",
+        description: "Stops a queued or running job: the plugin's instance is interrupted and every remote process group it started is killed. Needs the scope of the route that started the job. Answers the job once it stopped (at most 5 s).",
+        public: false,
+        documented: true,
+        debug_only: false,
+        quota: None,
+        method: "delete",
+        tag: "jobs",
+        params: &[JOB_ID],
+        response: || ("application/json", job_schema()),
+        errors: &[
+            (403, "The key lacks the scope of the job's route"),
+            (404, "No such job"),
+            (409, "The job already finished"),
+            (422, "Not a job id"),
+        ],
+        handler: || delete(jobs_routes::cancel),
+    },
+    HostRoute {
+        path: "/api/jobs/{id}/events",
+        operation_id: "jobs_events",
+        summary: "Watch a job",
+        description: "Server-Sent Events: the job's kept events so far (state changes, progress snapshots, log lines), then live ones until its final state. `Last-Event-ID` resumes.",
+        public: false,
+        documented: true,
+        debug_only: false,
+        quota: None,
+        method: "get",
+        tag: "jobs",
+        params: &[JOB_ID],
+        response: || ("text/event-stream", jobs_routes::events_schema()),
+        errors: &[(404, "No such job"), (422, "Not a job id")],
+        handler: || get(jobs_routes::events),
     },
     HostRoute {
         path: "/api/openapi.json",
@@ -88,6 +240,11 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         documented: false,
         debug_only: false,
         quota: None,
+        method: "get",
+        tag: "common",
+        params: &[],
+        response: any_object,
+        errors: &[],
         handler: || get(openapi),
     },
     HostRoute {
@@ -99,6 +256,11 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         documented: false,
         debug_only: true,
         quota: per_minute(10),
+        method: "get",
+        tag: "common",
+        params: &[],
+        response: any_object,
+        errors: &[],
         handler: || get(test_error),
     },
 ];
@@ -214,6 +376,8 @@ pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<Value> {
                     "mutates": r.mutates,
                     "rate_limit": r.rate_limit.map(|l| l.to_string()),
                     "internal": r.internal,
+                    "long_running": r.long_running,
+                    "stream_body": r.stream_body,
                 })).collect::<Vec<_>>(),
                 "parsers": m.parsers,
                 "collectors": m.collectors,

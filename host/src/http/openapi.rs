@@ -63,26 +63,51 @@ fn param_schema(p: &ParamSpec) -> Value {
 }
 
 /// Builds the document.
-pub fn document(common: &[HostRoute], plugins: &PluginSet, version: &str) -> Value {
+pub fn document(
+    common: &[HostRoute],
+    plugins: &PluginSet,
+    version: &str,
+    max_wait_secs: u64,
+) -> Value {
     let mut paths = Map::new();
     let mut tags = vec![json!({"name": "common", "description": "Server status and metadata"})];
+    tags.push(json!({"name": "jobs", "description": "Long-running work: progress, events, results, cancel"}));
     for r in common.iter().filter(|r| r.documented) {
+        let (content_type, schema) = (r.response)();
+        let parameters: Vec<Value> = r
+            .params
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "in": p.location,
+                    "required": p.location == "path",
+                    "description": p.description,
+                    "schema": serde_json::from_str::<Value>(p.schema).unwrap_or(json!({})),
+                })
+            })
+            .collect();
         let mut op = json!({
             "operationId": r.operation_id,
             "summary": r.summary,
             "description": r.description,
-            "tags": ["common"],
+            "tags": [r.tag],
+            "parameters": parameters,
             "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "200": {"description": "OK", "content": {content_type: {"schema": schema}}},
                 "429": error_response("Rate limit exceeded"),
             }
         });
+        for (status, description) in r.errors {
+            op["responses"][status.to_string()] = error_response(description);
+        }
         if r.public {
             op["security"] = json!([]);
         } else {
             op["responses"]["401"] = error_response("Missing or invalid bearer token");
         }
-        paths.insert(r.path.to_string(), json!({ "get": op }));
+        let item = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        item[r.method] = op;
     }
     for plugin in &plugins.loaded {
         let m = &plugin.manifest;
@@ -96,7 +121,7 @@ pub fn document(common: &[HostRoute], plugins: &PluginSet, version: &str) -> Val
                 RouteMethod::Patch => "patch",
                 RouteMethod::Delete => "delete",
             };
-            let parameters: Vec<Value> = route
+            let mut parameters: Vec<Value> = route
                 .params
                 .iter()
                 .map(|p| {
@@ -116,6 +141,23 @@ pub fn document(common: &[HostRoute], plugins: &PluginSet, version: &str) -> Val
                 success,
                 json!({"description": "Success", "content": {"application/json": {"schema": success_schema}}}),
             );
+            if route.long_running {
+                parameters.push(json!({
+                    "name": "wait",
+                    "in": "query",
+                    "required": false,
+                    "description": "Wait up to this many seconds for the job to finish; when it does, the answer comes inline (its result with its status, or its error).",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": max_wait_secs, "default": 0},
+                }));
+                responses.insert(
+                    "202".into(),
+                    json!({
+                        "description": "Accepted: the job runs in the background. `Location` names it; watch it at its `links.events`.",
+                        "headers": {"Location": {"description": "/api/jobs/{id}", "schema": {"type": "string"}}},
+                        "content": {"application/json": {"schema": crate::jobs::view::job_schema()}},
+                    }),
+                );
+            }
             responses.insert(
                 "401".into(),
                 error_response("Missing or invalid bearer token"),
@@ -147,6 +189,18 @@ pub fn document(common: &[HostRoute], plugins: &PluginSet, version: &str) -> Val
                     "required": true,
                     "content": {"application/json": {"schema": schema}}
                 });
+            }
+            if route.stream_body {
+                op["requestBody"] = json!({
+                    "required": true,
+                    "description": "A byte stream, fed to a remote command as it arrives (never buffered). Cut off (and the command killed) when it sends nothing for `server.body_idle_secs` or exceeds `server.max_stream_body_bytes`.",
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+                });
+                op["responses"]["400"] = error_response("The upload stopped before it ended");
+            }
+            if route.long_running || route.stream_body {
+                op["x-plugin"]["long_running"] = json!(route.long_running);
+                op["x-plugin"]["stream_body"] = json!(route.stream_body);
             }
             let item = paths.entry(path).or_insert_with(|| json!({}));
             item[method] = op;

@@ -16,11 +16,16 @@ use super::error::ApiError;
 use super::validate::{validate_body, validate_params};
 use crate::http::auth::Caller;
 use crate::http::ratelimit::{Limiter, RateSpec, client_ip};
+use crate::jobs::view::{job_json, job_path};
+use crate::plugins::call::BodySource;
 use crate::plugins::manifest::{RouteMethod, RouteSpec};
 use crate::plugins::{
     CallContext, LoadedPlugin, PluginRequest, PluginResponse, PluginSet, ResponseBody,
     StreamCommand,
 };
+use futures::StreamExt;
+use infrastructor_store::jobs::{Job, JobState};
+use std::time::Duration;
 
 /// One plugin route with everything compiled for serving it.
 pub struct RouteBinding {
@@ -28,7 +33,20 @@ pub struct RouteBinding {
     route: RouteSpec,
     body_validator: Option<jsonschema::Validator>,
     limiter: Option<Arc<Limiter>>,
-    body_limit: usize,
+    limits: BodyLimits,
+}
+
+/// What a request body may be.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Largest JSON body (read whole and validated).
+    pub json_bytes: usize,
+    /// Largest streamed body; 0 = no limit.
+    pub stream_bytes: u64,
+    /// How long a streamed body may send nothing.
+    pub stream_idle: Duration,
+    /// Longest `?wait=SECONDS` on a long-running route.
+    pub max_wait_secs: u64,
 }
 
 /// The full path of a plugin route: `/api` + mount + route path.
@@ -40,7 +58,7 @@ pub fn full_path(plugin: &LoadedPlugin, route: &RouteSpec) -> String {
 /// different plugins would collide.
 pub fn plugin_router<S: Clone + Send + Sync + 'static>(
     plugins: &PluginSet,
-    body_limit: usize,
+    limits: BodyLimits,
     rate_limits: bool,
 ) -> Result<(Router<S>, Vec<Arc<Limiter>>), String> {
     let mut router = Router::new();
@@ -82,7 +100,7 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
                 route: route.clone(),
                 body_validator,
                 limiter,
-                body_limit,
+                limits,
             });
             let filter = match route.method {
                 RouteMethod::Get => MethodFilter::GET,
@@ -128,20 +146,36 @@ async fn serve_route(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let wait = if binding.route.long_running {
+        wait_secs(&query, binding.limits.max_wait_secs)?
+    } else {
+        0
+    };
     let (path, query) = validate_params(&binding.route.params, &path, &query)?;
     let uri_path = request.uri().path().to_string();
-    let bytes = axum::body::to_bytes(request.into_body(), binding.body_limit)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                format!("request body is larger than {} bytes", binding.body_limit),
-            )
-        })?;
-    let body = match &binding.body_validator {
-        Some(v) => Some(validate_body(v, &bytes)?.to_string()),
-        None => None,
+    let (body, streamed) = if binding.route.stream_body {
+        let source = limited_body(
+            request.into_body(),
+            binding.limits.stream_bytes,
+            binding.limits.stream_idle,
+        );
+        (None, Some(source))
+    } else {
+        let limit = binding.limits.json_bytes;
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    format!("request body is larger than {limit} bytes"),
+                )
+            })?;
+        let body = match &binding.body_validator {
+            Some(v) => Some(validate_body(v, &bytes)?.to_string()),
+            None => None,
+        };
+        (body, None)
     };
     let plugin_request = PluginRequest {
         operation_id: binding.route.operation_id.clone(),
@@ -160,12 +194,195 @@ async fn serve_route(
         request_id,
         principal: caller.name(),
     };
-    let answer = binding.plugin.handle(plugin_request, call.clone()).await?;
+    if binding.route.long_running {
+        let mut response =
+            start_job(&binding.plugin, &binding.route, plugin_request, call, wait).await?;
+        if let Some(d) = decision {
+            d.write_headers(response.headers_mut());
+        }
+        return Ok(response);
+    }
+    let answer = match streamed {
+        Some(body) => {
+            binding
+                .plugin
+                .handle_streamed(plugin_request, call.clone(), body)
+                .await?
+        }
+        None => binding.plugin.handle(plugin_request, call.clone()).await?,
+    };
     let mut response = to_http(&binding.plugin, answer, &call).await?;
     if let Some(d) = decision {
         d.write_headers(response.headers_mut());
     }
     Ok(response)
+}
+
+/// The `wait` query parameter of a long-running route: whole seconds, 0 to the configured
+/// maximum (0 when absent).
+fn wait_secs(query: &[(String, String)], max: u64) -> Result<u64, ApiError> {
+    let mut values = query.iter().filter(|(k, _)| k == "wait");
+    let raw = match (values.next(), values.next()) {
+        (None, _) => return Ok(0),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "wait",
+                "query parameter",
+                "given more than once",
+            ));
+        }
+        (Some((_, v)), None) => v,
+    };
+    match raw.parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(ApiError::validation(
+            "wait",
+            "query parameter",
+            format!("must be whole seconds from 0 to {max}"),
+        )),
+    }
+}
+
+/// Starts a long-running route's job. Answers `202 Accepted` with the job and `Location`,
+/// or, when the client asked to wait and the job finished in time, the job's answer inline
+/// (its result with its status, or its error) with `Content-Location` naming the job.
+async fn start_job(
+    plugin: &Arc<LoadedPlugin>,
+    route: &RouteSpec,
+    request: PluginRequest,
+    call: CallContext,
+    wait: u64,
+) -> Result<Response, ApiError> {
+    let (job, handle) = crate::plugins::jobs::start(plugin, route, request, call).await?;
+    let path = job_path(&job.id);
+    let location = HeaderValue::from_str(&path).map_err(ApiError::internal)?;
+    if wait > 0
+        && tokio::time::timeout(Duration::from_secs(wait), handle.finished())
+            .await
+            .is_ok()
+        && let Some(done) = plugin.services().jobs.get(&job.id).await?
+    {
+        let mut response = inline_answer(&done)?;
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LOCATION, location);
+        return Ok(response);
+    }
+    let job = plugin.services().jobs.get(&job.id).await?.unwrap_or(job);
+    let mut response = (StatusCode::ACCEPTED, axum::Json(job_json(&job))).into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+/// A finished job's answer as the route would have given it: the result with its status,
+/// or the error envelope of its failure.
+fn inline_answer(job: &Job) -> Result<Response, ApiError> {
+    match job.state {
+        JobState::Succeeded => {
+            let status = job
+                .result_status
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::OK);
+            let body = job.result.clone().unwrap_or_else(|| "null".into());
+            Ok((
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response())
+        }
+        _ => {
+            let status = job
+                .result_status
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .unwrap_or(StatusCode::CONFLICT);
+            let message = job
+                .error_message
+                .clone()
+                .unwrap_or_else(|| format!("job {} {}", job.id, job.state.as_str()));
+            let code = job
+                .error_kind
+                .clone()
+                .unwrap_or_else(|| "CONFLICT".to_owned());
+            Ok(ApiError::new(status, code_static(&code), message)
+                .with_details(serde_json::json!({"job": job.id, "state": job.state}))
+                .into_response())
+        }
+    }
+}
+
+/// The static code matching a stored error code (codes are a closed set).
+fn code_static(code: &str) -> &'static str {
+    const CODES: &[&str] = &[
+        "BAD_REQUEST",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "CONFLICT",
+        "PAYLOAD_TOO_LARGE",
+        "VALIDATION_ERROR",
+        "UPSTREAM_ERROR",
+        "SERVICE_UNAVAILABLE",
+        "TIMEOUT",
+        "PLUGIN_FAILED",
+        "PLUGIN_DEADLINE",
+        "PLUGIN_MEMORY_LIMIT",
+        "INTERNAL_ERROR",
+    ];
+    CODES
+        .iter()
+        .find(|c| **c == code)
+        .copied()
+        .unwrap_or("ERROR")
+}
+
+/// A streamed request body with the server's limits: at most `max` bytes (0 = no limit)
+/// and never quiet for longer than `idle`. A violation ends the stream with an error (so the
+/// command it feeds is killed, never given EOF).
+fn limited_body(body: Body, max: u64, idle: Duration) -> BodySource {
+    struct St {
+        data: axum::body::BodyDataStream,
+        seen: u64,
+        done: bool,
+    }
+    let st = St {
+        data: body.into_data_stream(),
+        seen: 0,
+        done: false,
+    };
+    Box::pin(futures::stream::unfold(st, move |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let fail = |st: &mut St, message: String| {
+            st.done = true;
+            Err(std::io::Error::other(message))
+        };
+        let next = match tokio::time::timeout(idle, st.data.next()).await {
+            Err(_) => {
+                let e = fail(&mut st, format!("the client sent nothing for {idle:?}"));
+                return Some((e, st));
+            }
+            Ok(next) => next,
+        };
+        match next {
+            None => None,
+            Some(Err(e)) => {
+                let e = fail(&mut st, format!("the client's body failed: {e}"));
+                Some((e, st))
+            }
+            Some(Ok(chunk)) => {
+                st.seen += chunk.len() as u64;
+                if max > 0 && st.seen > max {
+                    let e = fail(&mut st, format!("the body is larger than {max} bytes"));
+                    return Some((e, st));
+                }
+                Some((Ok(chunk), st))
+            }
+        }
+    }))
 }
 
 async fn to_http(

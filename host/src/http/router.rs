@@ -20,7 +20,7 @@ use super::auth;
 use super::edge::edge;
 use super::error::ApiError;
 use super::host_routes::{DOCS_PATH, HOST_ROUTES};
-use super::plugin_routes::plugin_router;
+use super::plugin_routes::{BodyLimits, plugin_router};
 use super::ratelimit::{self, Limiter, RateSpec};
 use crate::app::{AppState, BuildError};
 
@@ -42,9 +42,14 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
         }
         api = api.route(route.path, handler);
     }
+    let limits = BodyLimits {
+        json_bytes: config.server.body_limit_bytes,
+        stream_bytes: config.server.max_stream_body_bytes,
+        stream_idle: std::time::Duration::from_secs(config.server.body_idle_secs),
+        max_wait_secs: config.jobs.max_wait_secs,
+    };
     let (plugin_routes, plugin_limiters) =
-        plugin_router(&state.plugins, config.server.body_limit_bytes, limits_on)
-            .map_err(BuildError::Routes)?;
+        plugin_router(&state.plugins, limits, limits_on).map_err(BuildError::Routes)?;
     limiters.extend(plugin_limiters);
     let docs: Router = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
         .config(utoipa_swagger_ui::Config::new(["/api/openapi.json"]))

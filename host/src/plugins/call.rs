@@ -52,9 +52,26 @@ pub enum ResponseBody {
 pub struct StreamCommand {
     /// Device hostname or raw host.
     pub target: String,
-    /// The program and its arguments (checked against the grants like an `exec`).
-    pub argv: Vec<String>,
+    /// An argv or a declared script, checked against the grants like an `exec` or a
+    /// `run-script`.
+    pub command: infrastructor_manifest::Command,
     /// Server-Sent Events (stdout lines as `data:`, stderr lines as `event: stderr`, then
     /// `event: end` with the exit code) instead of raw stdout.
     pub sse: bool,
+}
+
+/// A request body streamed from the client (a route declared `stream-body`), never
+/// buffered whole: chunks as they arrive, an error when the client stopped sending, sent
+/// too much, or went quiet for too long.
+pub type BodySource = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static>,
+>;
+
+/// What a call may carry beyond its request: the job it runs as, the streamed body.
+#[derive(Default)]
+pub struct CallExtras {
+    /// The job the call runs as.
+    pub job: Option<std::sync::Arc<crate::jobs::JobHandle>>,
+    /// The request body, for `ssh.exec-with-body`.
+    pub body: Option<BodySource>,
 }

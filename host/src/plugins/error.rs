@@ -94,7 +94,7 @@ pub enum PluginError {
         limit_mb: u32,
     },
     /// Too many instances are alive; try again.
-    #[error("plugin runtime is at capacity")]
+    #[error("the plugin runtime is at capacity; retry shortly")]
     Busy,
     /// The plugin could not be loaded.
     #[error("cannot load plugin `{plugin}`: {source}")]
@@ -107,6 +107,23 @@ pub enum PluginError {
 }
 
 impl PluginError {
+    /// The HTTP status and error code of this failure: the plugin's own error by its kind,
+    /// a trap 500 `PLUGIN_FAILED`, a deadline 504 `PLUGIN_DEADLINE`, the memory limit 500
+    /// `PLUGIN_MEMORY_LIMIT`, a full runtime 503, a load failure 500.
+    pub fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            PluginError::Api(f) => {
+                let status = f.kind.status();
+                (status, crate::fault::code_for_status(status))
+            }
+            PluginError::Trapped { .. } => (500, "PLUGIN_FAILED"),
+            PluginError::Deadline { .. } => (504, "PLUGIN_DEADLINE"),
+            PluginError::MemoryLimit { .. } => (500, "PLUGIN_MEMORY_LIMIT"),
+            PluginError::Busy => (503, "SERVICE_UNAVAILABLE"),
+            PluginError::Load { .. } => (500, "INTERNAL_ERROR"),
+        }
+    }
+
     /// A load error of `plugin`.
     pub fn load(plugin: impl Into<String>, source: impl Into<LoadError>) -> Self {
         PluginError::Load {

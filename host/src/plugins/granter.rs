@@ -82,12 +82,17 @@ impl<'a> Granter<'a> {
         })
     }
 
-    /// Allows one collection step (argv or script, as above).
-    pub fn step(&self, step: model::Step) -> Result<collector::Step, Fault> {
-        let command = match step.command {
+    /// Allows a command, argv or declared script (as above).
+    pub fn command(&self, command: model::Command) -> Result<RemoteCommand, Fault> {
+        match command {
             model::Command::Argv(argv) => self.exec(argv),
             model::Command::Script { name, args } => self.script(&name, args),
-        }?;
+        }
+    }
+
+    /// Allows one collection step (argv or script, as above).
+    pub fn step(&self, step: model::Step) -> Result<collector::Step, Fault> {
+        let command = self.command(step.command)?;
         Ok(collector::Step {
             name: step.name,
             command,

@@ -61,6 +61,10 @@ pub struct InstanceState {
     /// The loaded plugin itself (for the collector, which runs its parser in a new
     /// instance); `None` while the manifest is read at load.
     pub loaded: Option<Arc<super::LoadedPlugin>>,
+    /// The job this call runs as, if any.
+    pub job: Option<Arc<crate::jobs::JobHandle>>,
+    /// The streamed request body, until `ssh.exec-with-body` takes it.
+    pub body: Option<super::call::BodySource>,
     pub(crate) limiter: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -100,6 +104,8 @@ impl InstanceState {
             host_time: Duration::ZERO,
             deadline_hit: false,
             loaded: None,
+            job: None,
+            body: None,
             limiter,
             wasi: wasi.build(),
             table: ResourceTable::new(),

@@ -1,22 +1,67 @@
-//! Background jobs: a plugin's internal routes, queued with the `jobs` import and run later in
-//! a fresh instance with the plugin's grants, at most `plugins.max_jobs` at once.
+//! Plugin routes as jobs ([`crate::jobs`]): a long-running route called over HTTP, or an
+//! internal route queued with the `jobs` import. Either way the job runs `handle` in a fresh
+//! instance with the plugin's grants and the job's handle (for `jobs.progress`, `jobs.log`,
+//! `jobs.is-cancelled` and pipe progress).
 
 use std::sync::Arc;
 
-use super::call::PluginRequest;
-use super::{CallContext, LoadedPlugin};
+use infrastructor_store::jobs::Job;
+
+use super::call::{PluginRequest, PluginResponse, ResponseBody};
+use super::manifest::RouteSpec;
+use super::{CallContext, LoadedPlugin, PluginError};
 use crate::fault::Fault;
+use crate::jobs::{JobHandle, JobResult, JobSpec};
+
+/// Path parameters that name the device a route works on (per-device job limits).
+const DEVICE_PARAMS: &[&str] = &["hostname", "device", "host"];
+
+/// Starts `request` for `route` of `plugin` as a job; returns the job as recorded and its
+/// handle.
+pub async fn start(
+    plugin: &Arc<LoadedPlugin>,
+    route: &RouteSpec,
+    request: PluginRequest,
+    call: CallContext,
+) -> Result<(Job, Arc<JobHandle>), Fault> {
+    let device = request
+        .path_params
+        .iter()
+        .find(|(name, _)| DEVICE_PARAMS.contains(&name.as_str()))
+        .map(|(_, value)| value.clone());
+    let spec = JobSpec {
+        plugin: plugin.manifest.name.clone(),
+        operation_id: route.operation_id.clone(),
+        device,
+        scope: route.scope,
+        principal: call.principal.clone(),
+        request_id: call.request_id.clone(),
+    };
+    let plugin = plugin.clone();
+    plugin
+        .services()
+        .jobs
+        .clone()
+        .submit(spec, move |handle| {
+            Box::pin(async move {
+                let answer = plugin.handle_job(request, call, handle).await;
+                job_result(answer)
+            })
+        })
+        .await
+}
 
 /// Queues the internal route `operation_id` of `plugin` with the JSON `body`, validated now
-/// against the route's schema. Returns at once; the outcome is logged.
+/// against the route's schema, as a job started by the current call's principal. Returns the
+/// job's id at once.
 ///
 /// Errors: bad-request when there is no such internal route or the body does not match.
-pub fn enqueue(
+pub async fn enqueue(
     plugin: &Arc<LoadedPlugin>,
     operation_id: &str,
     body: &str,
     call: &CallContext,
-) -> Result<(), Fault> {
+) -> Result<String, Fault> {
     let Some(route) = plugin
         .manifest
         .routes
@@ -48,29 +93,41 @@ pub fn enqueue(
         principal: call.principal.clone(),
     };
     let call = CallContext {
-        request_id: request_id.clone(),
+        request_id,
         principal: call.principal.clone(),
     };
-    let slots = plugin.services().jobs.clone();
-    let plugin = plugin.clone();
-    let job = operation_id.to_string();
-    tracing::info!(plugin = %plugin.manifest.name, %job, %request_id, "job queued");
-    tokio::spawn(async move {
-        let Ok(_permit) = slots.acquire().await else {
-            return;
-        };
-        let name = plugin.manifest.name.clone();
-        match plugin.handle(request, call).await {
-            Ok(r) if r.status < 400 => {
-                tracing::info!(plugin = %name, %job, %request_id, status = r.status, "job done")
-            }
-            Ok(r) => {
-                tracing::warn!(plugin = %name, %job, %request_id, status = r.status, "job answered an error")
-            }
-            Err(e) => {
-                tracing::warn!(plugin = %name, %job, %request_id, error = %e, "job failed")
+    let (job, _handle) = start(plugin, route, request, call).await?;
+    Ok(job.id)
+}
+
+/// A handler's answer as a job result.
+fn job_result(answer: Result<PluginResponse, PluginError>) -> JobResult {
+    match answer {
+        Ok(PluginResponse {
+            status,
+            content_type,
+            body: ResponseBody::Bytes(body),
+            ..
+        }) => JobResult::Answer {
+            status,
+            content_type,
+            body,
+        },
+        Ok(PluginResponse {
+            body: ResponseBody::Stream(_),
+            ..
+        }) => JobResult::Error {
+            status: 500,
+            code: "PLUGIN_FAILED".into(),
+            message: "a job cannot answer with a streamed body".into(),
+        },
+        Err(e) => {
+            let (status, code) = e.status_and_code();
+            JobResult::Error {
+                status,
+                code: code.into(),
+                message: e.to_string(),
             }
         }
-    });
-    Ok(())
+    }
 }

@@ -88,6 +88,10 @@ pub struct RouteSpec {
     pub scope: Scope,
     /// Not mounted: runs only as a background job.
     pub internal: bool,
+    /// Runs as a job: answers 202 with the job.
+    pub long_running: bool,
+    /// The body streams to a remote command, never buffered.
+    pub stream_body: bool,
 }
 
 /// One declared parameter with its pattern compiled.
@@ -199,6 +203,8 @@ impl RouteSpec {
             mutates: r.mutates,
             scope,
             internal: r.internal,
+            long_running: r.long_running,
+            stream_body: r.stream_body,
         })
     }
 }

@@ -11,7 +11,7 @@
 //! | [`instance`] | the per-call store data: identity, limits, host time, WASI |
 //! | [`engine`] | the wasmtime engine and its compile cache |
 //! | [`loader`] | finding plugins and loading the enabled ones |
-//! | [`jobs`] | background runs of a plugin's internal routes |
+//! | [`jobs`] | plugin routes run as jobs: long-running routes and queued internal routes |
 //! | [`call`] | a plugin call and its answer in the host's own types |
 //! | [`error`] | load and call errors |
 

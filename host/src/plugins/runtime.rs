@@ -14,7 +14,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{self, ApiVersion, v0_1, v0_2};
-use super::call::{PluginRequest, PluginResponse, StreamCommand};
+use super::call::{CallExtras, PluginRequest, PluginResponse, StreamCommand};
 use super::engine::{EngineLimits, PluginEngine};
 use super::error::{LoadError, PluginError};
 use super::granter::Granter;
@@ -193,6 +193,7 @@ impl PluginRuntime {
                 bootstrap,
                 call,
                 None,
+                CallExtras::default(),
                 &self.handle_slots,
                 GuestCall::Manifest,
             )
@@ -267,18 +268,22 @@ impl PluginRuntime {
 
     /// Instantiates `pre` in a fresh store, makes the call, converts the answer to the host's
     /// types, and maps traps to [`PluginError`]s.
+    #[allow(clippy::too_many_arguments)]
     async fn call_guest(
         &self,
         pre: &Pre,
         identity: Arc<PluginIdentity>,
         call: CallContext,
         loaded: Option<Arc<LoadedPlugin>>,
+        extras: CallExtras,
         slots: &Arc<Semaphore>,
         op: GuestCall,
     ) -> Result<GuestAnswer, PluginError> {
         let _permit = slots.acquire().await.map_err(|_| PluginError::Busy)?;
         let mut state = InstanceState::new(identity.clone(), self.services.clone(), call);
         state.loaded = loaded;
+        state.job = extras.job;
+        state.body = extras.body;
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
@@ -443,6 +448,43 @@ impl LoadedPlugin {
         request: PluginRequest,
         call: CallContext,
     ) -> Result<PluginResponse, PluginError> {
+        self.handle_with(request, call, CallExtras::default()).await
+    }
+
+    /// Handles one request whose body streams from the client (a `stream-body` route).
+    pub async fn handle_streamed(
+        self: &Arc<Self>,
+        request: PluginRequest,
+        call: CallContext,
+        body: super::call::BodySource,
+    ) -> Result<PluginResponse, PluginError> {
+        let extras = CallExtras {
+            body: Some(body),
+            ..CallExtras::default()
+        };
+        self.handle_with(request, call, extras).await
+    }
+
+    /// Handles one request as the job `job` (its progress, log and cancel flag).
+    pub async fn handle_job(
+        self: &Arc<Self>,
+        request: PluginRequest,
+        call: CallContext,
+        job: Arc<crate::jobs::JobHandle>,
+    ) -> Result<PluginResponse, PluginError> {
+        let extras = CallExtras {
+            job: Some(job),
+            ..CallExtras::default()
+        };
+        self.handle_with(request, call, extras).await
+    }
+
+    async fn handle_with(
+        self: &Arc<Self>,
+        request: PluginRequest,
+        call: CallContext,
+        extras: CallExtras,
+    ) -> Result<PluginResponse, PluginError> {
         let answer = self
             .runtime
             .call_guest(
@@ -450,6 +492,7 @@ impl LoadedPlugin {
                 self.identity.clone(),
                 call,
                 Some(self.clone()),
+                extras,
                 &self.runtime.handle_slots,
                 GuestCall::Handle(request),
             )
@@ -492,6 +535,7 @@ impl LoadedPlugin {
                 self.identity.clone(),
                 call,
                 None,
+                CallExtras::default(),
                 &self.runtime.parse_slots,
                 GuestCall::Parse {
                     name,
@@ -554,16 +598,17 @@ impl LoadedPlugin {
             .map_err(Fault::from)
     }
 
-    /// Starts a streamed response's command once the granter allowed it.
+    /// Starts a streamed response's command (argv or script) once the granter allowed it.
     pub async fn stream(
         &self,
         command: StreamCommand,
         call: &CallContext,
     ) -> Result<infrastructor_ssh::ExecStream, Fault> {
-        Granter::new(&self.identity, &call.request_id).argv(&command.argv)?;
+        let remote_command =
+            Granter::new(&self.identity, &call.request_id).command(command.command)?;
         self.services()
             .remote
-            .stream(&command.target, command.argv, command.sse)
+            .stream(&command.target, remote_command, command.sse)
             .await
             .map_err(Fault::from)
     }

@@ -19,11 +19,13 @@ mod command;
 mod connection;
 mod error;
 mod hostkeys;
+mod pipe;
 mod pool;
 mod stream;
 
 pub use command::RemoteCommand;
 pub use error::SshError;
 pub use hostkeys::HostKeyPolicy;
+pub use pipe::{PipeEndResult, PipeOutput, PipeSide, STDERR_TAIL_BYTES};
 pub use pool::{ExecOutput, PoolConfig, SshPool, Target};
 pub use stream::{ExecStream, StreamEnd, StreamKind};

@@ -76,6 +76,8 @@ struct Slot {
 pub struct SshPool {
     config: PoolConfig,
     slots: Mutex<HashMap<Target, Arc<Slot>>>,
+    /// Remote process groups being stopped right now (see [`SshPool::settle`]).
+    stopping: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A channel-open slot plus the connection to open it on.
@@ -90,6 +92,7 @@ impl SshPool {
         let pool = Arc::new(SshPool {
             config,
             slots: Mutex::new(HashMap::new()),
+            stopping: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             let weak = Arc::downgrade(&pool);
@@ -215,8 +218,11 @@ impl SshPool {
     /// (nothing ran), `Timeout` (the remote process group was signalled), `OutputTooLarge`
     /// (stopped likewise), `Disconnected` (the connection broke mid-command: the outcome is
     /// unknown and the command is **not** retried).
+    ///
+    /// Dropping the future once the command started (a cancelled job, a request whose
+    /// client left) stops the remote process group too, from a spawned task.
     pub async fn exec(
-        &self,
+        self: &Arc<Self>,
         target: &Target,
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
@@ -226,6 +232,12 @@ impl SshPool {
         let started = Instant::now();
         let (mut channel, lease) = self.open(target).await?;
         let pgid = AtomicU32::new(0);
+        let mut guard = StopOnDrop {
+            pool: self,
+            target,
+            pgid: &pgid,
+            armed: true,
+        };
         let cap = self.config.max_output_bytes;
         let run = async {
             channel
@@ -242,6 +254,7 @@ impl SshPool {
             collect(&mut channel, target, cap, &pgid, &lease.connection).await
         };
         let outcome = tokio::time::timeout(timeout, run).await;
+        guard.armed = false;
         let pgid = match pgid.load(Ordering::Relaxed) {
             0 => None,
             n => Some(n),
@@ -274,8 +287,27 @@ impl SshPool {
         result
     }
 
+    /// Waits (at most `within`) until no remote process group is being stopped, so a
+    /// process about to exit does not abandon the kills of the commands it gave up on.
+    pub async fn settle(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        // Kills are started from tasks that may not have run yet.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while self.stopping.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops a remote process group (best effort, on a new channel).
     pub(crate) async fn stop_group(&self, target: &Target, pgid: Option<u32>) {
+        struct Stopping(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Stopping {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.stopping.fetch_add(1, Ordering::SeqCst);
+        let _stopping = Stopping(self.stopping.clone());
         let Some(pgid) = pgid else {
             tracing::warn!(target = %target.display(), "timed-out command gave no process group; only its channel is closed");
             return;
@@ -305,6 +337,34 @@ impl SshPool {
                 tracing::warn!(target = %target.display(), pgid, "stopping remote process group timed out")
             }
         }
+    }
+}
+
+/// Stops a started command's process group when its `exec` future is dropped before the
+/// command finished.
+struct StopOnDrop<'a> {
+    pool: &'a Arc<SshPool>,
+    target: &'a Target,
+    pgid: &'a AtomicU32,
+    armed: bool,
+}
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let pgid = self.pgid.load(Ordering::Relaxed);
+        if pgid == 0 {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        let target = self.target.clone();
+        tracing::info!(target = %target.display(), pgid, "command abandoned; stopping its process group");
+        runtime.spawn(async move { pool.stop_group(&target, Some(pgid)).await });
     }
 }
 

@@ -178,6 +178,7 @@ impl SshPool {
         let target = target.clone();
         let cap = self.config().max_output_bytes;
         tokio::spawn(async move {
+            let connection = lease.connection.clone();
             let _lease = lease;
             let (mut read, write) = channel.split();
             let pgid = AtomicU32::new(0);
@@ -192,6 +193,9 @@ impl SshPool {
             let mut stop = false;
             loop {
                 tokio::select! {
+                    // Cancellation first: a pipe drops the cancel sender before closing stdin,
+                    // and a killed command must never see EOF instead.
+                    biased;
                     _ = &mut cancel_rx, if !stop => { stop = true; break; }
                     chunk = async {
                         match stdin.as_mut() {
@@ -240,6 +244,13 @@ impl SshPool {
                         Some(_) => {}
                     }
                 }
+            }
+            if !stop && error.is_none() && exit_code.is_none() && connection.handle.is_closed() {
+                error = Some(SshError::Disconnected {
+                    target: target.display(),
+                    message: "the connection closed before the command reported its exit status"
+                        .into(),
+                });
             }
             if stop {
                 let pgid = match pgid.load(Ordering::Relaxed) {

@@ -1,6 +1,6 @@
 //! Infrastructor's storage layer: one SQLite database in WAL mode behind an r2d2 pool, the
 //! schema migrations embedded from the workspace `migrations/` directory, and typed
-//! repositories — [`devices`], [`snapshots`], [`audit`], [`documents`] — so that no SQL lives
+//! repositories — [`devices`], [`snapshots`], [`audit`], [`documents`], [`jobs`] — so that no SQL lives
 //! outside this crate.
 //!
 //! Async callers go through [`Store::call`], which runs the closure on tokio's blocking pool
@@ -24,6 +24,7 @@ pub mod audit;
 pub mod devices;
 pub mod documents;
 mod error;
+pub mod jobs;
 pub mod migrations;
 pub mod snapshots;
 

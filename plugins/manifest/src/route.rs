@@ -214,6 +214,12 @@ pub struct Route {
     pub scope: Option<Scope>,
     /// Not mounted: runs only as a background job.
     pub internal: bool,
+    /// Runs as a job: the client gets `202 Accepted` with the job at once.
+    #[serde(default)]
+    pub long_running: bool,
+    /// The body is a byte stream fed to a remote command, never buffered by the host.
+    #[serde(default)]
+    pub stream_body: bool,
 }
 
 impl Route {
@@ -303,6 +309,36 @@ impl Route {
             && let Err(e) = q.check()
         {
             out.push(format!("route `{id}`: {e}"));
+        }
+        if self.long_running
+            && self
+                .params
+                .iter()
+                .any(|p| p.name == "wait" && p.location == ParamLocation::Query)
+        {
+            out.push(format!(
+                "route `{id}`: `wait` is the host's query parameter on long-running routes"
+            ));
+        }
+        if self.long_running && self.internal {
+            out.push(format!(
+                "route `{id}`: an internal route already runs as a job; it cannot also be long-running"
+            ));
+        }
+        if self.stream_body {
+            if self.method == Method::Get {
+                out.push(format!("route `{id}`: GET routes take no body to stream"));
+            }
+            if self.request_body.is_some() {
+                out.push(format!(
+                    "route `{id}`: a streamed body is bytes; it cannot also have a JSON schema"
+                ));
+            }
+            if self.long_running || self.internal {
+                out.push(format!(
+                    "route `{id}`: a streamed body exists only while the request lasts; the route cannot run as a job"
+                ));
+            }
         }
     }
 }

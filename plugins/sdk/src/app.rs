@@ -438,6 +438,26 @@ mod tests {
                 Route::get("/b", "body").summary("s").body_schema(json!({})),
                 ok,
             )
+            .route(
+                Route::post("/j", "job")
+                    .summary("s")
+                    .long_running()
+                    .internal()
+                    .param(Param::query("wait").integer()),
+                ok,
+            )
+            .route(
+                Route::get("/u", "upload_get").summary("s").stream_body(),
+                ok,
+            )
+            .route(
+                Route::put("/u", "upload")
+                    .summary("s")
+                    .stream_body()
+                    .long_running()
+                    .body_schema(json!({"type": "object"})),
+                ok,
+            )
             .script("s", "true", &[])
             .collector(Collector::new("c", "t", Duration::ZERO, "missing"));
         let problems = app.validate().expect_err("invalid");
@@ -457,6 +477,11 @@ mod tests {
             "required parameter cannot have a default",
             "rate limit quota `lots`",
             "GET routes take no body",
+            "`wait` is the host's query parameter on long-running routes",
+            "an internal route already runs as a job",
+            "GET routes take no body to stream",
+            "a streamed body is bytes; it cannot also have a JSON schema",
+            "a streamed body exists only while the request lasts",
             "declares no programs",
             "unknown parser `missing`",
             "has no steps",

@@ -1,15 +1,50 @@
-//! Background jobs: queue one of the plugin's internal routes ([`crate::Route::internal`]).
+//! Jobs (the `jobs` import): progress and log lines of the job the current call runs, its
+//! cancellation flag, and queueing one of the plugin's internal routes as a job.
+//!
+//! A handler runs as a job when its route is declared [`crate::Route::long_running`] (or is
+//! an internal route queued with [`enqueue`]). Outside a job, [`progress`] does nothing,
+//! [`log`] only writes to the host's log and [`is_cancelled`] is false. Natively (in unit
+//! tests) progress and log lines go to standard error.
 
 use serde::Serialize;
 
 use crate::Error;
-use crate::bindings::infrastructor::plugin::jobs as wit;
+use crate::log::Level;
+
+/// Reports how far the job is: `done` of `total` (`None` when unknown) in `unit`
+/// (`"bytes"`, `"steps"`…), with a short message. The host keeps the latest value and
+/// publishes it to watchers at most four times a second, so calling this often is cheap.
+pub fn progress(done: u64, total: Option<u64>, unit: &str, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    crate::bindings::infrastructor::plugin::jobs::progress(done, total, unit, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[progress] {done}/{total:?} {unit} {message}");
+}
+
+/// Adds a line to the job's log (the host keeps at most 1000 lines of 4 KiB per job) and to
+/// the host's log.
+pub fn log(level: Level, line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    crate::bindings::infrastructor::plugin::jobs::log(crate::log::to_wit(level), line);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[job {level:?}] {line}");
+}
+
+/// True once a client asked to cancel the job. The host interrupts the guest by itself at
+/// its next host call, so this only helps a guest avoid starting new work.
+pub fn is_cancelled() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return crate::bindings::infrastructor::plugin::jobs::is_cancelled();
+    #[cfg(not(target_arch = "wasm32"))]
+    false
+}
 
 /// Queues the internal route `operation_id` with `body` (serialised as JSON and validated
-/// against the route's schema by the host). Returns once queued; the host runs the job in a
-/// fresh instance with this plugin's grants and logs its outcome.
-pub fn enqueue<T: Serialize>(operation_id: &str, body: &T) -> Result<(), Error> {
+/// against the route's schema by the host) as a job, and returns the job's id at once. The
+/// host runs it in a fresh instance with this plugin's grants; it is listed under
+/// `/api/jobs` with its outcome.
+pub fn enqueue<T: Serialize>(operation_id: &str, body: &T) -> Result<String, Error> {
     let text = serde_json::to_string(body)
         .map_err(|e| Error::internal(format!("job body is not serialisable: {e}")))?;
-    wit::enqueue(operation_id, &text).map_err(Into::into)
+    crate::bindings::infrastructor::plugin::jobs::enqueue(operation_id, &text).map_err(Into::into)
 }

@@ -65,6 +65,7 @@ pub use app::App;
 pub use collector::StepOutput;
 pub use error::Error;
 pub use infrastructor_manifest as manifest;
+pub use infrastructor_manifest::Command;
 pub use param::{HOSTNAME_PATTERN, Param, ParamKind, ParamLocation};
 pub use periodic::Collector;
 pub use request::Request;
@@ -92,8 +93,8 @@ pub mod bindings {
 pub mod prelude {
     pub use crate::collector::{CollectRequest, Collected, CollectedAnswer, Step};
     pub use crate::{
-        App, Collector, Error, Json, JsonSchema, Method, Param, Request, Response, Route, Scope,
-        StepOutput,
+        App, Collector, Command, Error, Json, JsonSchema, Method, Param, Request, Response, Route,
+        Scope, StepOutput,
     };
     pub use crate::{collector, config, jobs, log, registry, ssh, storage};
     pub use serde_json::{Value, json};

@@ -16,19 +16,26 @@ pub enum Level {
     Error,
 }
 
+/// A level in the plugin API's type.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn to_wit(level: Level) -> crate::bindings::infrastructor::plugin::log::Level {
+    use crate::bindings::infrastructor::plugin::log::Level as L;
+    match level {
+        Level::Trace => L::Trace,
+        Level::Debug => L::Debug,
+        Level::Info => L::Info,
+        Level::Warn => L::Warn,
+        Level::Error => L::Error,
+    }
+}
+
 /// Writes one event with `fields` as key/value pairs.
 pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
     #[cfg(target_arch = "wasm32")]
     {
         use crate::bindings::infrastructor::plugin::log as wit;
         use crate::bindings::infrastructor::plugin::types::Pair;
-        let level = match level {
-            Level::Trace => wit::Level::Trace,
-            Level::Debug => wit::Level::Debug,
-            Level::Info => wit::Level::Info,
-            Level::Warn => wit::Level::Warn,
-            Level::Error => wit::Level::Error,
-        };
+        let level = to_wit(level);
         let fields: Vec<Pair> = fields
             .iter()
             .map(|(name, value)| Pair {

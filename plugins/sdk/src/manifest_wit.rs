@@ -82,6 +82,8 @@ pub(crate) fn route(r: model::Route) -> wit::Route {
         mutates: r.mutates,
         scope: r.scope.map(scope),
         internal: r.internal,
+        long_running: r.long_running,
+        stream_body: r.stream_body,
     }
 }
 
@@ -89,13 +91,18 @@ pub(crate) fn route(r: model::Route) -> wit::Route {
 pub(crate) fn step(s: model::Step) -> wit_collector::Step {
     wit_collector::Step {
         name: s.name,
-        command: match s.command {
-            model::Command::Argv(argv) => wit_collector::Command::Argv(argv),
-            model::Command::Script { name, args } => {
-                wit_collector::Command::Script(wit_collector::ScriptCall { name, args })
-            }
-        },
+        command: command(s.command),
         timeout_ms: s.timeout_ms,
+    }
+}
+
+/// A remote command in the plugin API's types.
+pub(crate) fn command(c: model::Command) -> wit_collector::Command {
+    match c {
+        model::Command::Argv(argv) => wit_collector::Command::Argv(argv),
+        model::Command::Script { name, args } => {
+            wit_collector::Command::Script(wit_collector::ScriptCall { name, args })
+        }
     }
 }
 

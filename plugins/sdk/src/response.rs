@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::bindings::exports::infrastructor::plugin::plugin as wit;
+use infrastructor_manifest::Command;
 
 /// A JSON value as a response body: `Ok(Json(value).into())` answers 200 with
 /// `application/json`, `Json(value).with_status(201)` another status.
@@ -48,8 +49,8 @@ pub enum Body {
     Stream {
         /// Where to run it (device hostname or raw host).
         target: String,
-        /// The program and its arguments (quoted by the host).
-        argv: Vec<String>,
+        /// An argv (quoted by the host) or a declared script with its `$1…`.
+        command: Command,
         /// Frame each output line as a Server-Sent Event.
         sse: bool,
     },
@@ -95,6 +96,27 @@ impl Response {
     /// stderr lines as `event: stderr`) and a final `end` event with the exit code. The
     /// program must be granted like an [`crate::ssh::exec`] argv.
     pub fn stream(target: &str, argv: &[&str], sse: bool) -> Self {
+        Self::streamed(
+            target,
+            Command::Argv(argv.iter().map(|a| (*a).to_owned()).collect()),
+            sse,
+        )
+    }
+
+    /// Like [`Response::stream`], running the declared script `script` with `args` as
+    /// `$1…`; every program the script declares must be granted.
+    pub fn stream_script(target: &str, script: &str, args: &[&str], sse: bool) -> Self {
+        Self::streamed(
+            target,
+            Command::Script {
+                name: script.to_owned(),
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+            },
+            sse,
+        )
+    }
+
+    fn streamed(target: &str, command: Command, sse: bool) -> Self {
         Self {
             status: 200,
             content_type: if sse {
@@ -105,7 +127,7 @@ impl Response {
             headers: Vec::new(),
             body: Body::Stream {
                 target: target.to_owned(),
-                argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+                command,
                 sse,
             },
         }
@@ -179,9 +201,15 @@ impl From<Response> for wit::Response {
                 .collect(),
             body: match r.body {
                 Body::Bytes(b) => wit::Body::Bytes(b),
-                Body::Stream { target, argv, sse } => {
-                    wit::Body::Stream(wit::StreamCommand { target, argv, sse })
-                }
+                Body::Stream {
+                    target,
+                    command,
+                    sse,
+                } => wit::Body::Stream(wit::StreamCommand {
+                    target,
+                    command: crate::manifest_wit::command(command),
+                    sse,
+                }),
             },
         }
     }
@@ -233,9 +261,18 @@ mod tests {
         match wit::Response::from(s).body {
             wit::Body::Stream(c) => {
                 assert_eq!(c.target, "web1");
-                assert_eq!(c.argv, ["docker", "logs", "-f", "x"]);
+                assert!(
+                    matches!(&c.command, crate::bindings::infrastructor::plugin::types::Command::Argv(a) if a == &["docker", "logs", "-f", "x"])
+                );
                 assert!(c.sse);
             }
+            wit::Body::Bytes(_) => panic!("expected a stream"),
+        }
+        let s = Response::stream_script("web1", "follow", &["x"], false);
+        match wit::Response::from(s).body {
+            wit::Body::Stream(c) => assert!(
+                matches!(&c.command, crate::bindings::infrastructor::plugin::types::Command::Script(call) if call.name == "follow" && call.args == ["x"])
+            ),
             wit::Body::Bytes(_) => panic!("expected a stream"),
         }
     }

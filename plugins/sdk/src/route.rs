@@ -26,6 +26,8 @@ pub struct Route {
     mutates: Option<bool>,
     scope: Option<Scope>,
     internal: bool,
+    long_running: bool,
+    stream_body: bool,
     /// Mistakes found while building (reported by `App::validate`).
     problems: Vec<String>,
 }
@@ -47,6 +49,8 @@ impl Route {
             mutates: None,
             scope: None,
             internal: false,
+            long_running: false,
+            stream_body: false,
             problems: Vec::new(),
         };
         for name in model::template_params(path) {
@@ -197,6 +201,22 @@ impl Route {
         self
     }
 
+    /// Runs as a job: the client gets `202 Accepted` with the job at once (or the answer
+    /// inline when it asked `?wait=SECONDS` and the job finished in time), and the handler
+    /// runs in the background, reporting progress with [`crate::jobs::progress`] and log
+    /// lines with [`crate::jobs::log`]. What it returns becomes the job's result.
+    pub fn long_running(mut self) -> Self {
+        self.long_running = true;
+        self
+    }
+
+    /// The request body is a byte stream (`application/octet-stream`), never buffered by the
+    /// host: the handler feeds it to a remote command with [`crate::ssh::exec_with_body`].
+    pub fn stream_body(mut self) -> Self {
+        self.stream_body = true;
+        self
+    }
+
     /// The method.
     pub fn method(&self) -> Method {
         self.method
@@ -260,6 +280,8 @@ impl Route {
             mutates: self.is_mutating(),
             scope: self.scope,
             internal: self.internal,
+            long_running: self.long_running,
+            stream_body: self.stream_body,
         }
     }
 }

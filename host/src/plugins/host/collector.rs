@@ -17,14 +17,19 @@ use super::to_wit_error;
 pub(crate) fn step_from_wit(s: collector::Step) -> model::Step {
     model::Step {
         name: s.name,
-        command: match s.command {
-            collector::Command::Argv(argv) => model::Command::Argv(argv),
-            collector::Command::Script(call) => model::Command::Script {
-                name: call.name,
-                args: call.args,
-            },
-        },
+        command: command_from_wit(s.command),
         timeout_ms: s.timeout_ms,
+    }
+}
+
+/// A WIT command as the manifest model's command.
+pub(crate) fn command_from_wit(c: collector::Command) -> model::Command {
+    match c {
+        collector::Command::Argv(argv) => model::Command::Argv(argv),
+        collector::Command::Script(call) => model::Command::Script {
+            name: call.name,
+            args: call.args,
+        },
     }
 }
 

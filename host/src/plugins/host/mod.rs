@@ -90,20 +90,17 @@ macro_rules! export_conversions {
             }
         }
 
-        /// A response from the API's type.
+        /// A response from the API's type (the streamed command through this version's
+        /// own `stream_command_from_wit`).
         pub fn response_from_wit(r: api::Response) -> $crate::plugins::call::PluginResponse {
-            use $crate::plugins::call::{PluginResponse, ResponseBody, StreamCommand};
+            use $crate::plugins::call::{PluginResponse, ResponseBody};
             PluginResponse {
                 status: r.status,
                 content_type: r.content_type,
                 headers: r.headers.into_iter().map(|p| (p.name, p.value)).collect(),
                 body: match r.body {
                     api::Body::Bytes(b) => ResponseBody::Bytes(b),
-                    api::Body::Stream(s) => ResponseBody::Stream(StreamCommand {
-                        target: s.target,
-                        argv: s.argv,
-                        sse: s.sse,
-                    }),
+                    api::Body::Stream(s) => ResponseBody::Stream(stream_command_from_wit(s)),
                 },
             }
         }

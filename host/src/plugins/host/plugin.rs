@@ -27,6 +27,16 @@ fn route_from_wit(r: api::Route) -> model::Route {
         mutates: r.mutates,
         scope: r.scope.map(scope_from_wit),
         internal: r.internal,
+        long_running: r.long_running,
+        stream_body: r.stream_body,
+    }
+}
+
+fn stream_command_from_wit(s: api::StreamCommand) -> crate::plugins::call::StreamCommand {
+    crate::plugins::call::StreamCommand {
+        target: s.target,
+        command: super::collector::command_from_wit(s.command),
+        sse: s.sse,
     }
 }
 

@@ -343,6 +343,7 @@ impl i1::jobs::Host for InstanceState {
     async fn enqueue(&mut self, operation_id: String, body: String) -> Result<(), v1::WitError> {
         i2::jobs::Host::enqueue(self, operation_id, body)
             .await
+            .map(|_job_id| ())
             .map_err(err_down)
     }
 }
@@ -410,6 +411,8 @@ pub fn manifest_from_wit(m: api::PluginManifest) -> Result<model::Manifest, mode
             mutates: r.mutates,
             scope: r.scope.map(scope_from_wit),
             internal: r.internal,
+            long_running: false,
+            stream_body: false,
         });
     }
     let manifest = model::Manifest {
@@ -460,3 +463,12 @@ pub fn manifest_from_wit(m: api::PluginManifest) -> Result<model::Manifest, mode
 }
 
 export_conversions!();
+
+/// A 0.1.0 streamed command: always an argv.
+fn stream_command_from_wit(s: api::StreamCommand) -> crate::plugins::call::StreamCommand {
+    crate::plugins::call::StreamCommand {
+        target: s.target,
+        command: model::Command::Argv(s.argv),
+        sse: s.sse,
+    }
+}

@@ -1,6 +1,7 @@
 //! Test plugin exercising the host's remote imports: `ssh.exec` with arbitrary argv and
-//! stdin, `ssh.run-script`, the collector (single-flight, cache, parameters) and streamed
-//! responses.
+//! stdin, `ssh.run-script`, the collector (single-flight, cache, parameters), streamed
+//! responses (argv and script), long-running routes (jobs with progress, log lines and
+//! cancel), host-to-host pipes and streamed request bodies.
 
 use infrastructor_sdk::prelude::*;
 use serde::Deserialize;
@@ -27,6 +28,12 @@ fn app() -> App {
         .script("forbidden", "cat /dev/null | tee \"$1\"", &["cat", "tee"])
         // Runs `printf` and `cat`: allowed only while both are granted.
         .script("pair", "printf '%s\\0' \"$@\" | cat", &["printf", "cat"])
+        // A streamed script: a line every 200 ms tagged with `$1`.
+        .script(
+            "ticker",
+            "i=0; while true; do echo \"$1 $i\"; i=$((i+1)); sleep 0.2; done",
+            &["sleep"],
+        )
         .parser("first_line", first_line)
         .parser("stdout", stdout)
         .collector(
@@ -94,6 +101,192 @@ fn app() -> App {
                 .param(Param::path("host").pattern(HOST)),
             follow,
         )
+        .route(
+            Route::get("/{host}/follow-script", "follow_script")
+                .summary("Streams the `ticker` script's lines as Server-Sent Events")
+                .param(Param::path("host").pattern(HOST))
+                .param(Param::query("tag").pattern("^[a-z0-9-]{1,32}$").default("tick")),
+            follow_script,
+        )
+        .route(
+            Route::post("/jobs/steps", "job_steps")
+                .summary("A job of N steps, each a remote `sleep`, with progress and log lines")
+                .long_running()
+                .body_schema(json!({
+                    "type": "object",
+                    "required": ["host", "steps"],
+                    "properties": {
+                        "host": {"type": "string", "pattern": HOST},
+                        "steps": {"type": "integer", "minimum": 0, "maximum": 100},
+                        "sleep": {"type": "string", "pattern": "^[0-9.]{1,8}$"},
+                        "fail_at": {"type": "integer", "minimum": 0}
+                    }
+                })),
+            job_steps,
+        )
+        .route(
+            Route::post("/{host}/jobs/hold", "job_hold")
+                .summary("A job that runs `sleep SECONDS` remotely until it ends or is cancelled")
+                .param(Param::path("host").pattern(HOST))
+                .long_running()
+                .body_schema(json!({
+                    "type": "object",
+                    "required": ["seconds"],
+                    "properties": {"seconds": {"type": "string", "pattern": "^[0-9.]{1,12}$"}}
+                })),
+            job_hold,
+        )
+        .route(
+            Route::post("/jobs/pipe", "job_pipe")
+                .summary("A job piping one host's command into another's")
+                .long_running()
+                .body_schema(json!({
+                    "type": "object",
+                    "required": ["source", "sink"],
+                    "properties": {
+                        "source": {"$ref": "#/$defs/end"},
+                        "sink": {"$ref": "#/$defs/end"},
+                        "expected_bytes": {"type": "integer", "minimum": 0},
+                        "timeout_ms": {"type": "integer", "minimum": 0}
+                    },
+                    "$defs": {"end": {
+                        "type": "object",
+                        "required": ["host", "argv"],
+                        "properties": {
+                            "host": {"type": "string", "pattern": HOST},
+                            "argv": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+                        }
+                    }}
+                })),
+            job_pipe,
+        )
+        .route(
+            Route::put("/{host}/upload", "upload")
+                .summary("Streams the body into `sha256sum` (or into the file `to`, whole or not at all)")
+                .param(Param::path("host").pattern(HOST))
+                .param(Param::query("to").pattern("^/[A-Za-z0-9._/-]{1,200}$"))
+                .stream_body(),
+            upload,
+        )
+}
+
+fn follow_script(req: &Request) -> Result<Response, Error> {
+    let tag = req.query_str("tag").unwrap_or("tick");
+    Ok(Response::stream_script(
+        req.path("host")?,
+        "ticker",
+        &[tag],
+        true,
+    ))
+}
+
+#[derive(Deserialize)]
+struct StepsBody {
+    host: String,
+    steps: u64,
+    sleep: Option<String>,
+    fail_at: Option<u64>,
+}
+
+fn job_steps(req: &Request) -> Result<Response, Error> {
+    let body: StepsBody = req.body()?;
+    let sleep = body.sleep.as_deref().unwrap_or("0.2");
+    for i in 0..body.steps {
+        if jobs::is_cancelled() {
+            return Err(Error::conflict("cancelled"));
+        }
+        jobs::progress(i, Some(body.steps), "steps", &format!("step {i}"));
+        jobs::log(log::Level::Info, &format!("step {i} of {}", body.steps));
+        if body.fail_at == Some(i) {
+            return Err(Error::upstream(format!("step {i} failed on purpose")));
+        }
+        ssh::exec(&body.host, &["sleep", sleep], None, Duration::from_secs(60))?.check("sleep")?;
+    }
+    jobs::progress(body.steps, Some(body.steps), "steps", "done");
+    Ok(Json(json!({"steps": body.steps, "host": body.host})).into())
+}
+
+#[derive(Deserialize)]
+struct HoldBody {
+    seconds: String,
+}
+
+fn job_hold(req: &Request) -> Result<Response, Error> {
+    let body: HoldBody = req.body()?;
+    jobs::log(log::Level::Info, "holding");
+    let out = ssh::exec(
+        req.path("host")?,
+        &["sleep", &body.seconds],
+        None,
+        Duration::from_secs(3600),
+    )?;
+    Ok(Json(json!({"exit_code": out.exit_code})).into())
+}
+
+#[derive(Deserialize)]
+struct PipeEndBody {
+    host: String,
+    argv: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PipeBody {
+    source: PipeEndBody,
+    sink: PipeEndBody,
+    expected_bytes: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+fn job_pipe(req: &Request) -> Result<Response, Error> {
+    let body: PipeBody = req.body()?;
+    let end = |e: &PipeEndBody| {
+        let argv: Vec<&str> = e.argv.iter().map(String::as_str).collect();
+        ssh::PipeEnd::argv(&e.host, &argv)
+    };
+    let out = ssh::pipe(
+        end(&body.source),
+        end(&body.sink),
+        body.expected_bytes,
+        body.timeout_ms.map(Duration::from_millis),
+    )?
+    .check("pipe")?;
+    Ok(Json(json!({
+        "bytes": out.bytes,
+        "source_exit": out.source.exit_code,
+        "sink_exit": out.sink.exit_code,
+        "duration_ms": out.duration.as_millis() as u64,
+    }))
+    .into())
+}
+
+fn upload(req: &Request) -> Result<Response, Error> {
+    let host = req.path("host")?;
+    let command = match req.query_str("to") {
+        Some(path) => Command::Argv(
+            // Complete files only: a killed upload leaves at most the `.part`.
+            [
+                "sh",
+                "-c",
+                "cat > \"$1.part\" && mv \"$1.part\" \"$1\"",
+                "sh",
+                path,
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        None => Command::Argv(
+            ["sh", "-c", "sha256sum | cut -c1-64", "sh"]
+                .map(String::from)
+                .to_vec(),
+        ),
+    };
+    let out = ssh::exec_with_body(host, command, None)?;
+    Ok(Json(json!({
+        "exit_code": out.exit_code,
+        "stdout": out.stdout_str().trim(),
+        "stderr": out.stderr_str(),
+    }))
+    .into())
 }
 
 #[derive(Deserialize)]
