@@ -1034,3 +1034,92 @@ async fn internal_routes_run_as_listed_jobs_and_the_api_documents_jobs() {
     assert!(doc["paths"]["/api/jobs/{id}/events"]["get"]["responses"]["200"]["content"]["text/event-stream"].is_object());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_device_limits_queue_jobs_and_a_cancelled_queued_job_never_runs() {
+    let d = device();
+    let s = remote_server(&d, |c| c.jobs.max_per_device = 1).await;
+    let host = d.host();
+    let start = |seconds: &'static str| {
+        let s = &s;
+        let host = host.clone();
+        async move {
+            let (status, _, j) = post(
+                s,
+                &format!("/api/remote/{host}/jobs/hold"),
+                json!({"seconds": seconds}),
+            )
+            .await;
+            assert_eq!(status, 202, "{j}");
+            j["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let first = start("654.3211").await;
+    let second = start("654.3212").await;
+    let third = start("654.3213").await;
+    wait_for("the first runs", Duration::from_secs(10), || {
+        !processes_with_arg("654.3211").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(job(&s, &second).await["state"], "queued");
+    assert!(
+        processes_with_arg("654.3212").is_empty(),
+        "one job per device"
+    );
+    // Cancelling a queued job: it never starts.
+    let (status, cancelled) = s
+        .send(s.client.delete(s.url(&format!("/api/jobs/{second}"))))
+        .await;
+    assert_eq!((status, &cancelled["state"]), (200, &json!("cancelled")));
+    assert!(cancelled["started_at"].is_null(), "{cancelled}");
+    // Freeing the device's slot starts the next one in line.
+    let (status, _) = s
+        .send(s.client.delete(s.url(&format!("/api/jobs/{first}"))))
+        .await;
+    assert_eq!(status, 200);
+    wait_for("the third runs", Duration::from_secs(10), || {
+        !processes_with_arg("654.3213").is_empty()
+    })
+    .await;
+    assert!(
+        processes_with_arg("654.3212").is_empty(),
+        "the cancelled one never ran"
+    );
+    let (_, running) = s
+        .get(&format!("/api/jobs?state=running&device={host}"))
+        .await;
+    assert_eq!(running["total"], 1, "{running}");
+    assert_eq!(running["jobs"][0]["id"], third);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_pipe_checks_the_grants_of_both_sides_before_anything_runs() {
+    let (a, b) = (device(), device());
+    let work = tempfile::tempdir().expect("tmp");
+    let s = two_device_server(&a, &b, work.path()).await;
+    let marker = "ungranted-pipe-marker";
+    let (status, _, body) = post(
+        &s,
+        "/api/remote/jobs/pipe?wait=20",
+        json!({
+            "source": {"host": "dev-a", "argv": ["sh", "-c", "sleep 30", "sh", marker]},
+            // `tee` is declared by the plugin and never granted.
+            "sink": {"host": "dev-b", "argv": ["tee", "/dev/null"]},
+        }),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("exec:tee /dev/null")),
+        "{body}"
+    );
+    assert!(
+        processes_with_arg(marker).is_empty(),
+        "the source never ran"
+    );
+    s.stop().await;
+}
