@@ -1,0 +1,1 @@
+//! The compose plugin (work in progress).

@@ -1,0 +1,1 @@
+//! Pure parsers of remote command outputs that more than one built-in plugin reads.
