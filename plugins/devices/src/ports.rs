@@ -1,9 +1,8 @@
 //! `GET /api/devices/{hostname}/ports`: listening TCP/UDP sockets from `ss -tulpn` (netstat
 //! when `ss` is missing), in one round trip, with process names and PIDs when visible.
 
+use infrastructor_parsers::ss::{parse_netstat, parse_ss};
 use infrastructor_sdk::prelude::*;
-
-use crate::parse::ss::{parse_netstat, parse_ss};
 
 /// The script's name.
 pub const SCRIPT: &str = "ports";

@@ -1,6 +1,7 @@
 //! Pure parsers of the command outputs the devices plugin collects over SSH.
 //!
-//! One module per command. Every parser is a plain function from the command's text (or
+//! One module per command (`ss -tulpn`/`netstat -tulpn`, which more than one plugin reads, is
+//! in `infrastructor_parsers::ss`). Every parser is a plain function from the command's text (or
 //! bytes) to typed, serde-serialisable structs, unit-tested natively on the real outputs in
 //! `tests/fixtures`. A parser never panics on odd input and never answers an empty success
 //! for output it does not understand: it returns a [`ParseError`] naming the command (and
@@ -17,7 +18,6 @@ pub mod net_dev;
 pub mod os_release;
 pub mod proc_stat;
 pub mod smartctl;
-pub mod ss;
 pub mod ssh_config;
 pub mod uptime;
 
@@ -27,26 +27,9 @@ pub use infrastructor_sdk::text::{
     ParseError, civil_from_days, parse_grouped_u64, parse_human_size, rfc3339_from_micros,
 };
 
-/// Whitespace-separated tokens of `line` with their byte offsets (for tables whose columns
-/// are found by position: `df`, `ss`, `netstat`).
-pub(crate) fn spans(line: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in line.char_indices() {
-        match (c.is_whitespace(), start) {
-            (true, Some(s)) => {
-                out.push((s, &line[s..i]));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, &line[s..]));
-    }
-    out
-}
+// The column tokeniser is shared with the `ss`/`netstat` parser, which lives in
+// `infrastructor-parsers` (it is used by more than one plugin).
+pub(crate) use infrastructor_parsers::tokens::spans;
 
 #[cfg(test)]
 pub(crate) use infrastructor_sdk::testing::{fixture, fixture_dir};
@@ -86,8 +69,8 @@ mod tests {
             |t| drop(smartctl::parse_smartctl_text(t)),
             |t| drop(smartctl::parse_smartctl_scan_json(t)),
             |t| drop(smartctl::parse_smartctl_scan_text(t)),
-            |t| drop(ss::parse_ss(t)),
-            |t| drop(ss::parse_netstat(t)),
+            |t| drop(infrastructor_parsers::ss::parse_ss(t)),
+            |t| drop(infrastructor_parsers::ss::parse_netstat(t)),
             |t| drop(ssh_config::parse_ssh_config(t)),
             |t| drop(uptime::parse_uptime(t)),
         ];

@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
-use super::ParseError;
-use super::spans;
+use infrastructor_sdk::text::ParseError;
+
+use crate::tokens::spans;
 
 /// A process holding a socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -380,7 +381,7 @@ pub fn parse_netstat(text: &str) -> Result<Vec<Socket>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::fixture;
+    use infrastructor_sdk::testing::fixture;
 
     fn proc(name: &str, pid: u32, fd: u32) -> SocketProcess {
         SocketProcess {

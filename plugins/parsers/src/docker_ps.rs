@@ -10,11 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use infrastructor_sdk::text::parse_docker_size;
+use infrastructor_sdk::text::{ParseError, parse_docker_size};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{ParseError, rfc3339_from_go_time};
+use crate::docker_time::rfc3339_from_go_time;
 
 const CMD: &str = "docker ps";
 
@@ -505,8 +505,8 @@ pub fn parse_size(text: &str) -> Result<(Option<u64>, Option<u64>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::table::parse_table;
-    use crate::parse::{fixture, fixture_dir};
+    use crate::table::parse_table;
+    use infrastructor_sdk::testing::{fixture, fixture_dir};
 
     fn published(ip: &str, host: u16, container: u16, protocol: &str) -> PortMapping {
         PortMapping {

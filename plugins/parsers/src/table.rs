@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use super::ParseError;
+use infrastructor_sdk::text::ParseError;
 
 /// A parsed table: the header's column names and the rows' cells, one per column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -160,7 +160,7 @@ pub fn parse_table(text: &str, command: &str) -> Result<Table, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::fixture;
+    use infrastructor_sdk::testing::fixture;
 
     #[test]
     fn ps_table_columns() {
