@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use infrastructor_sdk::text::{ParseError, parse_docker_size};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::docker_time::rfc3339_from_go_time;
@@ -28,7 +28,7 @@ pub const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
 pub const MAX_EXPANDED_RANGE: u32 = 1024;
 
 /// A container's lifecycle state, as docker's `State` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContainerState {
     /// Created, never started.
