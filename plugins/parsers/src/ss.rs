@@ -1,9 +1,8 @@
 //! `ss -tulpn` (listening TCP/UDP sockets with their processes) and the `netstat -tulpn`
 //! fallback, into one socket type.
 
-use serde::Serialize;
-
 use infrastructor_sdk::text::ParseError;
+use serde::Serialize;
 
 use crate::tokens::spans;
 

@@ -9,9 +9,8 @@
 //! column positions rather than split on whitespace. Positions count characters, not bytes,
 //! as tabwriter does (`docker ps` truncates commands with `…`).
 
-use serde::Serialize;
-
 use infrastructor_sdk::text::ParseError;
+use serde::Serialize;
 
 /// A parsed table: the header's column names and the rows' cells, one per column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
