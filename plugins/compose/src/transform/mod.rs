@@ -20,21 +20,33 @@
 //! instead of refusing them, so the text is first parsed with [`serde_norway`], which
 //! refuses invalid YAML with a line and column and gives the plain value tree the
 //! transforms read. The same plain tree is the safety net: every edit is also applied to it
-//! ([`verify`]), and the edited text must parse back to exactly that tree, or [`modify`]
+//! (module `verify`), and the edited text must parse back to exactly that tree, or [`modify`]
 //! fails rather than hand out a file the editor laid out wrongly.
+//!
+//! Anchors: a node carrying an anchor that an alias or merge key reuses (`ports: &p [...]`
+//! reused as `*p`, a service merged into another) is never edited, since the edit would
+//! silently change the other place too; a warning says so. Keys a service merges in from
+//! an anchor (`<<: *defaults`) are read, not edited: a service whose networks come from the
+//! anchor gets its own list (the merged names plus the new one), appdata volumes and ports
+//! that come from it are left with a warning.
 //!
 //! # The transforms
 //!
-//! - Volumes ([`volumes`]): a bind whose host path has an `appdata` directory component
+//! - Volumes (`volumes.rs`): a bind whose host path has an `appdata` directory component
 //!   followed by more path (`./appdata/web`, `../appdata/web`, `/srv/appdata/web/cfg`,
 //!   `/mnt/appdata/web`) is moved to `<appdata_base>/<the rest>`; short syntax keeps the
 //!   container path and mode exactly as written, long syntax (`type: bind`) has its `source`
 //!   rewritten. Named volumes and other binds are left alone.
-//! - Ports ([`ports`]): a host port outside the range, used on the device or already taken
-//!   in the file is moved to the next free port of the range.
-//! - Networks ([`networks`]): each service (except those with `network_mode`) joins the
-//!   network, which is declared external at the top level.
-//! - Proxy confs ([`proxies`]): one SWAG subdomain conf per service publishing a TCP port,
+//! - Ports (`ports.rs`): a host port outside the range, used on the device or already taken
+//!   in the file is moved to the next free port of the range (ranges as a block, a TCP/UDP
+//!   pair together, `ip:` prefixes and `/udp` kept); `custom_port_mappings` set the first
+//!   entry's host port; `${VAR}` host ports are left with a warning, as are entries when the
+//!   range is exhausted.
+//! - Networks (`networks.rs`): each service (except those with `network_mode`) joins the
+//!   network next to the networks it has; one without `networks` gets `[default, <network>]`
+//!   so it stays on the project network; the network is declared `external: true` at the
+//!   top level unless defined there.
+//! - Proxy confs (`proxies.rs`): one SWAG subdomain conf per service publishing a TCP port,
 //!   reaching the service at `upstream_app` on the published host port.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,7 +64,7 @@ pub use ports::{PortSpan, PortSpec};
 pub use volumes::appdata_host_path;
 
 use verify::ExpectedTree;
-use yaml::ComposeFile;
+use yaml::{ComposeFile, SharedAnchors};
 
 /// Why a compose file was refused: invalid YAML, a top level that is not a mapping, or
 /// `services` (or one service) that is not a mapping.
@@ -201,6 +213,7 @@ pub fn modify(text: &str, opts: &ModifyOptions) -> Result<ModifyOutcome, YamlErr
         opts,
         outcome: ModifyOutcome::default(),
         expected: ExpectedTree::new(&file.plain),
+        shared: SharedAnchors::of(&file.doc),
         edited: false,
     };
     if let Some(name) = &opts.service_name
@@ -243,6 +256,8 @@ pub(crate) struct Run<'a> {
     pub outcome: ModifyOutcome,
     /// The plain tree the edited file must parse to.
     pub expected: ExpectedTree,
+    /// The anchored nodes that aliases reuse (not edited).
+    pub shared: SharedAnchors,
     /// Whether the syntax tree was edited at all.
     pub edited: bool,
 }
@@ -262,6 +277,21 @@ impl Run<'_> {
     /// Records something that could not be done.
     pub fn warn(&mut self, text: String) {
         self.outcome.warnings.push(text);
+    }
+
+    /// Whether `node` may be edited: not when it lies in an anchored node that an alias
+    /// reuses (the edit would change the other place too); then a warning names `what`.
+    pub fn may_edit(&mut self, node: &impl yaml_edit::AsYaml, what: &str) -> bool {
+        match self.shared.around(node) {
+            None => true,
+            Some(anchor) => {
+                let warning = format!(
+                    "{what} is inside the anchor &{anchor}, which is reused elsewhere; left as it is"
+                );
+                self.warn(warning);
+                false
+            }
+        }
     }
 }
 

@@ -79,7 +79,16 @@ fn join(service: &Service, network: &str, before: &[String], run: &mut Run) -> O
     let at = path([key("services"), key(&service.name), key("networks")]);
     let mut after = before.to_vec();
     after.push(network.to_string());
-    match service.node.get("networks") {
+    let own = service.node.get("networks");
+    let what = format!("{}: networks", service.name);
+    let editable = match own.as_ref().filter(|n| !n.is_scalar()) {
+        Some(list_or_map) => run.may_edit(list_or_map, &what),
+        None => run.may_edit(&service.node, &what),
+    };
+    if !editable {
+        return None;
+    }
+    match own {
         Some(own) if own.as_sequence().is_some() => {
             own.as_sequence()?.push(network);
             run.expected.push(&at, Value::from(network));
@@ -146,7 +155,7 @@ fn declare(file: &ComposeFile, network: &str, run: &mut Run) {
     match file.root.get("networks") {
         Some(top) if top.as_mapping().is_some() => {
             let Some(top) = top.as_mapping() else { return };
-            if top.contains_key(network) {
+            if top.contains_key(network) || !run.may_edit(top, "top-level networks") {
                 return;
             }
             top.set(network, external());

@@ -244,22 +244,27 @@ struct PortEntry {
 /// The entries of a service's `ports`: from the editable tree when the service writes
 /// `ports` itself, else (merged from an anchor) from the plain tree, not editable.
 fn entries_of(service: &Service) -> Vec<PortEntry> {
+    let plain_items = match service.plain.get("ports") {
+        Some(Value::Sequence(items)) => items.as_slice(),
+        _ => &[],
+    };
     if let Some(list) = service.node.get_sequence("ports") {
         let in_flow = list.is_flow_style();
         return list
             .values()
             .enumerate()
-            .map(|(index, item)| editable_entry(index, &item, in_flow))
+            .map(|(index, item)| match plain_items.get(index) {
+                // An alias (`- *port`) is read through, not edited.
+                Some(plain) if item.is_alias() => plain_entry(index, plain),
+                _ => editable_entry(index, &item, in_flow),
+            })
             .collect();
     }
-    match service.plain.get("ports") {
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| plain_entry(index, item))
-            .collect(),
-        _ => Vec::new(),
-    }
+    plain_items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| plain_entry(index, item))
+        .collect()
 }
 
 fn editable_entry(index: usize, item: &YamlNode, in_flow: bool) -> PortEntry {
@@ -701,6 +706,20 @@ impl ServicePorts<'_, '_, '_> {
             Step::Index(entry.index),
         ]);
         let new_spec = spec.with_host(new_host);
+        let what = format!("{}: port {}", self.name(), entry.text);
+        let editable = match &entry.editor {
+            Some(Editor::Short(scalar))
+            | Some(Editor::Long {
+                published: Some(scalar),
+                ..
+            }) => run.may_edit(&scalar.node, &what),
+            Some(Editor::Long { entry: mapping, .. }) => run.may_edit(mapping, &what),
+            None => true,
+        };
+        if !editable {
+            self.keep(entry);
+            return false;
+        }
         match &entry.editor {
             Some(Editor::Short(scalar)) => {
                 let written = scalar.replace(&new_spec.render());

@@ -488,6 +488,46 @@ fn ports_from_a_merged_anchor_are_not_edited() {
     assert!(outcome.warnings[0].contains("merged anchor"));
 }
 
+#[test]
+fn anchored_nodes_that_aliases_reuse_are_not_edited() {
+    let text = "services:\n  web:\n    ports:\n      - &p \"80:80\"\n    volumes: &vols\n      - ./appdata/shared:/config\n  db:\n    ports:\n      - *p\n      - \"80:81\"\n    volumes: *vols\n";
+    let outcome = run(text, &all_on());
+    let out = plain(&outcome.modified);
+    // The shared port and volume list stay (with a warning each); db's own second port,
+    // outside the range, moves.
+    assert_eq!(out["services"]["web"]["ports"], plain("['80:80']"));
+    assert_eq!(
+        out["services"]["db"]["ports"],
+        plain("['80:80', '8000:81']")
+    );
+    assert_eq!(
+        out["services"]["db"]["volumes"],
+        plain("['./appdata/shared:/config']")
+    );
+    assert!(outcome.modified.contains("      - &p \"80:80\"\n"));
+    assert!(outcome.modified.contains("    volumes: *vols\n"));
+    let anchored: Vec<&String> = outcome
+        .warnings
+        .iter()
+        .filter(|w| w.contains("reused elsewhere"))
+        .collect();
+    assert_eq!(anchored.len(), 2, "{:?}", outcome.warnings);
+    assert_idempotent(&outcome, &all_on());
+    // A whole service reused through a merge key is not edited either; the one merging it is.
+    let text = "services:\n  web: &web\n    image: x\n    ports: [\"80:80\"]\n  web2:\n    <<: *web\n    ports: [\"90:80\"]\n";
+    let outcome = run(text, &all_on());
+    let out = plain(&outcome.modified);
+    assert_eq!(
+        out["services"]["web"],
+        plain("{image: x, ports: ['80:80']}")
+    );
+    assert_eq!(out["services"]["web2"]["ports"], plain("['8000:80']"));
+    assert_eq!(
+        out["services"]["web2"]["networks"],
+        plain("[default, proxy]")
+    );
+}
+
 // ---------------------------------------------------------------- networks
 
 #[test]
@@ -850,6 +890,48 @@ fn every_fixture_modifies_cleanly() {
         "the YAML parser should refuse only the two .env files"
     );
     assert_eq!(accepted, 30);
+}
+
+#[test]
+fn every_fixture_service_alone_changes_only_that_service() {
+    for name in fixture_dir("compose") {
+        let text = fixture(&format!("compose/{name}"));
+        let Ok(names) = service_names(&text) else {
+            continue;
+        };
+        let before = plain(&text);
+        // At most 12 services a file, spread over it (the big files have 60; the editor is
+        // slow in debug builds).
+        let step = names.len().div_ceil(12).max(1);
+        for service in names.into_iter().step_by(step) {
+            let opts = ModifyOptions {
+                service_name: Some(service.clone()),
+                port_range: (8000, 9000),
+                used_ports: BTreeSet::from([8000, 8080]),
+                ..all_on()
+            };
+            let outcome = modify(&text, &opts).unwrap_or_else(|e| panic!("{name} {service}: {e}"));
+            let mut after = plain(&outcome.modified);
+            // Put the selected service back as it was: the rest must be untouched, apart
+            // from the top-level declaration of the network.
+            let original = before["services"][service.as_str()].clone();
+            if let Some(Value::Mapping(services)) = after.get_mut("services") {
+                services.insert(Value::from(service.as_str()), original);
+            }
+            assert_eq!(
+                before["services"], after["services"],
+                "{name} {service}: others changed"
+            );
+            assert!(
+                outcome
+                    .changes
+                    .iter()
+                    .all(|c| c.starts_with(&format!("{service}: ")) || c.starts_with("networks: ")),
+                "{name} {service}: {:?}",
+                outcome.changes
+            );
+        }
+    }
 }
 
 #[test]

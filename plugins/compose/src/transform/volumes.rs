@@ -130,6 +130,9 @@ fn move_short(
 ) -> Option<VolumeUpdate> {
     let volume = split_short(&scalar.value)?;
     let to = appdata_host_path(volume.host, base)?;
+    if !run.may_edit(&scalar.node, &format!("{service}: volume {}", scalar.value)) {
+        return None;
+    }
     let new_spec = format!("{to}{}", volume.after_host);
     let written = scalar.replace(&new_spec);
     run.expected.set(at, scalar_value(&written));
@@ -163,6 +166,12 @@ fn move_long(
     }
     let source = text_of("source")?;
     let to = appdata_host_path(&source.value, base)?;
+    if !run.may_edit(
+        &source.node,
+        &format!("{service}: volume source {}", source.value),
+    ) {
+        return None;
+    }
     let written = source.replace(&to);
     let mut source_at = at.to_vec();
     source_at.push(key("source"));

@@ -6,7 +6,7 @@
 //! style and its value) and writing a new value back in the same style.
 
 use serde_norway::Value;
-use yaml_edit::{Document, Mapping, Scalar, YamlNode};
+use yaml_edit::{AnchorRegistry, AsYaml, Document, Lang, Mapping, Scalar, SyntaxKind, YamlNode};
 
 use super::YamlError;
 
@@ -122,6 +122,53 @@ impl ComposeFile {
             })
             .filter(|s| s.name != "<<")
             .collect()
+    }
+}
+
+/// A node of the editable tree.
+type SyntaxNode = rowan::SyntaxNode<Lang>;
+
+/// The anchored nodes (`&name`) that some alias (`*name`, `<<: *name`) reuses. Editing
+/// inside one would change every place that reuses it, so the transforms leave them alone.
+pub(crate) struct SharedAnchors {
+    nodes: Vec<(String, SyntaxNode)>,
+}
+
+impl SharedAnchors {
+    /// Finds them in `doc` (before any edit).
+    pub fn of(doc: &Document) -> Self {
+        let Some(root) = doc.as_node() else {
+            return Self { nodes: Vec::new() };
+        };
+        let aliased: std::collections::BTreeSet<String> = root
+            .descendants_with_tokens()
+            .filter_map(|element| element.into_token())
+            .filter(|token| token.kind() == SyntaxKind::REFERENCE)
+            .map(|token| token.text().trim_start_matches('*').to_string())
+            .collect();
+        if aliased.is_empty() {
+            return Self { nodes: Vec::new() };
+        }
+        let registry = AnchorRegistry::from_document(doc);
+        let nodes = aliased
+            .into_iter()
+            .filter_map(|name| {
+                let node = registry.resolve(&name)?.clone();
+                Some((name, node))
+            })
+            .collect();
+        Self { nodes }
+    }
+
+    /// The name of the reused anchor `node` sits in (or is), if any.
+    pub fn around(&self, node: &impl AsYaml) -> Option<&str> {
+        let node = node.as_node()?;
+        node.ancestors().find_map(|ancestor| {
+            self.nodes
+                .iter()
+                .find(|(_, anchored)| *anchored == ancestor)
+                .map(|(name, _)| name.as_str())
+        })
     }
 }
 
