@@ -1,6 +1,7 @@
 //! One integration-test binary (as wasmtime does): every end-to-end suite is a module.
 
 mod auth_and_limits;
+mod compose;
 mod containers;
 mod devices;
 mod devices_host_facts;

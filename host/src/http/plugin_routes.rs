@@ -274,11 +274,13 @@ async fn start_job(
     Ok(response)
 }
 
-/// A finished job's answer as the route would have given it: the result with its status,
-/// or the error envelope of its failure.
+/// A finished job's answer as the route would have given it: the handler's answer with its
+/// status (also an error answer the handler wrote itself), or the error envelope of a
+/// failure that has no answer (a trap, a cancel).
 fn inline_answer(job: &Job) -> Result<Response, ApiError> {
+    let answered = job.result.is_some() && job.result_status.is_some();
     match job.state {
-        JobState::Succeeded => {
+        JobState::Succeeded | JobState::Failed if answered => {
             let status = job
                 .result_status
                 .and_then(|s| StatusCode::from_u16(s).ok())

@@ -16,10 +16,12 @@ pub fn job_json(job: &Job) -> Value {
         (Some(start), Some(end)) => millis_between(start, end),
         _ => None,
     };
-    let result = match (&job.error_kind, &job.result) {
-        (None, Some(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
-        _ => Value::Null,
-    };
+    // The handler's answer, also when it was an error answer (a deploy's per-step report).
+    let result = job
+        .result
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(Value::Null);
     let error = job.error_message.as_ref().map(|message| {
         json!({
             "code": job.error_kind.clone().unwrap_or_else(|| job.state.as_str().to_ascii_uppercase()),
@@ -80,7 +82,7 @@ pub fn job_schema() -> Value {
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
             "duration_ms": {"type": ["integer", "null"]},
             "result_status": {"type": ["integer", "null"]},
-            "result": {"description": "The handler's answer (JSON), once succeeded."},
+            "result": {"description": "The handler's answer (JSON) once it answered: its result, or the body of its error answer."},
             "error": {
                 "type": ["object", "null"],
                 "properties": {
@@ -141,6 +143,7 @@ mod tests {
         failed.error_kind = Some("SERVICE_UNAVAILABLE".into());
         failed.error_message = Some("nas is down".into());
         failed.result_status = Some(503);
+        failed.result = None;
         let failed = job_json(&failed);
         assert!(failed["result"].is_null());
         assert_eq!(failed["error"]["code"], "SERVICE_UNAVAILABLE");

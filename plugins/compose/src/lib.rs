@@ -1,7 +1,20 @@
-//! The compose plugin: docker compose stacks on managed hosts — rewriting a compose file for
-//! a device ([`transform`]: appdata paths, free host ports, a shared proxy network), SWAG
-//! subdomain confs for the published services ([`swag`]), deploying and scanning (work in
-//! progress).
+//! The built-in compose plugin, mounted at `/api/compose`: a compose file adapted to a device
+//! ([`transform`]: appdata paths, free ports from a real scan, networks added, SWAG confs
+//! from [`swag`]), deployed as a job with validation on the device, an atomic replace, a
+//! backup and rollback (`deploy`), port and network scans (`scan`), and the projects
+//! already on a device (`projects`). Every remote command is argv or a manifest script
+//! with positional arguments.
 
+mod cli;
+mod deploy;
+mod device;
+mod manifest;
+mod modify;
+mod paths;
+mod projects;
+mod scan;
+mod stack;
 pub mod swag;
 pub mod transform;
+
+infrastructor_sdk::export_plugin!(manifest::app);
