@@ -460,3 +460,136 @@ async fn the_generated_swag_conf_passes_nginx_t() {
     assert!(outcome.ok, "{}\n{local}", outcome.stderr);
     let _ = Command::new("true");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_published_by_a_running_container_is_never_assigned() {
+    let b = bed().await;
+    // The testbed's dockerd has no default bridge: a user-defined network carries the
+    // published port (docker records it; no proxy or iptables is involved).
+    b.docker
+        .run(&["network", "create", "tbnet"])
+        .expect("network");
+    let probe = std::net::TcpListener::bind("0.0.0.0:0").expect("a free port");
+    let published = probe.local_addr().expect("addr").port();
+    drop(probe);
+    b.docker
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "holder",
+            "--network",
+            "tbnet",
+            "-p",
+            &format!("{published}:80"),
+            IMAGE,
+            "sleep",
+            "600",
+        ])
+        .expect("container publishing a port");
+    let compose = format!(
+        "services:\n  app:\n    image: {IMAGE}\n    ports:\n      - \"{published}:8080\"\n"
+    );
+    let start = published.saturating_sub(2).max(1024);
+    let (status, body) = b
+        .post(
+            "/api/compose/modify",
+            json!({
+                "compose_content": compose, "target_device": "box",
+                "port_range_start": start, "port_range_end": start + 8,
+                "generate_proxy_configs": false,
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let assigned = body["port_assignments"]["app"][0]["host_port"]
+        .as_u64()
+        .expect("moved");
+    assert_ne!(assigned, u64::from(published), "{body}");
+    // The device's only user network is recommended and added; the container's own
+    // `default` network is kept.
+    assert_eq!(
+        body["network_configs"]["app"],
+        json!(["default", "tbnet"]),
+        "{body}"
+    );
+    let (status, scan) = b
+        .post(
+            "/api/compose/scan-ports",
+            json!({"device": "box", "port_range_start": start, "port_range_end": start + 8}),
+        )
+        .await;
+    assert_eq!(status, 200, "{scan}");
+    assert!(
+        scan["port_owners"][published.to_string()]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|o| o == "container holder")),
+        "{scan}"
+    );
+    let (status, nets) = b
+        .post("/api/compose/scan-networks", json!({"device": "box"}))
+        .await;
+    assert_eq!(status, 200, "{nets}");
+    assert_eq!(nets["recommended_network"], "tbnet");
+    assert_eq!(nets["containers_by_network"]["tbnet"], json!(["holder"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modify_and_deploy_writes_only_where_named_and_never_overwrites_unasked() {
+    let docker = Docker::start().expect("dockerd");
+    docker.build_busybox_image(IMAGE).expect("image");
+    let device = Sshd::start(SshdOptions::default()).expect("sshd");
+    device.use_docker(&docker).expect("use_docker");
+    let root = tempfile::tempdir().expect("root");
+    let root_path = root.path().display().to_string();
+    let server = server_with_device(&device, "box", false, move |c| {
+        c.plugins
+            .entries
+            .entry("compose".into())
+            .or_default()
+            .config = json!({"compose_root": root_path});
+    })
+    .await;
+    let body = json!({
+        "compose_content": stack("mad"), "target_device": "box", "project_name": "madstack",
+        "pull_images": false, "update_networks": false,
+    });
+    let post = |body: Value| {
+        let server = &server;
+        async move {
+            server
+                .send(
+                    server
+                        .client
+                        .post(server.url("/api/compose/modify-and-deploy?wait=60"))
+                        .json(&body),
+                )
+                .await
+        }
+    };
+    let (status, first) = post(body.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["overall_success"], true, "{first}");
+    let file = root.path().join("madstack/compose.yaml");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("written"),
+        stack("mad")
+    );
+    let (status, again) = post(body.clone()).await;
+    assert_eq!(status, 409, "{again}");
+    let mut replace = body.clone();
+    replace["overwrite"] = json!(true);
+    let (status, replaced) = post(replace).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert!(
+        replaced["deployment"]["backup_file_path"].is_string(),
+        "{replaced}"
+    );
+    let mut nowhere = body;
+    nowhere
+        .as_object_mut()
+        .expect("object")
+        .remove("project_name");
+    let (status, refused) = post(nowhere).await;
+    assert_eq!(status, 400, "{refused}");
+}
