@@ -247,6 +247,10 @@ pub struct SshConfig {
     pub default_port: u16,
     /// Private keys tried in order (after a device's own identity file).
     pub identity_files: Vec<PathBuf>,
+    /// Directories every identity file (configured or a device's) must be in; empty means
+    /// the directories of `identity_files` plus `~/.ssh`. Files elsewhere, larger than
+    /// 64 KiB or not regular files are refused at connect (503 naming the file).
+    pub identity_dirs: Vec<PathBuf>,
     /// Passphrase for encrypted identity files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_passphrase: Option<String>,
@@ -275,6 +279,7 @@ impl Default for SshConfig {
             default_user: "root".into(),
             default_port: 22,
             identity_files: Vec::new(),
+            identity_dirs: Vec::new(),
             key_passphrase: None,
             known_hosts: home.join(".ssh/known_hosts"),
             host_key_policy: HostKeyPolicy::Strict,

@@ -88,9 +88,25 @@ pub fn expand_home(path: &std::path::Path) -> PathBuf {
     }
 }
 
+/// The directories identity files may be in: `ssh.identity_dirs`, or by default the
+/// directories of `ssh.identity_files` plus `~/.ssh`; canonical, existing ones only.
+pub fn identity_dirs(c: &SshConfig) -> Vec<PathBuf> {
+    let dirs: Vec<PathBuf> = if c.identity_dirs.is_empty() {
+        c.identity_files
+            .iter()
+            .filter_map(|f| expand_home(f).parent().map(std::path::Path::to_path_buf))
+            .chain(std::iter::once(expand_home(std::path::Path::new("~/.ssh"))))
+            .collect()
+    } else {
+        c.identity_dirs.iter().map(|d| expand_home(d)).collect()
+    };
+    infrastructor_ssh::identity::canonical_dirs(&dirs)
+}
+
 /// The pool settings from `ssh.*`.
 pub fn pool_config(c: &SshConfig) -> PoolConfig {
     PoolConfig {
+        identity_dirs: identity_dirs(c),
         identity_files: c.identity_files.iter().map(|p| expand_home(p)).collect(),
         key_passphrase: c.key_passphrase.clone(),
         known_hosts: expand_home(&c.known_hosts),

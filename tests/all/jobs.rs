@@ -341,6 +341,21 @@ async fn wait_answers_a_quick_job_inline_and_failures_keep_their_kind() {
     s.stop().await;
 }
 
+/// Sends `method path` with the bearer `key`.
+async fn with_key(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+) -> reqwest::Response {
+    s.client
+        .request(method, s.url(path))
+        .header("authorization", key)
+        .send()
+        .await
+        .expect("request")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
     let d = device();
@@ -383,21 +398,15 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
     .await;
 
     // Reading needs `read`; cancelling needs the route's `write`.
-    let read = s
-        .client
-        .get(s.url(&format!("/api/jobs/{id}")))
-        .header("authorization", reader)
-        .send()
-        .await
-        .expect("get");
+    let read = with_key(&s, reqwest::Method::GET, &format!("/api/jobs/{id}"), reader).await;
     assert_eq!(read.status(), 200);
-    let refused = s
-        .client
-        .delete(s.url(&format!("/api/jobs/{id}")))
-        .header("authorization", reader)
-        .send()
-        .await
-        .expect("delete");
+    let refused = with_key(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/api/jobs/{id}"),
+        reader,
+    )
+    .await;
     assert_eq!(refused.status(), 403);
     assert!(
         !processes_with_arg(marker).is_empty(),
@@ -405,13 +414,13 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
     );
 
     let asked = Instant::now();
-    let response = s
-        .client
-        .delete(s.url(&format!("/api/jobs/{id}")))
-        .header("authorization", writer)
-        .send()
-        .await
-        .expect("delete");
+    let response = with_key(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/api/jobs/{id}"),
+        writer,
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let cancelled: Value = response.json().await.expect("job");
     assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
@@ -422,21 +431,21 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
     .await;
     eprintln!("remote process gone {:?} after the cancel", asked.elapsed());
 
-    let again = s
-        .client
-        .delete(s.url(&format!("/api/jobs/{id}")))
-        .header("authorization", writer)
-        .send()
-        .await
-        .expect("delete");
+    let again = with_key(
+        &s,
+        reqwest::Method::DELETE,
+        &format!("/api/jobs/{id}"),
+        writer,
+    )
+    .await;
     assert_eq!(again.status(), 409);
-    let events = s
-        .client
-        .get(s.url(&format!("/api/jobs/{id}/events")))
-        .header("authorization", reader)
-        .send()
-        .await
-        .expect("events");
+    let events = with_key(
+        &s,
+        reqwest::Method::GET,
+        &format!("/api/jobs/{id}/events"),
+        reader,
+    )
+    .await;
     let events = read_events(events, Duration::from_secs(5), |_| false).await;
     assert_eq!(events.last().expect("events").data["state"], "cancelled");
     s.stop().await;

@@ -1,6 +1,7 @@
 //! The SSH pool, the `ssh` imports, the collector and streamed responses, over HTTP against
 //! real OpenSSH sshd devices on loopback.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use infrastructor::config::HostKeyPolicy;
@@ -621,6 +622,7 @@ async fn one_hosts_output_streams_into_anothers_stdin() {
     let b = device();
     let config = |d: &Sshd| infrastructor_ssh::PoolConfig {
         identity_files: vec![d.client_key_path()],
+        identity_dirs: infrastructor_ssh::identity::canonical_dirs(&[d.dir().to_path_buf()]),
         key_passphrase: None,
         known_hosts: d.known_hosts_path(),
         host_key_policy: infrastructor_ssh::HostKeyPolicy::Strict,
@@ -680,4 +682,44 @@ async fn one_hosts_output_streams_into_anothers_stdin() {
     assert_eq!(end.exit_code, 0, "{:?}", end.error);
     assert_eq!(source_end.await.exit_code, 0);
     assert_eq!(String::from_utf8_lossy(&counted).trim(), size.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_devices_identity_file_can_never_be_a_device_node_a_fifo_or_a_file_elsewhere() {
+    let d = device();
+    let s = infrastructor_tests::server_with_device(&d, "idcheck", false, |_| {}).await;
+    let fifo = d.dir().join("fifo_key");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let big = d.dir().join("big_key");
+    std::fs::write(&big, vec![b'A'; 1024 * 1024]).expect("big");
+    for bad in [
+        "/dev/zero".to_owned(),
+        fifo.display().to_string(),
+        big.display().to_string(),
+        "/etc/hostname".to_owned(),
+    ] {
+        let (status, body) = s
+            .send(
+                s.client
+                    .put(s.url("/api/devices/idcheck"))
+                    .json(&json!({"ssh_identity_file": bad})),
+            )
+            .await;
+        assert_eq!(status, 200, "{bad}: {body}");
+        // The pool drops the connection so the next command authenticates again.
+        s.app_state().services.remote.pool.disconnect_all().await;
+        let started = Instant::now();
+        let (status, body) = tokio::time::timeout(
+            Duration::from_secs(15),
+            s.get("/api/devices/idcheck/status?test_connectivity=true"),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{bad}: the server stopped answering"));
+        // The refused file is skipped; the configured key still authenticates.
+        assert_eq!(status, 200, "{bad}: {body}");
+        assert_eq!(body["connection_status"], "online", "{bad}: {body}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{bad}");
+    }
+    s.stop().await;
 }

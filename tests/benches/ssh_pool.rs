@@ -29,6 +29,7 @@ fn main() {
     let device = Sshd::start(SshdOptions::default()).expect("sshd");
     let config = PoolConfig {
         identity_files: vec![device.client_key_path()],
+        identity_dirs: infrastructor_ssh::identity::canonical_dirs(&[device.dir().to_path_buf()]),
         key_passphrase: None,
         known_hosts: device.known_hosts_path(),
         host_key_policy: HostKeyPolicy::Strict,

@@ -92,6 +92,22 @@ fn identity_files<'a>(config: &'a PoolConfig, target: &'a Target) -> Vec<&'a Pat
         .collect()
 }
 
+/// Reads and decodes an identity file on a blocking thread, within the allowed directories
+/// and size ([`crate::identity::read_identity`]).
+async fn load_identity(
+    path: &Path,
+    config: &PoolConfig,
+) -> Result<russh::keys::PrivateKey, String> {
+    let owned = path.to_path_buf();
+    let dirs = config.identity_dirs.clone();
+    let text = tokio::task::spawn_blocking(move || crate::identity::read_identity(&owned, &dirs))
+        .await
+        .map_err(|_| "the read was cancelled".to_string())?
+        .map_err(|e| e.to_string())?;
+    russh::keys::decode_secret_key(&text, config.key_passphrase.as_deref())
+        .map_err(|e| format!("not a usable private key: {e}"))
+}
+
 async fn authenticate(
     handle: &mut Handle<Verifier>,
     config: &PoolConfig,
@@ -99,11 +115,11 @@ async fn authenticate(
 ) -> Result<(), SshError> {
     let mut tried = Vec::new();
     for path in identity_files(config, target) {
-        let key = match russh::keys::load_secret_key(path, config.key_passphrase.as_deref()) {
+        let key = match load_identity(path, config).await {
             Ok(k) => k,
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "cannot load identity file");
-                tried.push(format!("{} (unreadable)", file_name(path)));
+                tried.push(format!("{} ({e})", file_name(path)));
                 continue;
             }
         };

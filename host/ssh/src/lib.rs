@@ -19,6 +19,7 @@ mod command;
 mod connection;
 mod error;
 mod hostkeys;
+pub mod identity;
 mod pipe;
 mod pool;
 mod stream;

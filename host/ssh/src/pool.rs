@@ -18,6 +18,8 @@ use crate::{HostKeyPolicy, RemoteCommand, SshError};
 pub struct PoolConfig {
     /// Private keys tried in order after a target's own identity file.
     pub identity_files: Vec<PathBuf>,
+    /// Directories identity files must be in (canonical; see [`crate::identity`]).
+    pub identity_dirs: Vec<PathBuf>,
     /// Passphrase for encrypted keys.
     pub key_passphrase: Option<String>,
     /// The known_hosts file.
@@ -140,6 +142,25 @@ impl SshPool {
             }
         }
         n
+    }
+
+    /// Closes every idle-or-busy connection; the next command on a target connects and
+    /// authenticates again (after a key or known_hosts change). Commands running on a
+    /// closed connection fail with `Disconnected`.
+    pub async fn disconnect_all(&self) {
+        let slots: Vec<Arc<Slot>> = self
+            .slots
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        for slot in slots {
+            if let Some(c) = slot.connection.lock().await.take() {
+                let _ = c
+                    .handle
+                    .disconnect(russh::Disconnect::ByApplication, "reconnect", "en")
+                    .await;
+            }
+        }
     }
 
     /// The live connection of `slot`, connecting (once, for all waiters) when needed.

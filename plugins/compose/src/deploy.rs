@@ -169,6 +169,14 @@ fn stamp() -> String {
     )
 }
 
+/// Removes the temp file of a deploy that stopped before the replace (best effort: a left
+/// temp file is hidden and never read by compose).
+fn discard(device: &str, temp: &str) {
+    if let Err(e) = ssh::run_script(device, "discard", &[temp], None, Duration::from_secs(30)) {
+        jobs::log(log::Level::Warn, &format!("cannot remove `{temp}`: {e}"));
+    }
+}
+
 /// The steps of one deploy, reported as they run.
 struct Run<'a> {
     req: &'a DeployRequest,
@@ -297,13 +305,7 @@ pub fn deploy(req: &DeployRequest) -> Result<DeployResult, Error> {
         &[dir, &temp],
         Some(req.compose_content.as_bytes()),
     )? {
-        let _ = ssh::run_script(
-            &req.device,
-            "discard",
-            &[&temp],
-            None,
-            Duration::from_secs(30),
-        );
+        discard(&req.device, &temp);
         run.fail(format!("cannot write `{temp}` on {}", req.device));
         return Ok(finish(run, started));
     }
@@ -311,13 +313,7 @@ pub fn deploy(req: &DeployRequest) -> Result<DeployResult, Error> {
     let argv = flavour.argv(&temp, &["config", "-q"]);
     let validated = ssh::exec(&req.device, &argv, None, Duration::from_secs(60))?;
     if !run.record("validate", &validated) {
-        let _ = ssh::run_script(
-            &req.device,
-            "discard",
-            &[&temp],
-            None,
-            Duration::from_secs(30),
-        );
+        discard(&req.device, &temp);
         let why = tail(&validated);
         run.fail(format!("compose refused the file: {}", why.trim()));
         return Ok(finish(run, started));
@@ -337,13 +333,7 @@ pub fn deploy(req: &DeployRequest) -> Result<DeployResult, Error> {
     )?;
     let had_previous = replaced.stdout_str().contains("backed-up");
     if !run.record("replace", &replaced) {
-        let _ = ssh::run_script(
-            &req.device,
-            "discard",
-            &[&temp],
-            None,
-            Duration::from_secs(30),
-        );
+        discard(&req.device, &temp);
         run.fail(format!("cannot replace `{path}`"));
         return Ok(finish(run, started));
     }
