@@ -593,3 +593,73 @@ async fn modify_and_deploy_writes_only_where_named_and_never_overwrites_unasked(
     let (status, refused) = post(nowhere).await;
     assert_eq!(status, 400, "{refused}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_on_the_device_downloads_adapted_and_the_cli_is_detected_once() {
+    let b = bed().await;
+    let path = b.stack_dir("adopt").join("compose.yaml");
+    let original = format!(
+        "# hand-made\nservices:\n  app:\n    image: {IMAGE}\n    command: [\"sleep\", \"600\"]\n    network_mode: none\n    volumes:\n      - ./appdata/app:/config\n"
+    );
+    std::fs::write(&path, &original).expect("write");
+    let out = b
+        .docker
+        .compose_cmd()
+        .arg("-f")
+        .arg(&path)
+        .args(["up", "-d"])
+        .output()
+        .expect("compose up");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, text) = {
+        let r = b
+            .server
+            .client
+            .get(
+                b.server
+                    .url("/api/compose/download-modified/box?project=adopt"),
+            )
+            .send()
+            .await
+            .expect("get");
+        (r.status().as_u16(), r.text().await.expect("text"))
+    };
+    assert_eq!(status, 200, "{text}");
+    assert!(text.starts_with("# hand-made\n"), "comments kept: {text}");
+    assert!(text.contains("/mnt/appdata/app:/config"), "{text}");
+    let (status, _) = b
+        .server
+        .get("/api/compose/download-modified/box?project=nosuch")
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = b
+        .server
+        .get("/api/compose/download-modified/box?project=Bad;x")
+        .await;
+    assert_eq!(status, 422);
+
+    // Two deploys to the device: the compose command line is detected once.
+    b._device
+        .count_invocations("docker-compose")
+        .expect("count");
+    for tag in ["a", "b"] {
+        let p = b
+            .stack_dir(&format!("once{tag}"))
+            .join("compose.yaml")
+            .display()
+            .to_string();
+        let (status, r) = deploy(
+            &b,
+            json!({"device": "box", "compose_content": stack(tag), "deployment_path": p, "pull_images": false}),
+        )
+        .await;
+        assert_eq!(status, 200, "{r}");
+    }
+    // Per deploy: config -q, up, ps; detection (`docker-compose version`) only once at most.
+    let calls = b._device.invocations("docker-compose");
+    assert!(calls <= 7, "{calls} docker-compose runs for two deploys");
+}

@@ -294,7 +294,7 @@ pub fn deploy(req: &DeployRequest) -> Result<DeployResult, Error> {
         },
     };
     jobs::progress(0, Some(run.total_steps), "steps", "detecting compose");
-    let flavour = Flavour::detect(&req.device)?;
+    let flavour = Flavour::of(&req.device)?;
     run.result.compose = Some(flavour);
     run.done += 1;
 

@@ -25,6 +25,7 @@ pub fn app() -> App {
         )
         .mount("/compose")
         .capability("registry-read")
+        .capability("storage")
         .capability("clock")
         .capability("exec:docker compose **")
         .capability("exec:docker-compose **")
@@ -85,6 +86,17 @@ pub fn app() -> App {
                 .body::<ModifyRequest>()
                 .mutates(false),
             modify::download,
+        )
+        .route(
+            Route::get("/download-modified/{device}", "download_modified_project")
+                .summary("A compose project already on the device, adapted, as YAML text")
+                .description(
+                    "Reads the compose file of `project` (found from its containers' labels) \
+                     and answers it adapted like `POST /modify` would, without writing anything.",
+                )
+                .param(device())
+                .query::<crate::modify::DownloadQuery>(),
+            modify::download_project,
         )
         .route(
             Route::post("/deploy", "deploy")

@@ -196,6 +196,62 @@ pub fn download(req: &Request) -> Result<Response, Error> {
     )
 }
 
+/// `GET /download-modified/{device}`: which project, and how to adapt it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct DownloadQuery {
+    /// The compose project on the device.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$"))]
+    pub project: String,
+    /// Limit every change to this service.
+    #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$"))]
+    pub service_name: Option<String>,
+    /// Rewrite appdata paths (default true).
+    #[serde(default = "yes")]
+    pub update_appdata_paths: bool,
+    /// Move taken host ports (default true).
+    #[serde(default = "yes")]
+    pub auto_assign_ports: bool,
+    /// First port of the range.
+    #[serde(default = "default_start")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port_range_start: u16,
+    /// Last port of the range.
+    #[serde(default = "default_end")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port_range_end: u16,
+    /// Add the device's network (default false here: the file is already on the device).
+    #[serde(default)]
+    pub update_networks: bool,
+}
+
+/// `GET /download-modified/{device}?project=…`.
+pub fn download_project(req: &Request) -> Result<Response, Error> {
+    let device = req.path("device")?;
+    let q: DownloadQuery = req.query()?;
+    let content = crate::projects::compose_file(device, &q.project)?;
+    let body = ModifyRequest {
+        compose_content: content,
+        target_device: device.to_owned(),
+        service_name: q.service_name,
+        update_appdata_paths: q.update_appdata_paths,
+        custom_appdata_path: None,
+        auto_assign_ports: q.auto_assign_ports,
+        port_range_start: q.port_range_start,
+        port_range_end: q.port_range_end,
+        custom_port_mappings: BTreeMap::new(),
+        update_networks: q.update_networks,
+        default_network: None,
+        generate_proxy_configs: false,
+    };
+    let (outcome, _) = modify(&body)?;
+    Ok(
+        Response::bytes("application/yaml", outcome.modified.into_bytes()).header(
+            "content-disposition",
+            "attachment; filename=\"compose.yaml\"",
+        ),
+    )
+}
+
 /// `GET /proxy-configs/{device}/{service_name}`: the SWAG subdomain conf for one service,
 /// upstream the device's address.
 pub fn proxy_config(req: &Request) -> Result<Response, Error> {

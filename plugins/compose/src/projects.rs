@@ -112,6 +112,48 @@ pub fn list_handler(req: &Request) -> Result<Response, Error> {
     Ok(Json(json!({"device": device, "projects": projects, "total": projects.len()})).into())
 }
 
+/// Reads one compose file of the device (only `.yml`/`.yaml` regular files, bounded).
+fn read_file(device: &str, path: &str) -> Result<String, Error> {
+    paths::compose_file_path(path)
+        .map_err(|e| Error::bad_request(format!("`{path}` {e}; not read")))?;
+    let limit = (MAX_READ_BYTES + 1).to_string();
+    let out = ssh::run_script(
+        device,
+        "read_compose",
+        &[path, &limit],
+        None,
+        Duration::from_secs(30),
+    )?;
+    if !out.success() {
+        return Err(Error::upstream(format!(
+            "cannot read `{path}`: {}",
+            out.stderr_str().trim()
+        )));
+    }
+    if out.stdout.len() > MAX_READ_BYTES {
+        return Err(Error::bad_request(format!(
+            "`{path}` is larger than {MAX_READ_BYTES} bytes"
+        )));
+    }
+    Ok(out.stdout_str().into_owned())
+}
+
+/// The content of project `name`'s first compose file on `device` (404 when the device
+/// has no such project or the project names no file).
+pub fn compose_file(device: &str, name: &str) -> Result<String, Error> {
+    let name = paths::project_name(name)?;
+    crate::device::require(device)?;
+    let project = list(device)?
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| Error::not_found(format!("no compose project `{name}` on `{device}`")))?;
+    let path = project
+        .config_files
+        .first()
+        .ok_or_else(|| Error::not_found(format!("project `{name}` names no compose file")))?;
+    read_file(device, path)
+}
+
 /// `GET /{device}/projects/{project}`: the project and the content of its compose files.
 pub fn get_handler(req: &Request) -> Result<Response, Error> {
     let device = req.path("device")?;
@@ -122,29 +164,13 @@ pub fn get_handler(req: &Request) -> Result<Response, Error> {
             "no compose project `{name}` on `{device}`"
         )));
     };
-    let limit = (MAX_READ_BYTES + 1).to_string();
-    let mut files = Vec::new();
-    for path in &project.config_files {
-        if paths::compose_file_path(path).is_err() {
-            files.push(
-                json!({"path": path, "error": "not a plain absolute compose file path; not read"}),
-            );
-            continue;
-        }
-        let out = ssh::run_script(
-            device,
-            "read_compose",
-            &[path, &limit],
-            None,
-            Duration::from_secs(30),
-        )?;
-        if !out.success() {
-            files.push(json!({"path": path, "error": out.stderr_str().trim()}));
-        } else if out.stdout.len() > MAX_READ_BYTES {
-            files.push(json!({"path": path, "error": format!("larger than {MAX_READ_BYTES} bytes; not read")}));
-        } else {
-            files.push(json!({"path": path, "content": out.stdout_str()}));
-        }
-    }
+    let files: Vec<Value> = project
+        .config_files
+        .iter()
+        .map(|path| match read_file(device, path) {
+            Ok(content) => json!({"path": path, "content": content}),
+            Err(e) => json!({"path": path, "error": e.to_string()}),
+        })
+        .collect();
     Ok(Json(json!({"device": device, "project": project, "files": files})).into())
 }
