@@ -140,9 +140,8 @@ impl JobHandle {
         }
     }
 
-    /// Adds a kept event and broadcasts it.
-    fn push(&self, kind: &'static str, data: String) {
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+    /// Numbers a kept event and queues it for the database (not yet shown to watchers).
+    fn record(&self, log: &mut Log, kind: &'static str, data: String) -> JobEvent {
         let event = JobEvent {
             seq: log.next_seq,
             kind,
@@ -154,8 +153,20 @@ impl JobHandle {
             kind,
             data: event.data.clone(),
         });
+        event
+    }
+
+    /// Shows a recorded event to watchers: the replay and the broadcast.
+    fn publish(log: &mut Log, event: JobEvent) {
         log.replay.push(event.clone());
         let _ = log.live.send(event);
+    }
+
+    /// Adds a kept event and broadcasts it.
+    fn push(&self, kind: &'static str, data: String) {
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let event = self.record(&mut log, kind, data);
+        Self::publish(&mut log, event);
     }
 
     /// The events so far and a receiver of those to come, with nothing lost or repeated
@@ -180,11 +191,7 @@ impl JobHandle {
         if state == JobState::Running {
             self.write(Write::Start);
         }
-        let mut data = json!({"state": state.as_str(), "at": now_rfc3339()});
-        if let Some(m) = message {
-            data["message"] = json!(m);
-        }
-        self.push("state", data.to_string());
+        self.push("state", state_data(state, message));
     }
 
     /// Sets the latest progress; published by [`JobHandle::publish_progress`].
@@ -319,13 +326,35 @@ impl JobHandle {
     ) {
         self.publish_progress(true);
         let state = outcome.state;
-        self.state(state, outcome.error_message.as_deref());
+        // The final event is stored with the final row first and shown to watchers only
+        // then, so a client that saw it and reads the job gets the final record.
+        let last = {
+            let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            self.record(
+                &mut log,
+                "state",
+                state_data(state, outcome.error_message.as_deref()),
+            )
+        };
         self.write(Write::Finish(outcome));
         let tx = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(tx);
         let _ = writer.await;
+        Self::publish(
+            &mut self.log.lock().unwrap_or_else(|e| e.into_inner()),
+            last,
+        );
         let _ = self.done.send(Some(state));
     }
+}
+
+/// The JSON of a `state` event.
+fn state_data(state: JobState, message: Option<&str>) -> String {
+    let mut data = json!({"state": state.as_str(), "at": now_rfc3339()});
+    if let Some(m) = message {
+        data["message"] = json!(m);
+    }
+    data.to_string()
 }
 
 /// `line` cut to at most `max` bytes at a character boundary.
