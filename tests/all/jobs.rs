@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use infrastructor_tests::testbed::{Sshd, SshdOptions, ssh_command};
-use infrastructor_tests::{TestServer, in_own_process, remote_server, rss_bytes, url_escape};
+use infrastructor_tests::{
+    TestServer, eventually, in_own_process, processes_with_arg, remote_server, rss_bytes,
+    url_escape,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -137,28 +140,28 @@ async fn wait_job(
     }
 }
 
-/// Processes whose command line has `needle` as one argument.
-fn processes_with_arg(needle: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
-            && cmdline.split(|b| *b == 0).any(|a| a == needle.as_bytes())
-        {
-            found.push(pid);
-        }
-    }
-    found
+async fn wait_for(what: &str, within: Duration, check: impl Fn() -> bool) {
+    assert!(
+        eventually(within, check).await,
+        "{what}: not within {within:?}"
+    );
 }
 
-async fn wait_for(what: &str, within: Duration, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Starts the `hold` job (a remote `sleep SECONDS`) on `host` and waits until the remote
+/// process runs; returns the job's id.
+async fn start_hold(s: &TestServer, host: &str, seconds: &str) -> String {
+    let (status, _, accepted) = post(
+        s,
+        &format!("/api/remote/{host}/jobs/hold"),
+        json!({"seconds": seconds}),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    wait_for("the remote sleep starts", Duration::from_secs(10), || {
+        !processes_with_arg(seconds).is_empty()
+    })
+    .await;
+    accepted["id"].as_str().expect("id").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,15 +458,7 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
 async fn a_restart_marks_a_running_job_interrupted() {
     let d = device();
     let s = remote_server(&d, |_| {}).await;
-    let marker = "876.5432";
-    let (status, _, accepted) = post(
-        &s,
-        &format!("/api/remote/{}/jobs/hold", d.host()),
-        json!({"seconds": marker}),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let id = accepted["id"].as_str().expect("id").to_owned();
+    let id = start_hold(&s, &d.host(), "876.5432").await;
     wait_job(&s, &id, Duration::from_secs(10), |j| {
         j["state"] == "running"
     })
@@ -485,18 +480,7 @@ async fn a_restart_marks_a_running_job_interrupted() {
 
     // A graceful stop interrupts its running jobs itself and kills their remote commands.
     let marker = "765.4321";
-    let (status, _, accepted) = post(
-        &s,
-        &format!("/api/remote/{}/jobs/hold", d.host()),
-        json!({"seconds": marker}),
-    )
-    .await;
-    assert_eq!(status, 202);
-    let id = accepted["id"].as_str().expect("id").to_owned();
-    wait_for("the remote sleep starts", Duration::from_secs(10), || {
-        !processes_with_arg(marker).is_empty()
-    })
-    .await;
+    let id = start_hold(&s, &d.host(), marker).await;
     let store = s.app_state().services.store.clone();
     s.stop().await;
     let stored = store

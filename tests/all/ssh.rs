@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use infrastructor::config::HostKeyPolicy;
 use infrastructor_tests::testbed::{Sshd, SshdOptions, ssh_command};
-use infrastructor_tests::{TestServer, audit_rows, remote_server};
+use infrastructor_tests::{TestServer, audit_rows, eventually, processes_with_arg, remote_server};
 use serde_json::{Value, json};
 
 fn device() -> Sshd {
@@ -40,35 +40,8 @@ fn bytes(v: &Value) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Processes whose command line contains `needle` (as one argv element).
-fn processes_with_arg(needle: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for e in entries.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
-                && cmdline
-                    .split(|b| *b == 0)
-                    .any(|arg| arg == needle.as_bytes())
-            {
-                found.push(pid);
-            }
-        }
-    }
-    found
-}
-
 async fn wait_gone(needle: &str, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if processes_with_arg(needle).is_empty() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    processes_with_arg(needle).is_empty()
+    eventually(within, || processes_with_arg(needle).is_empty()).await
 }
 
 #[tokio::test]

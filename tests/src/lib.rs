@@ -322,3 +322,35 @@ pub fn in_own_process(name: &str) -> bool {
     );
     false
 }
+
+/// Processes (of this machine, devices included) whose command line has `needle` as one
+/// argument.
+pub fn processes_with_arg(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline"))
+            && cmdline.split(|b| *b == 0).any(|a| a == needle.as_bytes())
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Polls `check` every 50 ms until it holds; false when it still does not after `within`.
+pub async fn eventually(within: std::time::Duration, check: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while !check() {
+        if std::time::Instant::now() >= deadline {
+            return check();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    true
+}

@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::config::Scope;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
+use crate::http::validate::single;
 use crate::jobs::JobEvent;
 use crate::jobs::view::{job_json, job_schema};
 
@@ -38,16 +39,7 @@ fn job_id(raw: &str) -> Result<String, ApiError> {
 }
 
 fn one<'a>(query: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ApiError> {
-    let mut values = query.iter().filter(|(k, _)| k == name);
-    match (values.next(), values.next()) {
-        (Some(_), Some(_)) => Err(ApiError::validation(
-            name,
-            "query parameter",
-            "given more than once",
-        )),
-        (Some((_, v)), None) => Ok(Some(v.as_str())),
-        (None, _) => Ok(None),
-    }
+    single(query, name, "query parameter")
 }
 
 fn number(query: &[(String, String)], name: &str, max: u32, default: u32) -> Result<u32, ApiError> {

@@ -13,7 +13,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use super::edge::RequestId;
 use super::error::ApiError;
-use super::validate::{validate_body, validate_params};
+use super::validate::{single, validate_body, validate_params};
 use crate::http::auth::Caller;
 use crate::http::ratelimit::{Limiter, RateSpec, client_ip};
 use crate::jobs::view::{job_json, job_path};
@@ -221,17 +221,8 @@ async fn serve_route(
 /// The `wait` query parameter of a long-running route: whole seconds, 0 to the configured
 /// maximum (0 when absent).
 fn wait_secs(query: &[(String, String)], max: u64) -> Result<u64, ApiError> {
-    let mut values = query.iter().filter(|(k, _)| k == "wait");
-    let raw = match (values.next(), values.next()) {
-        (None, _) => return Ok(0),
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "wait",
-                "query parameter",
-                "given more than once",
-            ));
-        }
-        (Some((_, v)), None) => v,
+    let Some(raw) = single(query, "wait", "query parameter")? else {
+        return Ok(0);
     };
     match raw.parse::<u64>() {
         Ok(n) if n <= max => Ok(n),
@@ -268,7 +259,12 @@ async fn start_job(
             .insert(header::CONTENT_LOCATION, location);
         return Ok(response);
     }
-    let job = plugin.services().jobs.get(&job.id).await?.unwrap_or(job);
+    // After a wait the job moved on: answer its current record, not the inserted one.
+    let job = if wait > 0 {
+        plugin.services().jobs.get(&job.id).await?.unwrap_or(job)
+    } else {
+        job
+    };
     let mut response = (StatusCode::ACCEPTED, axum::Json(job_json(&job))).into_response();
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)

@@ -26,6 +26,21 @@ pub fn check_value(spec: &ParamSpec, raw: &str) -> Result<String, String> {
 /// Name/value pairs in declaration order.
 pub type Pairs = Vec<(String, String)>;
 
+/// The one value of `name` among `pairs`: `None` when absent, 422 naming it (as a
+/// `location`, e.g. `query parameter`) when given more than once.
+pub fn single<'a>(
+    pairs: &'a [(String, String)],
+    name: &str,
+    location: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    let mut values = pairs.iter().filter(|(k, _)| k == name);
+    match (values.next(), values.next()) {
+        (Some(_), Some(_)) => Err(ApiError::validation(name, location, "given more than once")),
+        (Some((_, v)), None) => Ok(Some(v.as_str())),
+        (None, _) => Ok(None),
+    }
+}
+
 /// Validates the declared parameters of a route. Returns (path params, query params) in
 /// declaration order, with defaults applied; undeclared query parameters are ignored.
 pub fn validate_params(
@@ -40,18 +55,7 @@ pub fn validate_params(
             ParamLocation::Path => (path, "path parameter"),
             ParamLocation::Query => (query, "query parameter"),
         };
-        let mut values = source.iter().filter(|(k, _)| k == &spec.name);
-        let value = match (values.next(), values.next()) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::validation(
-                    &spec.name,
-                    location,
-                    "given more than once",
-                ));
-            }
-            (Some((_, v)), None) => Some(v.as_str()),
-            (None, _) => None,
-        };
+        let value = single(source, &spec.name, location)?;
         let checked = match (value, &spec.default) {
             (Some(v), _) => Some(
                 check_value(spec, v).map_err(|r| ApiError::validation(&spec.name, location, r))?,

@@ -19,10 +19,6 @@ pub const MAX_COMPOSE_BYTES: usize = 1024 * 1024;
 /// Output kept per step, in bytes (the end of it).
 const OUTPUT_TAIL: usize = 4096;
 
-fn yes() -> bool {
-    true
-}
-
 /// What to deploy where.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,20 +39,20 @@ pub struct DeployRequest {
     )]
     pub deployment_path: String,
     /// Run `up -d` after writing (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub start_services: bool,
     /// Run `pull` first (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub pull_images: bool,
     /// `up --force-recreate`.
     #[serde(default)]
     pub recreate_containers: bool,
     /// Keep a timestamped copy of the file being replaced (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub backup_existing: bool,
     /// On a failed step after the file was replaced, restore it and bring the previous
     /// stack back (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub rollback_on_failure: bool,
     /// Only these services are started (default all).
     #[serde(default)]

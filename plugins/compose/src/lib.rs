@@ -6,6 +6,7 @@
 //! with positional arguments.
 
 mod cli;
+mod defaults;
 mod deploy;
 mod device;
 mod manifest;

@@ -11,18 +11,6 @@ use serde::Deserialize;
 use crate::transform::{self, ModifyOptions, ModifyOutcome};
 use crate::{device, scan, swag};
 
-fn yes() -> bool {
-    true
-}
-
-fn default_start() -> u16 {
-    8000
-}
-
-fn default_end() -> u16 {
-    9000
-}
-
 /// How to adapt a compose file to a device.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ModifyRequest {
@@ -36,21 +24,21 @@ pub struct ModifyRequest {
     #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$"))]
     pub service_name: Option<String>,
     /// Rewrite `…/appdata/…` host paths under the device's appdata directory (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub update_appdata_paths: bool,
     /// The appdata directory to use instead of the device's.
     #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]{0,254}$"))]
     pub custom_appdata_path: Option<String>,
     /// Give host ports that are taken (by a listener, a container, or another service of the
     /// file) free ones from the range (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub auto_assign_ports: bool,
     /// First port of the range.
-    #[serde(default = "default_start")]
+    #[serde(default = "crate::defaults::port_range_start")]
     #[schemars(range(min = 1, max = 65535))]
     pub port_range_start: u16,
     /// Last port of the range (inclusive).
-    #[serde(default = "default_end")]
+    #[serde(default = "crate::defaults::port_range_end")]
     #[schemars(range(min = 1, max = 65535))]
     pub port_range_end: u16,
     /// A fixed host port per service (its first mapping).
@@ -58,13 +46,13 @@ pub struct ModifyRequest {
     pub custom_port_mappings: BTreeMap<String, u16>,
     /// Add the services to a network (default true): `default_network`, else the device's
     /// recommended network (the one SWAG is on); nothing when there is none.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub update_networks: bool,
     /// The network to add.
     #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"))]
     pub default_network: Option<String>,
     /// Generate a SWAG subdomain conf per service with a published port (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub generate_proxy_configs: bool,
 }
 
@@ -206,17 +194,17 @@ pub struct DownloadQuery {
     #[schemars(regex(pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$"))]
     pub service_name: Option<String>,
     /// Rewrite appdata paths (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub update_appdata_paths: bool,
     /// Move taken host ports (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub auto_assign_ports: bool,
     /// First port of the range.
-    #[serde(default = "default_start")]
+    #[serde(default = "crate::defaults::port_range_start")]
     #[schemars(range(min = 1, max = 65535))]
     pub port_range_start: u16,
     /// Last port of the range.
-    #[serde(default = "default_end")]
+    #[serde(default = "crate::defaults::port_range_end")]
     #[schemars(range(min = 1, max = 65535))]
     pub port_range_end: u16,
     /// Add the device's network (default false here: the file is already on the device).

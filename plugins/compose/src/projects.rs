@@ -94,7 +94,7 @@ pub fn group(containers: &[ContainerSummary]) -> Vec<Project> {
 fn list(device: &str) -> Result<Vec<Project>, Error> {
     let out = ssh::exec(
         device,
-        &["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"],
+        crate::scan::DOCKER_PS,
         None,
         Duration::from_secs(30),
     )?

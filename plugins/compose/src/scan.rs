@@ -15,16 +15,8 @@ pub const LISTENERS: &str = "if command -v ss >/dev/null 2>&1; then echo ss; ss 
 elif command -v netstat >/dev/null 2>&1; then echo netstat; netstat -tulpn; \
 else echo 'neither ss nor netstat is installed' >&2; exit 127; fi";
 
-/// `docker ps` as JSON lines.
-const DOCKER_PS: &[&str] = &["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"];
-
-fn default_start() -> u16 {
-    8000
-}
-
-fn default_end() -> u16 {
-    9000
-}
+/// `docker ps` as JSON lines (every container, labels and ports untruncated).
+pub const DOCKER_PS: &[&str] = &["docker", "ps", "-a", "--no-trunc", "--format", "{{json .}}"];
 
 /// `POST /scan-ports`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -34,11 +26,11 @@ pub struct PortScanRequest {
     #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"))]
     pub device: String,
     /// First port of the range to report free ports in.
-    #[serde(default = "default_start")]
+    #[serde(default = "crate::defaults::port_range_start")]
     #[schemars(range(min = 1, max = 65535))]
     pub port_range_start: u16,
     /// Last port of the range (inclusive).
-    #[serde(default = "default_end")]
+    #[serde(default = "crate::defaults::port_range_end")]
     #[schemars(range(min = 1, max = 65535))]
     pub port_range_end: u16,
 }

@@ -15,10 +15,6 @@ use crate::paths;
 /// Where stacks go when the request names no path.
 pub const DEFAULT_COMPOSE_ROOT: &str = "/opt/stacks";
 
-fn yes() -> bool {
-    true
-}
-
 /// Modify, then deploy.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ModifyAndDeployRequest {
@@ -40,13 +36,13 @@ pub struct ModifyAndDeployRequest {
     #[serde(default)]
     pub overwrite: bool,
     /// Run `up -d` (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub start_services: bool,
     /// Run `pull` first (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub pull_images: bool,
     /// Roll back a failed deploy (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub rollback_on_failure: bool,
 }
 
