@@ -9,6 +9,9 @@
 //!   inspect`;
 //! * [`compose_ps`]: `docker compose ps --format json` (a JSON array or JSON lines) and the
 //!   `docker compose ps` / `docker-compose ps` (v1) tables;
+//! * [`nginx_conf`]: nginx configuration files, as a tree of directives with their lines;
+//! * [`swag_conf`]: SWAG (linuxserver/swag) proxy confs and their samples: version, server
+//!   names, listen ports, upstream, locations, enabled authentication (on [`nginx_conf`]);
 //!
 //! and the helpers they share: [`table`] (the column layout of the docker CLI's aligned
 //! tables), [`docker_time`] (docker's timestamps), [`tokens`] (whitespace tokens with their
@@ -19,14 +22,18 @@
 //! A parser never panics on odd input and never answers an empty success for output it does
 //! not understand: it returns a [`ParseError`] naming the command (and the line, where there
 //! is one), e.g. `docker ps: line 3: no "ID"`. Output that is legitimately empty (no
-//! containers, no networks) is an empty success.
+//! containers, no networks) is an empty success. The configuration-file parsers
+//! ([`nginx_conf`], [`swag_conf`]) are lenient instead, as a file is read for what it holds:
+//! they always return what they could read, with a list of problems naming their lines.
 
 pub mod compose_ps;
 pub mod docker_network;
 pub mod docker_ps;
 pub mod docker_time;
 mod json;
+pub mod nginx_conf;
 pub mod ss;
+pub mod swag_conf;
 pub mod table;
 pub mod tokens;
 
@@ -36,19 +43,20 @@ pub use infrastructor_sdk::text::ParseError;
 mod tests {
     use infrastructor_sdk::testing::{fixture, fixture_dir, mangled_variants, root};
 
-    /// Every parser on prefixes and mangled copies of every docker fixture and of the system
-    /// fixtures (where the `ss` outputs are): errors are fine, panics are not.
+    /// Every parser on prefixes and mangled copies of every docker fixture, of the system
+    /// fixtures (where the `ss` outputs are) and of the SWAG confs: errors are fine, panics
+    /// are not.
     #[test]
     fn no_parser_panics_on_mangled_input() {
         let mut texts: Vec<String> = Vec::new();
-        for dir in ["docker", "system"] {
+        for dir in ["docker", "system", "swag", "swag/defaults"] {
             for f in fixture_dir(dir) {
                 if std::path::Path::new(&format!("{}/{dir}/{f}", root())).is_file() {
                     texts.push(fixture(&format!("{dir}/{f}")));
                 }
             }
         }
-        assert!(texts.len() >= 35, "{}", texts.len());
+        assert!(texts.len() >= 400, "{}", texts.len());
         let parsers: &[fn(&str)] = &[
             |t| drop(crate::ss::parse_ss(t)),
             |t| drop(crate::ss::parse_netstat(t)),
@@ -78,12 +86,20 @@ mod tests {
             |t| drop(crate::compose_ps::published_ports(t)),
             |t| drop(crate::compose_ps::service_from_container_name(t, None)),
             |t| drop(crate::compose_ps::service_from_container_name(t, Some("a"))),
+            |t| drop(crate::nginx_conf::parse_nginx_conf(t)),
+            |t| drop(crate::swag_conf::parse_conf("x.subdomain.conf", t)),
+            |t| drop(crate::swag_conf::parse_conf("x.subfolder.conf.sample", t)),
+            |t| drop(crate::swag_conf::conf_name(t)),
         ];
         for text in &texts {
             let mut variants = mangled_variants(text, 8);
             variants.push(text.replace("->", "-"));
             variants.push(text.replace('"', ""));
             variants.push(text.replace('0', "99999"));
+            variants.push(text.replace('#', ""));
+            variants.push(text.replace('}', ""));
+            variants.push(text.replace('{', ""));
+            variants.push(text.replace(';', "{"));
             for v in &variants {
                 for p in parsers {
                     p(v);
