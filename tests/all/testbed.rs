@@ -7,8 +7,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use infrastructor_tests::testbed::swag::SAMPLES_FAILING_ALONE;
 use infrastructor_tests::testbed::{
-    self, Docker, PoolSpec, Sshd, SshdOptions, Zfs, control_master, nginx_check, ssh_command, tools,
+    self, Docker, PoolSpec, SWAG_IMAGE, Sshd, SshdOptions, SwagContainer, SwagTree, Zfs,
+    control_master, nginx_check, ssh_command, tools,
 };
 
 fn output(cmd: &mut Command) -> Output {
@@ -466,4 +468,257 @@ fn max_sessions_limits_channels_per_connection() {
     let fourth = output(master.command().arg("true"));
     assert!(fourth.status.success(), "{fourth:?}");
     assert!(fourth.stderr.is_empty(), "{fourth:?}");
+}
+
+#[test]
+fn a_swag_container_checks_and_reloads_the_proxy_confs_of_its_tree() {
+    let docker = Docker::start().expect("dockerd starts");
+    let started = Instant::now();
+    docker.build_swag_image(SWAG_IMAGE).expect("SWAG image");
+    println!("SWAG image built in {:?}", started.elapsed());
+    let tree = SwagTree::new(&[
+        "nextcloud.subdomain.conf.sample",
+        "jellyfin.subdomain.conf.sample",
+        "jellyfin.subfolder.conf.sample",
+    ])
+    .expect("SWAG tree");
+    // One conf at http level, one inside the default server.
+    let nextcloud = tree
+        .activate("nextcloud.subdomain.conf.sample")
+        .expect("activate");
+    tree.activate("jellyfin.subfolder.conf").expect("activate");
+    let started = Instant::now();
+    let swag = SwagContainer::start(&docker, &tree, SWAG_IMAGE, "swag").expect("SWAG starts");
+    println!("SWAG container up in {:?}", started.elapsed());
+
+    let check = swag.nginx_test().expect("nginx -t runs");
+    assert!(
+        check.ok && check.stderr.contains("test is successful"),
+        "{}",
+        check.stderr
+    );
+
+    // What the proxy plugin looks for: the image name and the /config bind mount.
+    assert_eq!(
+        docker
+            .run(&["ps", "--format", "{{.Names}} {{.Image}}"])
+            .expect("docker ps"),
+        format!("swag {SWAG_IMAGE}\n")
+    );
+    let mounts: serde_json::Value = serde_json::from_str(
+        &docker
+            .run(&["inspect", "--format", "{{json .Mounts}}", "swag"])
+            .expect("docker inspect"),
+    )
+    .expect("JSON mounts");
+    assert_eq!(mounts.as_array().map(Vec::len), Some(1), "{mounts}");
+    assert_eq!(mounts[0]["Type"], "bind", "{mounts}");
+    assert_eq!(mounts[0]["Destination"], "/config", "{mounts}");
+    assert_eq!(
+        mounts[0]["Source"].as_str().map(Path::new),
+        Some(tree.path()),
+        "{mounts}"
+    );
+
+    let master = swag.master_pid().expect("pid file");
+    assert_eq!(master, 1, "nginx is the container's first process");
+    let host_master = swag.host_pid().expect("host pid");
+    let workers = swag.worker_pids().expect("workers");
+    assert!(!workers.is_empty());
+
+    // A broken conf: nginx -t fails naming the file and line; restored, it passes again.
+    let original = std::fs::read_to_string(&nextcloud).expect("read the conf");
+    let broken = original.replacen(
+        "    server_name nextcloud.*;\n",
+        "    server_name nextcloud.*;\n    bogus_directive on;\n",
+        1,
+    );
+    assert_ne!(broken, original);
+    let line = broken
+        .lines()
+        .position(|l| l.contains("bogus_directive"))
+        .expect("the broken line")
+        + 1;
+    std::fs::write(&nextcloud, &broken).expect("break the conf");
+    let check = swag.nginx_test().expect("nginx -t runs");
+    assert!(!check.ok, "{}", check.stderr);
+    assert!(
+        check
+            .stderr
+            .contains("unknown directive \"bogus_directive\"")
+            && check.stderr.contains(&format!(
+                "/config/nginx/proxy-confs/nextcloud.subdomain.conf:{line}"
+            )),
+        "{}",
+        check.stderr
+    );
+    std::fs::write(&nextcloud, &original).expect("restore the conf");
+    let check = swag.nginx_test().expect("nginx -t runs");
+    assert!(check.ok, "{}", check.stderr);
+    assert_eq!(
+        swag.master_pid().expect("pid file"),
+        master,
+        "nginx -t leaves the pid file alone"
+    );
+
+    // Reload: the same master serves a new conf with new workers.
+    tree.write_proxy_conf(
+        "probe.subdomain.conf",
+        "server {\n    listen 80;\n    server_name probe.*;\n    \
+         location / {\n        return 200 \"probe ok\";\n    }\n}\n",
+    )
+    .expect("write a conf");
+    let probe = || {
+        swag.exec(&[
+            "wget",
+            "-qO-",
+            "--header",
+            "Host: probe.example.test",
+            "http://127.0.0.1/",
+        ])
+        .expect("wget in the container")
+    };
+    assert!(
+        !probe().status.success(),
+        "the old config redirects to https"
+    );
+    swag.reload().expect("nginx -s reload");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = swag.worker_pids().expect("workers");
+        if !now.is_empty() && now.is_disjoint(&workers) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workers were not replaced: {workers:?} then {now:?}\n{}",
+            swag.logs().unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(swag.master_pid().expect("pid file"), master);
+    assert_eq!(swag.host_pid().expect("host pid"), host_master);
+    let served = probe();
+    assert!(served.status.success(), "{served:?}");
+    assert_eq!(String::from_utf8_lossy(&served.stdout), "probe ok");
+
+    // The proxy plugin's path, over SSH on a device: find the container and its /config,
+    // read and write confs on the host, check and reload inside the container.
+    let device = Sshd::start(SshdOptions::default()).expect("sshd starts");
+    device.use_docker(&docker).expect("use_docker");
+    assert_eq!(
+        ssh(&device, &["docker ps --format '{{.Names}} {{.Image}}'"]),
+        format!("swag {SWAG_IMAGE}\n")
+    );
+    let source = ssh(
+        &device,
+        &["docker inspect --format \
+           '{{range .Mounts}}{{if eq .Destination \"/config\"}}{{.Source}}{{end}}{{end}}' swag"],
+    );
+    let source = source.trim();
+    assert_eq!(Path::new(source), tree.path());
+    let confs = format!("{source}/nginx/proxy-confs");
+    assert_eq!(
+        ssh(&device, &[&format!("cat {confs}/nextcloud.subdomain.conf")]),
+        original
+    );
+    let checked = ssh(
+        &device,
+        &[&format!(
+            "cp {confs}/jellyfin.subdomain.conf.sample {confs}/jellyfin.subdomain.conf && \
+             docker exec swag nginx -t 2>&1 && docker exec swag nginx -s reload 2>&1"
+        )],
+    );
+    assert!(checked.contains("test is successful"), "{checked}");
+    assert!(tree.proxy_confs().join("jellyfin.subdomain.conf").is_file());
+    drop(device);
+
+    drop(swag);
+    assert_eq!(docker.run(&["ps", "-aq"]).expect("docker ps -a"), "");
+}
+
+#[test]
+fn every_swag_sample_but_the_known_exceptions_passes_nginx_t_alone() {
+    let docker = Docker::start().expect("dockerd starts");
+    docker.build_swag_image(SWAG_IMAGE).expect("SWAG image");
+    let tree = SwagTree::with_all_samples().expect("SWAG tree");
+    let swag = SwagContainer::start(&docker, &tree, SWAG_IMAGE, "swag").expect("SWAG starts");
+    // One `docker exec` for all: each sample activated alone, checked, deactivated.
+    let script = r#"for s in /config/nginx/proxy-confs/*.conf.sample; do
+        c=${s%.sample}; cp "$s" "$c"
+        if nginx -t -q 2>/tmp/err; then echo "PASS ${s##*/}"
+        else echo "FAIL ${s##*/} $(grep emerg /tmp/err | tr '\n' ' ')"; fi
+        rm "$c"
+    done"#;
+    let started = Instant::now();
+    let out = swag.exec(&["sh", "-c", script]).expect("docker exec");
+    assert!(out.status.success(), "{out:?}");
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    let passed: Vec<&str> = report
+        .lines()
+        .filter_map(|l| l.strip_prefix("PASS "))
+        .collect();
+    let failed: Vec<&str> = report.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    println!(
+        "{} samples checked in {:?}: {} pass alone",
+        passed.len() + failed.len(),
+        started.elapsed(),
+        passed.len()
+    );
+    let failing: Vec<&str> = failed.iter().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert_eq!(failing, SAMPLES_FAILING_ALONE, "{}", failed.join("\n"));
+    assert_eq!(
+        passed.len() + failed.len(),
+        SwagTree::available_samples().expect("samples").len()
+    );
+    // The auth includes are valid where SWAG includes them (`*-server.conf` in a server
+    // block, `*-location.conf` in a location) and, like the real ones, not a `*-server.conf`
+    // inside a subfolder location.
+    for auth in ["authelia", "authentik", "ldap", "tinyauth"] {
+        let conf = format!(
+            "server {{\n    listen 443 ssl;\n    server_name auth.*;\n    \
+             include /config/nginx/ssl.conf;\n    include /config/nginx/{auth}-server.conf;\n    \
+             location / {{\n        include /config/nginx/{auth}-location.conf;\n        \
+             return 204;\n    }}\n}}\n"
+        );
+        tree.write_proxy_conf("auth.subdomain.conf", &conf)
+            .expect("write");
+        let check = swag.nginx_test().expect("nginx -t runs");
+        assert!(check.ok, "{auth}: {}", check.stderr);
+        let misplaced = format!(
+            "server {{\n    listen 443 ssl;\n    server_name auth.*;\n    \
+             include /config/nginx/ssl.conf;\n    location ^~ /app/ {{\n        \
+             include /config/nginx/{auth}-server.conf;\n        return 204;\n    }}\n}}\n"
+        );
+        tree.write_proxy_conf("auth.subdomain.conf", &misplaced)
+            .expect("write");
+        let check = swag.nginx_test().expect("nginx -t runs");
+        assert!(
+            !check.ok
+                && check
+                    .stderr
+                    .contains(&format!("/config/nginx/{auth}-server.conf:")),
+            "{auth}-server.conf inside a location: {}",
+            check.stderr
+        );
+    }
+    tree.remove_proxy_conf("auth.subdomain.conf")
+        .expect("remove");
+
+    // Every passing subdomain sample at once (each its own server) passes too; not so the
+    // subfolder samples, which share the default server and repeat locations (`/websockify`).
+    let subdomains: Vec<&str> = passed
+        .iter()
+        .copied()
+        .filter(|n| n.contains(".subdomain."))
+        .collect();
+    for name in &subdomains {
+        tree.activate(name).expect("activate");
+    }
+    let together = swag.nginx_test().expect("nginx -t runs");
+    assert!(together.ok, "{}", together.stderr);
+    println!(
+        "all {} passing subdomain samples at once pass",
+        subdomains.len()
+    );
 }

@@ -352,7 +352,7 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
 
 /// Fails unless `path` is a statically linked ELF executable (no `PT_INTERP` program
 /// header): a `FROM scratch` image has no dynamic loader.
-fn ensure_static(path: &Path) -> Result<()> {
+pub(crate) fn ensure_static(path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))

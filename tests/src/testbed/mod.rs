@@ -1,6 +1,7 @@
-//! The real testbed: OpenSSH `sshd` "devices", a private `dockerd`, `zfs-fuse`
-//! pools on file vdevs and `nginx -t`, each started by the test that needs it, with private
-//! state under a temp dir, and stopped **by PID** when its handle is dropped (never by name).
+//! The real testbed: OpenSSH `sshd` "devices", a private `dockerd` (and a SWAG-like nginx
+//! container in it, [`swag`]), `zfs-fuse` pools on file vdevs and `nginx -t`, each started by
+//! the test that needs it, with private state under a temp dir, and stopped **by PID** when
+//! its handle is dropped (never by name).
 //!
 //! Every constructor first checks its programs with [`tools::require`], which panics with the
 //! Debian package to install when one is missing: a missing tool is a failing test, never a
@@ -13,6 +14,7 @@ pub mod docker;
 pub mod journal;
 pub mod nginx;
 pub mod sshd;
+pub mod swag;
 pub mod tools;
 pub mod zfs;
 
@@ -20,6 +22,7 @@ pub use docker::Docker;
 pub use journal::Journal;
 pub use nginx::{CheckOutcome, nginx_check};
 pub use sshd::{ControlMaster, Sshd, SshdOptions, control_master, ssh_command};
+pub use swag::{SWAG_IMAGE, SwagContainer, SwagTree};
 pub use zfs::{Pool, PoolSpec, Zfs};
 
 use std::collections::BTreeSet;
