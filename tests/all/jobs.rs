@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use infrastructor_tests::testbed::{Sshd, SshdOptions, ssh_command};
 use infrastructor_tests::{
     TestServer, eventually, in_own_process, processes_with_arg, remote_server, rss_bytes,
-    url_escape,
+    server_with_devices, url_escape,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -592,30 +592,15 @@ fn file_sha256(path: &Path) -> String {
     hex(&hasher.finalize())
 }
 
-/// A server reaching two devices, registered as `dev-a` and `dev-b` (each has its own client
-/// key and host key: both keys are offered, both host keys are known).
+/// A server reaching two devices, registered as `dev-a` and `dev-b`.
 async fn two_device_server(a: &Sshd, b: &Sshd, dir: &Path) -> TestServer {
-    let known = dir.join("known_hosts");
-    std::fs::write(
-        &known,
-        format!("{}\n{}\n", a.known_hosts_line(), b.known_hosts_line()),
+    server_with_devices(
+        &["remote"],
+        &[("dev-a", a, true), ("dev-b", b, true)],
+        dir,
+        |_| {},
     )
-    .expect("known_hosts");
-    let keys = vec![a.client_key_path(), b.client_key_path()];
-    let s = remote_server(a, move |c| {
-        c.ssh.identity_files = keys;
-        c.ssh.known_hosts = known;
-    })
-    .await;
-    for (name, d) in [("dev-a", a), ("dev-b", b)] {
-        let (status, body) = s
-            .send(s.client.post(s.url("/api/devices")).json(&json!({
-                "hostname": name, "ip_address": "127.0.0.1", "ssh_port": d.port(),
-            })))
-            .await;
-        assert_eq!(status, 201, "{body}");
-    }
-    s
+    .await
 }
 
 /// Samples this process's RSS every 20 ms until dropped; `peak()` is the highest seen.

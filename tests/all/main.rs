@@ -10,6 +10,7 @@ mod grants;
 mod jobs;
 mod openapi;
 mod plugin_versions;
+mod proxy;
 mod routing;
 mod sandbox;
 mod ssh;

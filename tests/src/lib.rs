@@ -264,6 +264,56 @@ pub async fn server_with_device(
     s
 }
 
+/// A server with `plugins` (the test plugins named, built-ins always) that reaches every
+/// one of `devices` (each has its own client key and host key: all keys are offered, all
+/// host keys are known through one known_hosts file in `dir`), rate limits off, after
+/// `configure`; each registered as its name on 127.0.0.1 and its port, with its
+/// monitoring flag.
+pub async fn server_with_devices(
+    plugins: &[&str],
+    devices: &[(&str, &testbed::Sshd, bool)],
+    dir: &std::path::Path,
+    configure: impl FnOnce(&mut Config),
+) -> TestServer {
+    let known = dir.join("known_hosts");
+    let lines: String = devices
+        .iter()
+        .map(|(_, d, _)| format!("{}\n", d.known_hosts_line()))
+        .collect();
+    std::fs::write(&known, lines).expect("known_hosts");
+    let keys: Vec<_> = devices
+        .iter()
+        .map(|(_, d, _)| d.client_key_path())
+        .collect();
+    let remote = plugins.contains(&"remote");
+    let s = TestServer::start(plugins, move |c| {
+        c.ssh.identity_files = keys;
+        c.ssh.known_hosts = known;
+        c.ssh.connect_timeout_secs = 3;
+        c.rate_limit.enabled = false;
+        if remote {
+            c.plugins.entries.entry("remote".into()).or_default().grants =
+                Some(REMOTE_GRANTS.iter().map(|s| s.to_string()).collect());
+        }
+        configure(c);
+    })
+    .await;
+    for (name, d, monitoring) in devices {
+        let (status, body) = s
+            .send(
+                s.client
+                    .post(s.url("/api/devices"))
+                    .json(&serde_json::json!({
+                        "hostname": name, "ip_address": "127.0.0.1", "ssh_port": d.port(),
+                        "monitoring_enabled": monitoring,
+                    })),
+            )
+            .await;
+        assert_eq!(status, 201, "registering {name}: {body}");
+    }
+    s
+}
+
 /// The collection audit rows of `plugin`, newest first.
 pub async fn audit_rows(
     store: &infrastructor_store::Store,

@@ -810,6 +810,141 @@ fn documents_are_scoped_per_plugin() {
         .unwrap();
 }
 
+#[test]
+fn documents_query_count_and_apply() {
+    use documents::{FieldMatch, Query};
+    let (_dir, store) = temp_store();
+    let m = |field: &str, value: serde_json::Value| FieldMatch {
+        field: field.to_owned(),
+        value,
+    };
+    store
+        .with_conn(|conn| {
+            let puts: Vec<(String, serde_json::Value)> = (0..6)
+                .map(|i| {
+                    (
+                        format!("d{i}"),
+                        json!({
+                            "device": if i < 4 { "a" } else { "b" },
+                            "ssl": i % 2 == 0,
+                            "n": i,
+                            "parsed": {"kind": if i == 5 { "subfolder" } else { "subdomain" }},
+                        }),
+                    )
+                })
+                .collect();
+            assert_eq!(documents::apply(conn, "proxy", "configs", &puts, &[])?, 0);
+            documents::put(conn, "other", "configs", "x", &json!({"device": "a"}))?;
+
+            // Filter, order, page, total.
+            let q = Query {
+                filter: vec![m("device", json!("a"))],
+                order_by: Some("n".into()),
+                descending: true,
+                limit: Some(2),
+                offset: 1,
+            };
+            let (items, total) = documents::query(conn, "proxy", "configs", &q)?;
+            assert_eq!(total, 4);
+            assert_eq!(
+                items.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+                ["d2", "d1"]
+            );
+            // Booleans and nested paths compare by value; null matches an absent field.
+            let q = Query {
+                filter: vec![m("ssl", json!(true)), m("parsed.kind", json!("subdomain"))],
+                ..Query::default()
+            };
+            assert_eq!(documents::query(conn, "proxy", "configs", &q)?.1, 3);
+            let q = Query {
+                filter: vec![m("missing", json!(null))],
+                ..Query::default()
+            };
+            assert_eq!(documents::query(conn, "proxy", "configs", &q)?.1, 6);
+            // "1" (text) is not 1 (number).
+            let q = Query {
+                filter: vec![m("n", json!("1"))],
+                ..Query::default()
+            };
+            assert_eq!(documents::query(conn, "proxy", "configs", &q)?.1, 0);
+
+            // Grouped counts keep the JSON type and the plugin scope.
+            let by_device =
+                documents::count_grouped(conn, "proxy", "configs", &[], Some("device"))?;
+            assert_eq!(
+                by_device,
+                [("\"a\"".to_owned(), 4), ("\"b\"".to_owned(), 2)]
+            );
+            let by_ssl = documents::count_grouped(
+                conn,
+                "proxy",
+                "configs",
+                &[m("device", json!("a"))],
+                Some("ssl"),
+            )?;
+            assert_eq!(by_ssl, [("false".to_owned(), 2), ("true".to_owned(), 2)]);
+            assert_eq!(
+                documents::count_grouped(conn, "proxy", "configs", &[], None)?,
+                [("null".to_owned(), 6)]
+            );
+
+            // Hostile field paths and non-scalar values are refused.
+            for bad in ["a') OR 1=1 --", "", "a..b", "1a", "a.b c"] {
+                assert!(
+                    matches!(
+                        documents::query(
+                            conn,
+                            "proxy",
+                            "configs",
+                            &Query {
+                                filter: vec![m(bad, json!(1))],
+                                ..Query::default()
+                            }
+                        ),
+                        Err(StoreError::Invalid(_))
+                    ),
+                    "{bad}"
+                );
+            }
+            assert!(matches!(
+                documents::count_grouped(conn, "proxy", "configs", &[m("a", json!([1]))], None),
+                Err(StoreError::Invalid(_))
+            ));
+
+            // A batch is all or nothing: an invalid id rolls back the writes before it.
+            let bad = vec![
+                ("d0".to_owned(), json!({"changed": true})),
+                (String::new(), json!({})),
+            ];
+            assert!(documents::apply(conn, "proxy", "configs", &bad, &["d1".into()]).is_err());
+            assert_eq!(
+                documents::get(conn, "proxy", "configs", "d0")?
+                    .unwrap()
+                    .body["n"],
+                0
+            );
+            let over: Vec<(String, serde_json::Value)> = (0..=documents::MAX_BATCH)
+                .map(|i| (format!("x{i}"), json!(1)))
+                .collect();
+            assert!(matches!(
+                documents::apply(conn, "proxy", "configs", &over, &[]),
+                Err(StoreError::Invalid(_))
+            ));
+            let deleted = documents::apply(
+                conn,
+                "proxy",
+                "configs",
+                &[("d9".to_owned(), json!({"device": "c"}))],
+                &["d0".into(), "d1".into(), "nope".into()],
+            )?;
+            assert_eq!(deleted, 2);
+            assert_eq!(documents::count(conn, "proxy", "configs")?, 5);
+            assert_eq!(documents::count(conn, "other", "configs")?, 1);
+            Ok(())
+        })
+        .unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Async access and concurrency
 

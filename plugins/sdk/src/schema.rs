@@ -22,6 +22,58 @@ pub fn schema_of<T: JsonSchema>() -> Value {
     value
 }
 
+/// A property written as a choice (`oneOf`/`anyOf`, as schemars writes an `Option` of an
+/// enum or an enum with documented variants) of constant strings and `null`, as one
+/// `{"type": ["string", "null"], "enum": [...]}` with the property's own keys; `None` when
+/// the property is not such a choice.
+fn flatten_choice(prop: &Value) -> Option<Value> {
+    if prop.get("type").is_some() {
+        return None;
+    }
+    let branches = prop
+        .get("oneOf")
+        .or_else(|| prop.get("anyOf"))
+        .and_then(Value::as_array)?;
+    let mut values = Vec::new();
+    let mut nullable = false;
+    let mut pending: Vec<&Value> = branches.iter().collect();
+    while let Some(branch) = pending.pop() {
+        if branch.get("type").and_then(Value::as_str) == Some("null") {
+            nullable = true;
+        } else if let Some(c) = branch.get("const").and_then(Value::as_str) {
+            values.push(Value::String(c.to_owned()));
+        } else if let Some(e) = branch.get("enum").and_then(Value::as_array) {
+            values.extend(e.iter().filter(|v| v.is_string()).cloned());
+        } else if let Some(inner) = branch
+            .get("oneOf")
+            .or_else(|| branch.get("anyOf"))
+            .and_then(Value::as_array)
+        {
+            pending.extend(inner.iter());
+        } else {
+            return None;
+        }
+    }
+    if values.is_empty() {
+        return None;
+    }
+    values.reverse();
+    let mut flat = prop.clone();
+    let obj = flat.as_object_mut()?;
+    obj.remove("oneOf");
+    obj.remove("anyOf");
+    obj.insert(
+        "type".to_owned(),
+        if nullable {
+            serde_json::json!(["string", "null"])
+        } else {
+            serde_json::json!("string")
+        },
+    );
+    obj.insert("enum".to_owned(), Value::Array(values));
+    Some(flat)
+}
+
 /// The query parameters a struct's schema describes, one per property: the type (`string`,
 /// `integer`, `number`, `boolean`, alone or with `null` for an `Option`), `description` (the
 /// field's doc comment), `default`, `minimum`/`maximum`, `minLength`/`maxLength`, `pattern`
@@ -39,6 +91,8 @@ pub fn query_params(schema: &Value) -> Result<Vec<Param>, String> {
         .unwrap_or_default();
     let mut params = Vec::with_capacity(properties.len());
     for (name, prop) in properties {
+        let flattened = flatten_choice(prop);
+        let prop = flattened.as_ref().unwrap_or(prop);
         let types: Vec<&str> = match prop.get("type") {
             Some(Value::String(t)) => vec![t.as_str()],
             Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
@@ -163,6 +217,40 @@ mod tests {
         assert_eq!(all.kind, ParamKind::Boolean);
         assert_eq!(all.default.as_deref(), Some("false"));
         assert!(by("who").required);
+    }
+
+    #[test]
+    fn optional_enums_with_documented_variants_are_string_choices() {
+        #[derive(Deserialize, JsonSchema)]
+        #[serde(rename_all = "lowercase")]
+        #[allow(dead_code)]
+        enum Kind {
+            /// The first.
+            Sub,
+            /// The second.
+            Folder,
+        }
+        #[derive(Deserialize, JsonSchema)]
+        #[allow(dead_code)]
+        struct Q {
+            /// Which kind.
+            kind: Option<Kind>,
+            /// Required kind.
+            must: Kind,
+        }
+        let params = query_params(&schema_of::<Q>()).expect("params");
+        for p in &params {
+            let m = p.model();
+            assert_eq!(m.kind, ParamKind::String, "{}", m.name);
+            assert_eq!(
+                m.allowed.iter().map(String::as_str).collect::<Vec<_>>(),
+                ["sub", "folder"],
+                "{}",
+                m.name
+            );
+        }
+        let must = params.iter().find(|p| p.name() == "must").expect("must");
+        assert!(must.model().required);
     }
 
     #[test]

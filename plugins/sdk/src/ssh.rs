@@ -121,6 +121,26 @@ pub fn run_script(
         .map_err(Into::into)
 }
 
+/// Runs `command` on every one of `targets` at once (the host keeps at most 16 in flight):
+/// one result per target, in order, each what [`exec`] or [`run_script`] would have
+/// answered for that target alone. At most 256 targets. The command is checked against the
+/// grants once, before anything runs (forbidden then fails the whole call).
+pub fn exec_all(
+    targets: &[String],
+    command: Command,
+    timeout: Duration,
+) -> Result<Vec<Result<ExecOutput, Error>>, Error> {
+    let results = wit::exec_all(
+        targets,
+        &crate::manifest_wit::command(command),
+        millis(timeout),
+    )?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.map(Into::into).map_err(Into::into))
+        .collect())
+}
+
 /// One end of a [`pipe`]: a command on a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipeEnd {

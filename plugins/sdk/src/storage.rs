@@ -106,6 +106,144 @@ pub fn list<T: DeserializeOwned>(
         .collect()
 }
 
+/// A page of documents and how many match the query in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T = Value> {
+    /// The documents of the page.
+    pub items: Vec<Document<T>>,
+    /// How many documents match the query.
+    pub total: u64,
+}
+
+/// A filtered, ordered query over one collection, run by the database (only the page comes
+/// back to the plugin):
+///
+/// ```ignore
+/// let page = storage::Query::new("configs")
+///     .eq("device", "box")
+///     .eq("ssl_enabled", true)
+///     .order_by("service_name", false)
+///     .page(50, 0)
+///     .fetch::<Record>()?;
+/// let by_kind = storage::Query::new("configs").eq("device", "box").count_by("kind")?;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    collection: String,
+    filter: Vec<(String, Value)>,
+    order_by: Option<String>,
+    descending: bool,
+    limit: u32,
+    offset: u32,
+}
+
+impl Query {
+    /// All documents of `collection`, ordered by id, the first 100.
+    pub fn new(collection: &str) -> Query {
+        Query {
+            collection: collection.to_owned(),
+            filter: Vec::new(),
+            order_by: None,
+            descending: false,
+            limit: 100,
+            offset: 0,
+        }
+    }
+
+    /// Only documents whose `field` (a dotted path, `a.b`) equals `value`, a JSON scalar
+    /// (`None`/null also matches an absent field). At most 8 conditions (bad-request).
+    pub fn eq(mut self, field: &str, value: impl Serialize) -> Query {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.filter.push((field.to_owned(), value));
+        self
+    }
+
+    /// Orders by `field` (then by id), largest first when `descending`.
+    pub fn order_by(mut self, field: &str, descending: bool) -> Query {
+        self.order_by = Some(field.to_owned());
+        self.descending = descending;
+        self
+    }
+
+    /// The page: `limit` documents (at most 1000) after skipping `offset`.
+    pub fn page(mut self, limit: u32, offset: u32) -> Query {
+        self.limit = limit;
+        self.offset = offset;
+        self
+    }
+
+    fn wit_filter(&self) -> Vec<wit::FieldMatch> {
+        self.filter
+            .iter()
+            .map(|(field, value)| wit::FieldMatch {
+                field: field.clone(),
+                value: value.to_string(),
+            })
+            .collect()
+    }
+
+    /// Runs the query: the page and the number matching in all.
+    pub fn fetch<T: DeserializeOwned>(&self) -> Result<Page<T>, Error> {
+        let page = wit::query(&wit::DocumentQuery {
+            collection: self.collection.clone(),
+            filter: self.wit_filter(),
+            order_by: self.order_by.clone(),
+            descending: self.descending,
+            limit: self.limit,
+            offset: self.offset,
+        })?;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(document)
+                .collect::<Result<_, _>>()?,
+            total: page.total,
+        })
+    }
+
+    /// How many documents match (the page is ignored).
+    pub fn count(&self) -> Result<u64, Error> {
+        let groups = wit::count(&self.collection, &self.wit_filter(), None)?;
+        Ok(groups.first().map_or(0, |g| g.count))
+    }
+
+    /// How many matching documents have each value of `field`, most frequent first (at most
+    /// 1000 groups; `Value::Null` counts the documents without the field).
+    pub fn count_by(&self, field: &str) -> Result<Vec<(Value, u64)>, Error> {
+        wit::count(&self.collection, &self.wit_filter(), Some(field))?
+            .into_iter()
+            .map(|g| {
+                serde_json::from_str(&g.value)
+                    .map(|v| (v, g.count))
+                    .map_err(|e| Error::internal(format!("a grouped count is not JSON: {e}")))
+            })
+            .collect()
+    }
+}
+
+/// Creates or replaces `puts` (id, body) and deletes `deletes` in `collection`, in one
+/// transaction: every change or none. At most 1000 of each (bad-request otherwise). Returns
+/// how many documents were deleted.
+pub fn apply<T: Serialize>(
+    collection: &str,
+    puts: &[(String, T)],
+    deletes: &[String],
+) -> Result<u32, Error> {
+    let writes = puts
+        .iter()
+        .map(|(id, body)| {
+            serde_json::to_string(body)
+                .map(|body| wit::DocumentWrite {
+                    id: id.clone(),
+                    body,
+                })
+                .map_err(|e| Error::internal(format!("document is not representable as JSON: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(wit::apply(collection, &writes, deletes)?)
+}
+
 /// The newest snapshots of `data_type` (optionally for one target), newest first.
 pub fn snapshots<T: DeserializeOwned>(
     data_type: &str,

@@ -12,6 +12,11 @@ use crate::plugins::instance::InstanceState;
 use super::collector::command_from_wit;
 use super::to_wit_error;
 
+/// Most targets one `exec-all` call may name.
+const MAX_EXEC_ALL_TARGETS: usize = 256;
+/// Most commands of one `exec-all` call running at once.
+const EXEC_ALL_IN_FLIGHT: usize = 16;
+
 fn end_to_wit(e: PipeEndResult) -> ssh::PipeEndResult {
     ssh::PipeEndResult {
         exit_code: e.exit_code,
@@ -70,6 +75,40 @@ impl ssh::Host for InstanceState {
     ) -> Result<ssh::ExecOutput, WitError> {
         let command = self.granter().script(&script, args).map_err(to_wit_error)?;
         self.run_remote(target, command, stdin, timeout_ms).await
+    }
+
+    async fn exec_all(
+        &mut self,
+        targets: Vec<String>,
+        command: ssh::Command,
+        timeout_ms: u32,
+    ) -> Result<Vec<Result<ssh::ExecOutput, WitError>>, WitError> {
+        use futures::StreamExt;
+        if targets.len() > MAX_EXEC_ALL_TARGETS {
+            return Err(to_wit_error(Fault::bad_request(format!(
+                "at most {MAX_EXEC_ALL_TARGETS} targets per call"
+            ))));
+        }
+        let command = Arc::new(
+            self.granter()
+                .command(command_from_wit(command))
+                .map_err(to_wit_error)?,
+        );
+        let remote = self.services.remote.clone();
+        let runs = futures::stream::iter(targets)
+            .map(|target| {
+                let (remote, command) = (remote.clone(), command.clone());
+                async move {
+                    remote
+                        .exec(&target, &command, None, timeout_ms)
+                        .await
+                        .map(output_to_wit)
+                        .map_err(|e| to_wit_error(e.into()))
+                }
+            })
+            .buffered(EXEC_ALL_IN_FLIGHT)
+            .collect::<Vec<_>>();
+        Ok(self.timed(runs).await)
     }
 
     async fn pipe(

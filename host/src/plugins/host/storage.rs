@@ -52,6 +52,30 @@ impl InstanceState {
     }
 }
 
+/// A WIT condition as the store's: the value must be JSON (bad-request otherwise).
+fn field_match(m: storage::FieldMatch) -> Result<documents::FieldMatch, WitError> {
+    let value = serde_json::from_str(&m.value).map_err(|e| {
+        to_wit_error(Fault::bad_request(format!(
+            "the value for `{}` is not JSON: {e}",
+            m.field
+        )))
+    })?;
+    Ok(documents::FieldMatch {
+        field: m.field,
+        value,
+    })
+}
+
+fn field_matches(filter: Vec<storage::FieldMatch>) -> Result<Vec<documents::FieldMatch>, WitError> {
+    if filter.len() > documents::MAX_FILTERS {
+        return Err(to_wit_error(Fault::bad_request(format!(
+            "at most {} conditions per query",
+            documents::MAX_FILTERS
+        ))));
+    }
+    filter.into_iter().map(field_match).collect()
+}
+
 impl storage::Host for InstanceState {
     async fn put(
         &mut self,
@@ -96,6 +120,77 @@ impl storage::Host for InstanceState {
         })
         .await
         .map(|v| v.into_iter().map(to_wit_document).collect())
+    }
+
+    async fn query(
+        &mut self,
+        query: storage::DocumentQuery,
+    ) -> Result<storage::DocumentPage, WitError> {
+        let q = documents::Query {
+            filter: field_matches(query.filter)?,
+            order_by: query.order_by,
+            descending: query.descending,
+            limit: Some(query.limit.min(1000)),
+            offset: query.offset,
+        };
+        let collection = query.collection;
+        let (items, total) = self
+            .with_storage(move |c, plugin| documents::query(c, plugin, &collection, &q))
+            .await?;
+        Ok(storage::DocumentPage {
+            items: items.into_iter().map(to_wit_document).collect(),
+            total,
+        })
+    }
+
+    async fn count(
+        &mut self,
+        collection: String,
+        filter: Vec<storage::FieldMatch>,
+        group_by: Option<String>,
+    ) -> Result<Vec<storage::GroupCount>, WitError> {
+        let filter = field_matches(filter)?;
+        self.with_storage(move |c, plugin| {
+            documents::count_grouped(c, plugin, &collection, &filter, group_by.as_deref())
+        })
+        .await
+        .map(|groups| {
+            groups
+                .into_iter()
+                .map(|(value, count)| storage::GroupCount { value, count })
+                .collect()
+        })
+    }
+
+    async fn apply(
+        &mut self,
+        collection: String,
+        puts: Vec<storage::DocumentWrite>,
+        deletes: Vec<String>,
+    ) -> Result<u32, WitError> {
+        if puts.len() > documents::MAX_BATCH || deletes.len() > documents::MAX_BATCH {
+            return Err(to_wit_error(Fault::bad_request(format!(
+                "at most {} writes and {} deletes per batch",
+                documents::MAX_BATCH,
+                documents::MAX_BATCH
+            ))));
+        }
+        let puts = puts
+            .into_iter()
+            .map(|w| {
+                serde_json::from_str(&w.body)
+                    .map(|body| (w.id, body))
+                    .map_err(|e| {
+                        to_wit_error(Fault::bad_request(format!(
+                            "document body is not JSON: {e}"
+                        )))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with_storage(move |c, plugin| {
+            documents::apply(c, plugin, &collection, &puts, &deletes)
+        })
+        .await
     }
 
     async fn snapshots(
