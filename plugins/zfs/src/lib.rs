@@ -1,0 +1,3 @@
+//! The built-in zfs plugin, mounted at `/api/zfs`.
+
+pub mod parse;
