@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use infrastructor_tests::testbed::{Sshd, SshdOptions, ssh_command};
 use infrastructor_tests::{
-    TestServer, eventually, in_own_process, processes_with_arg, remote_server, rss_bytes,
-    server_with_devices, url_escape,
+    RssSampler, TestServer, eventually, in_own_process, processes_with_arg, remote_server,
+    rss_bytes, server_with_devices, url_escape,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -601,36 +601,6 @@ async fn two_device_server(a: &Sshd, b: &Sshd, dir: &Path) -> TestServer {
         |_| {},
     )
     .await
-}
-
-/// Samples this process's RSS every 20 ms until dropped; `peak()` is the highest seen.
-struct RssSampler {
-    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl RssSampler {
-    fn start() -> RssSampler {
-        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss_bytes()));
-        let p = peak.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                p.fetch_max(rss_bytes(), std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
-        RssSampler { peak, task }
-    }
-
-    fn peak(&self) -> u64 {
-        self.peak.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl Drop for RssSampler {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 const MIB: u64 = 1024 * 1024;

@@ -15,3 +15,4 @@ mod routing;
 mod sandbox;
 mod ssh;
 mod testbed;
+mod vms;

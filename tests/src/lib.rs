@@ -404,3 +404,35 @@ pub async fn eventually(within: std::time::Duration, check: impl Fn() -> bool) -
     }
     true
 }
+
+/// Samples this process's RSS every 20 ms until dropped; `peak()` is the highest seen.
+pub struct RssSampler {
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssSampler {
+    /// Starts sampling (on the current tokio runtime).
+    pub fn start() -> RssSampler {
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss_bytes()));
+        let p = peak.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                p.fetch_max(rss_bytes(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+        RssSampler { peak, task }
+    }
+
+    /// The highest RSS seen, in bytes.
+    pub fn peak(&self) -> u64 {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -7,6 +7,7 @@
 //!   and `Size` texts docker prints in it and in its table;
 //! * [`docker_network`]: `docker network ls --format '{{json .}}'` and `docker network
 //!   inspect`;
+//! * [`journal`]: `journalctl -o json` entries and journalctl's `--since` values;
 //! * [`compose_ps`]: `docker compose ps --format json` (a JSON array or JSON lines) and the
 //!   `docker compose ps` / `docker-compose ps` (v1) tables;
 //! * [`nginx_conf`]: nginx configuration files, as a tree of directives with their lines;
@@ -30,6 +31,7 @@ pub mod compose_ps;
 pub mod docker_network;
 pub mod docker_ps;
 pub mod docker_time;
+pub mod journal;
 mod json;
 pub mod nginx_conf;
 pub mod ss;

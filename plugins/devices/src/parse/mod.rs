@@ -10,7 +10,7 @@
 pub mod cpuinfo;
 pub mod df;
 pub mod diskstats;
-pub mod journal;
+pub use infrastructor_parsers::journal;
 pub mod loadavg;
 pub mod lsblk;
 pub mod meminfo;

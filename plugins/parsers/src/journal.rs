@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{ParseError, rfc3339_from_micros};
+use infrastructor_sdk::text::{ParseError, rfc3339_from_micros};
 
 const CMD: &str = "journalctl";
 
@@ -294,7 +294,7 @@ fn absolute(v: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::fixture;
+    use infrastructor_sdk::testing::fixture;
 
     #[test]
     fn pretty_single_entry_fixture() {
