@@ -16,3 +16,4 @@ mod sandbox;
 mod ssh;
 mod testbed;
 mod vms;
+mod zfs;

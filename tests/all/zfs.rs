@@ -56,15 +56,44 @@ struct Bed {
 }
 
 async fn bed(size_mb: u64) -> Bed {
-    let a = Zfs::pool_with("zfsa", PoolSpec { size_mb, ..PoolSpec::default() }).expect("pool a");
-    let b = Zfs::pool_with("zfsb", PoolSpec { size_mb, ..PoolSpec::default() }).expect("pool b");
+    let a = Zfs::pool_with(
+        "zfsa",
+        PoolSpec {
+            size_mb,
+            ..PoolSpec::default()
+        },
+    )
+    .expect("pool a");
+    let b = Zfs::pool_with(
+        "zfsb",
+        PoolSpec {
+            size_mb,
+            ..PoolSpec::default()
+        },
+    )
+    .expect("pool b");
     let (da, db) = (
         Sshd::start(SshdOptions::default()).expect("sshd a"),
         Sshd::start(SshdOptions::default()).expect("sshd b"),
     );
+    for d in [&da, &db] {
+        d.use_host_mounts(&["zfs", "zpool"]).expect("host mounts");
+    }
     let dir = tempfile::tempdir().expect("tmp");
-    let server = server_with_devices(&[], &[("dev-a", &da, false), ("dev-b", &db, false)], dir.path(), |_| {}).await;
-    Bed { server, a, b, _devices: (da, db), _dir: dir }
+    let server = server_with_devices(
+        &[],
+        &[("dev-a", &da, false), ("dev-b", &db, false)],
+        dir.path(),
+        |_| {},
+    )
+    .await;
+    Bed {
+        server,
+        a,
+        b,
+        _devices: (da, db),
+        _dir: dir,
+    }
 }
 
 impl Bed {
@@ -87,7 +116,11 @@ fn zfs() -> &'static Zfs {
 
 /// A tool's one-column output as sorted lines.
 fn lines(text: &str) -> Vec<String> {
-    let mut v: Vec<String> = text.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect();
+    let mut v: Vec<String> = text
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect();
     v.sort();
     v
 }
@@ -97,8 +130,10 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     let bed = bed(128).await;
     let (pa, pb) = (bed.a.name().to_owned(), bed.b.name().to_owned());
     let z = zfs();
-    z.zfs(&["create", "-p", &format!("{pa}/app/db")]).expect("create");
-    z.zfs(&["set", "compression=on", &format!("{pa}/app")]).expect("set");
+    z.zfs(&["create", "-p", &format!("{pa}/app/db")])
+        .expect("create");
+    z.zfs(&["set", "compression=on", &format!("{pa}/app")])
+        .expect("set");
     let data = bed.a.mountpoint().join("app/db/data.bin");
     random_file(&data, 3 << 20);
     let first_sum = file_sha256(&data);
@@ -106,7 +141,10 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     // Pools: the tool's names, health and sizes.
     let (status, pools) = bed.get("/api/zfs/dev-a/pools").await;
     assert_eq!(status, 200, "{pools}");
-    assert_eq!(pools["tools"], "legacy", "zfs-fuse is the old tools: {pools}");
+    assert_eq!(
+        pools["tools"], "legacy",
+        "zfs-fuse is the old tools: {pools}"
+    );
     let ours: Vec<&Value> = pools["pools"]
         .as_array()
         .expect("pools")
@@ -114,9 +152,15 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
         .filter(|p| p["name"] == pa.as_str())
         .collect();
     assert_eq!(ours.len(), 1, "{pools}");
-    let health = z.zpool(&["list", "-H", "-o", "health", &pa]).expect("health");
+    let health = z
+        .zpool(&["list", "-H", "-o", "health", &pa])
+        .expect("health");
     assert_eq!(ours[0]["health"], health.trim());
-    assert!(ours[0]["size"].as_u64().expect("size as a number") > 100 << 20, "{}", ours[0]);
+    assert!(
+        ours[0]["size"].as_u64().expect("size as a number") > 100 << 20,
+        "{}",
+        ours[0]
+    );
     let all = lines(&z.zpool(&["list", "-H", "-o", "name"]).expect("names"));
     let mut listed: Vec<String> = pools["pools"]
         .as_array()
@@ -131,13 +175,25 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     let (status, st) = bed.get(&format!("/api/zfs/dev-a/pools/{pa}/status")).await;
     assert_eq!(status, 200, "{st}");
     assert_eq!(st["status"]["state"], "ONLINE", "{st}");
-    assert!(!st["status"]["config"].as_array().expect("config").is_empty(), "{st}");
+    assert!(
+        !st["status"]["config"]
+            .as_array()
+            .expect("config")
+            .is_empty(),
+        "{st}"
+    );
     let version = z.zpool(&["get", "version", &pa]).expect("version");
-    let value = version.lines().nth(1).and_then(|l| l.split_whitespace().nth(2)).expect("value");
+    let value = version
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(2))
+        .expect("value");
     assert_eq!(st["properties"]["version"]["value"], value, "{st}");
 
     // Datasets and properties, with nested names percent-encoded.
-    let (status, ds) = bed.get(&format!("/api/zfs/dev-a/datasets?pool_name={pa}")).await;
+    let (status, ds) = bed
+        .get(&format!("/api/zfs/dev-a/datasets?pool_name={pa}"))
+        .await;
     assert_eq!(status, 200, "{ds}");
     let mut names: Vec<String> = ds["datasets"]
         .as_array()
@@ -146,10 +202,19 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
         .map(|d| d["name"].as_str().expect("name").to_owned())
         .collect();
     names.sort();
-    assert_eq!(names, lines(&z.zfs(&["list", "-H", "-o", "name", "-r", &pa]).expect("list")));
+    assert_eq!(
+        names,
+        lines(
+            &z.zfs(&["list", "-H", "-o", "name", "-r", &pa])
+                .expect("list")
+        )
+    );
     let nested = format!("{pa}/app");
     let (status, props) = bed
-        .get(&format!("/api/zfs/dev-a/datasets/{}/properties", url_escape(&nested)))
+        .get(&format!(
+            "/api/zfs/dev-a/datasets/{}/properties",
+            url_escape(&nested)
+        ))
         .await;
     assert_eq!(status, 200, "{props}");
     assert_eq!(props["properties"]["compression"]["value"], "on", "{props}");
@@ -158,75 +223,161 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     // Snapshot, clone, destroy: the real pool changes.
     let db = format!("{pa}/app/db");
     let (status, created) = bed
-        .send(reqwest::Method::POST, "/api/zfs/dev-a/snapshots",
-            Some(json!({"dataset_name": db, "snapshot_name": "s1"})))
+        .send(
+            reqwest::Method::POST,
+            "/api/zfs/dev-a/snapshots",
+            Some(json!({"dataset_name": db, "snapshot_name": "s1"})),
+        )
         .await;
     assert_eq!(status, 201, "{created}");
-    let snaps = z.zfs(&["list", "-H", "-t", "snapshot", "-o", "name", "-r", &pa]).expect("snaps");
+    let snaps = z
+        .zfs(&["list", "-H", "-t", "snapshot", "-o", "name", "-r", &pa])
+        .expect("snaps");
     assert!(snaps.lines().any(|l| l == format!("{db}@s1")), "{snaps}");
     let (status, again) = bed
-        .send(reqwest::Method::POST, "/api/zfs/dev-a/snapshots",
-            Some(json!({"dataset_name": db, "snapshot_name": "s1"})))
+        .send(
+            reqwest::Method::POST,
+            "/api/zfs/dev-a/snapshots",
+            Some(json!({"dataset_name": db, "snapshot_name": "s1"})),
+        )
         .await;
     assert_eq!(status, 409, "{again}");
-    let (status, listed) = bed.get(&format!("/api/zfs/dev-a/snapshots?dataset_name={}", url_escape(&db))).await;
+    let (status, listed) = bed
+        .get(&format!(
+            "/api/zfs/dev-a/snapshots?dataset_name={}",
+            url_escape(&db)
+        ))
+        .await;
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["total_snapshots"], 1);
-    assert!(listed["snapshots"][0]["creation"].as_str().expect("creation").starts_with("20"), "{listed}");
+    assert!(
+        listed["snapshots"][0]["creation"]
+            .as_str()
+            .expect("creation")
+            .starts_with("20"),
+        "{listed}"
+    );
     let snap = url_escape(&format!("{db}@s1"));
     let clone = format!("{pa}/dbclone");
     let (status, cloned) = bed
-        .send(reqwest::Method::POST, &format!("/api/zfs/dev-a/snapshots/{snap}/clone"),
-            Some(json!({"clone_name": clone})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/zfs/dev-a/snapshots/{snap}/clone"),
+            Some(json!({"clone_name": clone})),
+        )
         .await;
     assert_eq!(status, 201, "{cloned}");
-    assert_eq!(file_sha256(&bed.a.mountpoint().join("dbclone/data.bin")), first_sum);
-    let (status, busy) = bed.send(reqwest::Method::DELETE, &format!("/api/zfs/dev-a/snapshots/{snap}"), None).await;
+    assert_eq!(
+        file_sha256(&bed.a.mountpoint().join("dbclone/data.bin")),
+        first_sum
+    );
+    let (status, busy) = bed
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/zfs/dev-a/snapshots/{snap}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 409, "a snapshot with a clone: {busy}");
-    z.zfs(&["destroy", &clone]).expect("destroy clone");
+    // fuse releases the file handles of the checksum read asynchronously: retry while busy.
+    let mut destroyed = z.zfs(&["destroy", &clone]);
+    for _ in 0..40 {
+        if destroyed.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        destroyed = z.zfs(&["destroy", &clone]);
+    }
+    destroyed.expect("destroy clone");
     let (status, usage) = bed.get("/api/zfs/dev-a/snapshots/usage").await;
     assert_eq!(status, 200, "{usage}");
-    assert!(usage["oldest_snapshots"].as_array().is_some_and(|o| !o.is_empty()), "{usage}");
+    assert!(
+        usage["oldest_snapshots"]
+            .as_array()
+            .is_some_and(|o| !o.is_empty()),
+        "{usage}"
+    );
 
     // Full send into device B's pool, then an incremental one.
     let target = format!("{pb}/recv");
     let (status, sent) = bed
-        .send(reqwest::Method::POST, &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
-            Some(json!({"destination_device": "dev-b", "destination_dataset": target})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
+            Some(json!({"destination_device": "dev-b", "destination_dataset": target})),
+        )
         .await;
     assert_eq!(status, 200, "{sent}");
     assert!(sent["bytes"].as_u64().expect("bytes") > 3 << 20, "{sent}");
-    assert_eq!(file_sha256(&bed.b.mountpoint().join("recv/data.bin")), first_sum);
+    assert_eq!(
+        file_sha256(&bed.b.mountpoint().join("recv/data.bin")),
+        first_sum
+    );
     random_file(&bed.a.mountpoint().join("app/db/more.bin"), 1 << 20);
     let more_sum = file_sha256(&bed.a.mountpoint().join("app/db/more.bin"));
     z.zfs(&["snapshot", &format!("{db}@s2")]).expect("s2");
     let snap2 = url_escape(&format!("{db}@s2"));
     let (status, inc) = bed
-        .send(reqwest::Method::POST, &format!("/api/zfs/dev-a/snapshots/{snap2}/send?wait=60"),
-            Some(json!({"destination_device": "dev-b", "destination_dataset": target,
-                        "incremental_from": "s1", "force": true})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/zfs/dev-a/snapshots/{snap2}/send?wait=60"),
+            Some(
+                json!({"destination_device": "dev-b", "destination_dataset": target,
+                        "incremental_from": "s1", "force": true}),
+            ),
+        )
         .await;
     assert_eq!(status, 200, "{inc}");
-    assert!(inc["bytes"].as_u64().expect("bytes") < 3 << 20, "incremental: {inc}");
-    assert_eq!(file_sha256(&bed.b.mountpoint().join("recv/more.bin")), more_sum);
-    assert_eq!(file_sha256(&bed.b.mountpoint().join("recv/data.bin")), first_sum);
+    assert!(
+        inc["bytes"].as_u64().expect("bytes") < 3 << 20,
+        "incremental: {inc}"
+    );
+    assert_eq!(
+        file_sha256(&bed.b.mountpoint().join("recv/more.bin")),
+        more_sum
+    );
+    assert_eq!(
+        file_sha256(&bed.b.mountpoint().join("recv/data.bin")),
+        first_sum
+    );
     // A send into a dataset that exists, without force: receive's error, as 409.
     let (status, refused) = bed
-        .send(reqwest::Method::POST, &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
-            Some(json!({"destination_device": "dev-b", "destination_dataset": target})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
+            Some(json!({"destination_device": "dev-b", "destination_dataset": target})),
+        )
         .await;
     assert!(status == 409 || status == 502, "{status} {refused}");
-    assert!(refused["error"]["message"].as_str().expect("message").contains("receive"), "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("receive"),
+        "{refused}"
+    );
 
     // Destroy through the API.
-    let (status, destroyed) = bed.send(reqwest::Method::DELETE, &format!("/api/zfs/dev-a/snapshots/{snap2}"), None).await;
+    let (status, destroyed) = bed
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/zfs/dev-a/snapshots/{snap2}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{destroyed}");
-    let snaps = z.zfs(&["list", "-H", "-t", "snapshot", "-o", "name", "-r", &pa]).expect("snaps");
+    let snaps = z
+        .zfs(&["list", "-H", "-t", "snapshot", "-o", "name", "-r", &pa])
+        .expect("snaps");
     assert!(!snaps.contains("@s2"), "{snaps}");
 
     // Scrub: started, followed to its end, then its status.
     let (status, scrub) = bed
-        .send(reqwest::Method::POST, &format!("/api/zfs/dev-b/pools/{pb}/scrub?wait=60"), None)
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/zfs/dev-b/pools/{pb}/scrub?wait=60"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{scrub}");
     assert_eq!(scrub["scan"]["state"], "finished", "{scrub}");
@@ -237,35 +388,61 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     // Health and report.
     let (status, health) = bed.get("/api/zfs/dev-a/health").await;
     assert_eq!(status, 200, "{health}");
-    assert!(health["healthy_pools"].as_array().expect("healthy").contains(&json!(pa)), "{health}");
+    assert!(
+        health["healthy_pools"]
+            .as_array()
+            .expect("healthy")
+            .contains(&json!(pa)),
+        "{health}"
+    );
     let (status, report) = bed.get("/api/zfs/dev-a/report").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["summary"]["total_pools"], all.len());
-    assert_eq!(bed.get("/api/zfs/dev-a/arc-stats").await.0, 404, "zfs-fuse has no ARC stats");
+    assert_eq!(
+        bed.get("/api/zfs/dev-a/arc-stats").await.0,
+        404,
+        "zfs-fuse has no ARC stats"
+    );
     let (status, events) = bed.get("/api/zfs/dev-a/events").await;
     assert_eq!(status, 200, "{events}");
-    assert_ne!(events["source"], "zpool-events", "zfs-fuse has no zpool events");
+    assert_ne!(
+        events["source"], "zpool-events",
+        "zfs-fuse has no zpool events"
+    );
     let (status, optimize) = bed.get("/api/zfs/dev-a/optimize").await;
     assert_eq!(status, 200, "{optimize}");
 
     // Hostile names never reach the tools.
     for name in ["a;b", "-o", "x y", "$(id)", "tank@a@b", "tank//x"] {
-        let (status, _) = bed.get(&format!("/api/zfs/dev-a/pools/{}/status", url_escape(name))).await;
+        let (status, _) = bed
+            .get(&format!("/api/zfs/dev-a/pools/{}/status", url_escape(name)))
+            .await;
         assert_eq!(status, 422, "{name}");
         let (status, _) = bed
-            .send(reqwest::Method::POST, "/api/zfs/dev-a/snapshots",
-                Some(json!({"dataset_name": name, "snapshot_name": "x"})))
+            .send(
+                reqwest::Method::POST,
+                "/api/zfs/dev-a/snapshots",
+                Some(json!({"dataset_name": name, "snapshot_name": "x"})),
+            )
             .await;
         assert_eq!(status, 422, "{name}");
     }
     for name in ["tank/../x", "-tank@x", "tank@", "tank@a;b"] {
         let (status, _) = bed
-            .send(reqwest::Method::DELETE, &format!("/api/zfs/dev-a/snapshots/{}", url_escape(name)), None)
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/api/zfs/dev-a/snapshots/{}", url_escape(name)),
+                None,
+            )
             .await;
         assert_eq!(status, 422, "{name}");
     }
     let (status, nosend) = bed
-        .send(reqwest::Method::POST, &format!("/api/zfs/dev-a/snapshots/{snap}/send"), Some(json!({})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/zfs/dev-a/snapshots/{snap}/send"),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(status, 422, "a send needs a destination: {nosend}");
 }
@@ -284,7 +461,8 @@ async fn a_200_mb_send_between_devices_keeps_the_server_small() {
     let data = bed.a.mountpoint().join("big/data.bin");
     random_file(&data, 200 * MIB as usize);
     let sum = file_sha256(&data);
-    z.zfs(&["snapshot", &format!("{pa}/big@full")]).expect("snapshot");
+    z.zfs(&["snapshot", &format!("{pa}/big@full")])
+        .expect("snapshot");
     // Warm up the plugin and the connections.
     assert_eq!(bed.get("/api/zfs/dev-b/pools").await.0, 200);
     assert_eq!(bed.get("/api/zfs/dev-a/pools").await.0, 200);
@@ -294,8 +472,13 @@ async fn a_200_mb_send_between_devices_keeps_the_server_small() {
     let started = Instant::now();
     let snap = url_escape(&format!("{pa}/big@full"));
     let (status, sent) = bed
-        .send(reqwest::Method::POST, &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
-            Some(json!({"destination_device": "dev-b", "destination_dataset": format!("{pb}/big")})))
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
+            Some(
+                json!({"destination_device": "dev-b", "destination_dataset": format!("{pb}/big")}),
+            ),
+        )
         .await;
     let elapsed = started.elapsed();
     let peak = sampler.peak();
@@ -312,6 +495,11 @@ async fn a_200_mb_send_between_devices_keeps_the_server_small() {
         peak / MIB,
         peak.saturating_sub(baseline) / MIB
     );
-    assert!(peak < 100 * MIB, "peak RSS {} MiB", peak / MIB);
-    let _ = Duration::from_secs(0);
+    // The whole test process (server, compiled plugins, client) stays well under 100 MiB
+    // above its idle size: the stream is never held.
+    assert!(
+        peak.saturating_sub(baseline) < 32 * MIB,
+        "RSS grew by {} MiB",
+        peak.saturating_sub(baseline) / MIB
+    );
 }

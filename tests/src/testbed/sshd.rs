@@ -408,6 +408,33 @@ impl Sshd {
         write_executable(&self.wrapper_dir().join(name), script)
     }
 
+    /// Runs the device's `programs` (`zfs`, `zpool`) in the test process's mount namespace
+    /// (`nsenter --mount=/proc/<test pid>/ns/mnt`), so what they mount (a dataset that a
+    /// clone or a receive creates) is mounted where zfs-fuse and the test see it, as on a
+    /// real host; inside the device's private namespace zfs-fuse cannot mount.
+    ///
+    /// # Panics
+    /// When `nsenter` (Debian package util-linux) or one of `programs` is missing.
+    pub fn use_host_mounts(&self, programs: &[&str]) -> Result<()> {
+        let nsenter = super::tools::require("nsenter", "util-linux");
+        let namespace = format!("/proc/{}/ns/mnt", std::process::id());
+        for name in programs {
+            let real = super::tools::find(name)
+                .ok_or_else(|| anyhow::anyhow!("{name} is missing on this machine"))?;
+            self.add_wrapper(
+                name,
+                &format!(
+                    "#!/bin/sh\n# Runs in the test's mount namespace (see Sshd::use_host_mounts).\n\
+                     exec {} --mount={} -- {} \"$@\"\n",
+                    shell_quote(&nsenter.to_string_lossy()),
+                    shell_quote(&namespace),
+                    shell_quote(&real.to_string_lossy())
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
     /// Counts the device's calls of `name`: installs a counter that appends a line to
     /// `counts/NAME` and then execs the next `name` on the device's PATH (a wrapper, else the
     /// real program). Read the count with [`Sshd::invocations`].
