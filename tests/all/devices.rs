@@ -41,8 +41,40 @@ async fn crud_pagination_filters_and_errors() {
         assert_eq!(status, 422, "{bad}: {body}");
         assert_eq!(body["error"]["details"]["field"], field, "{bad}: {body}");
     }
-    let (status, body) = create(&s, json!({"hostname": "x", "ip_address": "not an ip!"})).await;
-    assert_eq!(status, 400, "{body}");
+    for (bad, field) in [
+        (
+            json!({"hostname": "x", "ip_address": "not an ip!"}),
+            "ip_address",
+        ),
+        (
+            json!({"hostname": "x", "ssh_username": "root\nx"}),
+            "ssh_username",
+        ),
+        (
+            json!({"hostname": "x", "ssh_username": "a;b"}),
+            "ssh_username",
+        ),
+        (
+            json!({"hostname": "x", "ssh_username": "a\u{0}b"}),
+            "ssh_username",
+        ),
+        (
+            json!({"hostname": "x", "ssh_identity_file": "/k;rm"}),
+            "ssh_identity_file",
+        ),
+        (json!({"hostname": "x", "location": "rack\n2"}), "location"),
+    ] {
+        let (status, body) = create(&s, bad.clone()).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["error"]["details"]["field"], field, "{bad}: {body}");
+    }
+    let (status, body) = create(
+        &s,
+        json!({"hostname": "y", "description": "two\nlines\tok"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    s.send(s.client.delete(s.url("/api/devices/y"))).await;
 
     for i in 0..7 {
         let t = if i % 2 == 0 { "storage" } else { "router" };

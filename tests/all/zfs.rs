@@ -110,6 +110,34 @@ impl Bed {
     }
 }
 
+impl Bed {
+    /// Posts a long-running request and waits for its job to end (zfs-fuse is shared by
+    /// every test: under load a send can outlast `?wait`): `(200, result)` for a job that
+    /// succeeded, `(status, {"error": …})` for one that failed, the answer itself otherwise.
+    async fn job(&self, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, answer) = self
+            .send(reqwest::Method::POST, &format!("{path}?wait=60"), body)
+            .await;
+        if status != 202 {
+            return (status, answer);
+        }
+        let id = answer["id"].as_str().expect("job id").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let (_, job) = self.get(&format!("/api/jobs/{id}")).await;
+            match job["state"].as_str() {
+                Some("succeeded") => return (200, job["result"].clone()),
+                Some("failed" | "cancelled" | "interrupted") => {
+                    let code = job["error"]["status"].as_u64().unwrap_or(500) as u16;
+                    return (code, json!({"error": job["error"]}));
+                }
+                _ if Instant::now() > deadline => panic!("job {id} did not end: {job}"),
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+}
+
 fn zfs() -> &'static Zfs {
     Zfs::daemon().expect("zfs-fuse")
 }
@@ -301,9 +329,8 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     // Full send into device B's pool, then an incremental one.
     let target = format!("{pb}/recv");
     let (status, sent) = bed
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
+        .job(
+            &format!("/api/zfs/dev-a/snapshots/{snap}/send"),
             Some(json!({"destination_device": "dev-b", "destination_dataset": target})),
         )
         .await;
@@ -318,9 +345,8 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     z.zfs(&["snapshot", &format!("{db}@s2")]).expect("s2");
     let snap2 = url_escape(&format!("{db}@s2"));
     let (status, inc) = bed
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/zfs/dev-a/snapshots/{snap2}/send?wait=60"),
+        .job(
+            &format!("/api/zfs/dev-a/snapshots/{snap2}/send"),
             Some(
                 json!({"destination_device": "dev-b", "destination_dataset": target,
                         "incremental_from": "s1", "force": true}),
@@ -342,9 +368,8 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
     );
     // A send into a dataset that exists, without force: receive's error, as 409.
     let (status, refused) = bed
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
+        .job(
+            &format!("/api/zfs/dev-a/snapshots/{snap}/send"),
             Some(json!({"destination_device": "dev-b", "destination_dataset": target})),
         )
         .await;
@@ -355,6 +380,36 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
             .expect("message")
             .contains("receive"),
         "{refused}"
+    );
+
+    // A stream in the request body lands as a dataset.
+    let stream_file = bed._dir.path().join("s1.zstream");
+    let out = z
+        .zfs_cmd()
+        .args(["send", &format!("{db}@s1")])
+        .stdout(std::fs::File::create(&stream_file).expect("stream file"))
+        .status()
+        .expect("zfs send");
+    assert!(out.success());
+    let body = std::fs::read(&stream_file).expect("stream");
+    let from_body = format!("{pb}/frombody");
+    let r = bed
+        .server
+        .client
+        .post(bed.server.url(&format!(
+            "/api/zfs/dev-b/receive?dataset_name={}",
+            url_escape(&from_body)
+        )))
+        .body(body)
+        .send()
+        .await
+        .expect("receive");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        file_sha256(&bed.b.mountpoint().join("frombody/data.bin")),
+        first_sum
     );
 
     // Destroy through the API.
@@ -373,11 +428,7 @@ async fn pools_datasets_snapshots_clones_send_and_scrub() {
 
     // Scrub: started, followed to its end, then its status.
     let (status, scrub) = bed
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/zfs/dev-b/pools/{pb}/scrub?wait=60"),
-            None,
-        )
+        .job(&format!("/api/zfs/dev-b/pools/{pb}/scrub"), None)
         .await;
     assert_eq!(status, 200, "{scrub}");
     assert_eq!(scrub["scan"]["state"], "finished", "{scrub}");
@@ -472,9 +523,8 @@ async fn a_200_mb_send_between_devices_keeps_the_server_small() {
     let started = Instant::now();
     let snap = url_escape(&format!("{pa}/big@full"));
     let (status, sent) = bed
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/zfs/dev-a/snapshots/{snap}/send?wait=60"),
+        .job(
+            &format!("/api/zfs/dev-a/snapshots/{snap}/send"),
             Some(
                 json!({"destination_device": "dev-b", "destination_dataset": format!("{pb}/big")}),
             ),

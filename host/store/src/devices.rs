@@ -292,6 +292,23 @@ fn check(fields: DeviceFields) -> Result<Checked, StoreError> {
         }
         other => other,
     };
+    // Fields that end up in SSH settings or one-line displays: no control characters (a
+    // newline or NUL in a user name or key path is never meant), no `;` in those two.
+    for (what, value, no_semicolon) in [
+        ("ip_address", &fields.ip_address, true),
+        ("ssh_username", &fields.ssh_username, true),
+        ("ssh_identity_file", &fields.ssh_identity_file, true),
+        ("location", &fields.location, false),
+    ] {
+        if let Some(Some(v)) = value
+            && (v.chars().any(char::is_control) || (no_semicolon && v.contains(';')))
+        {
+            return Err(StoreError::Invalid(format!(
+                "{what} must not contain control characters{}",
+                if no_semicolon { " or `;`" } else { "" }
+            )));
+        }
+    }
     Ok(Checked {
         hostname: fields
             .hostname

@@ -279,6 +279,19 @@ fn device_validation() {
         .with_conn(|conn| {
             let invalid =
                 |r: Result<devices::Device, StoreError>| matches!(r, Err(StoreError::Invalid(_)));
+            for (user, key) in [
+                (Some("root\n"), None),
+                (Some("a;b"), None),
+                (None, Some("/k\0")),
+                (None, Some("/k;x")),
+            ] {
+                let f = DeviceFields {
+                    ssh_username: user.map(|u| Some(u.to_owned())),
+                    ssh_identity_file: key.map(|k| Some(k.to_owned())),
+                    ..fields("ctl")
+                };
+                assert!(invalid(devices::create(conn, f)), "{user:?} {key:?}");
+            }
             assert!(invalid(devices::create(conn, DeviceFields::default())));
             assert!(invalid(devices::create(conn, fields("   "))));
             assert!(invalid(devices::create(conn, fields("a b"))));

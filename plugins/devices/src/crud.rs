@@ -25,22 +25,34 @@ pub fn update_schema() -> Value {
     })
 }
 
+/// An IP address (v4, v6 with an optional zone) or a host name: no spaces, quotes, `;`, or
+/// control characters (the meaning is checked again by the handler).
+const ADDRESS_PATTERN: &str = r"^[A-Za-z0-9.:%_-]{1,255}$";
+/// A login name: letters, digits, `.`, `_`, `-` (and a trailing `$` of machine accounts).
+const USERNAME_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,98}\$?$";
+/// A file path: no control characters, no `;`.
+const PATH_PATTERN: &str = r"^[^\x00-\x1f\x7f;]{1,1024}$";
+/// One line of text: no control characters.
+const LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+/// Free text: tabs and line breaks allowed, no other control characters.
+const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$";
+
 fn device_properties(create: bool) -> Value {
     let nullable = |t: &str| json!([t, "null"]);
     let mut p = json!({
         "hostname": {"type": "string", "pattern": infrastructor_sdk::HOSTNAME_PATTERN, "maxLength": 255},
-        "ip_address": {"type": nullable("string"), "maxLength": 255},
+        "ip_address": {"type": nullable("string"), "maxLength": 255, "pattern": ADDRESS_PATTERN},
         "ssh_port": {"type": nullable("integer"), "minimum": 1, "maximum": 65535},
-        "ssh_username": {"type": nullable("string"), "maxLength": 100},
-        "ssh_identity_file": {"type": nullable("string"), "maxLength": 1024},
+        "ssh_username": {"type": nullable("string"), "maxLength": 100, "pattern": USERNAME_PATTERN},
+        "ssh_identity_file": {"type": nullable("string"), "maxLength": 1024, "pattern": PATH_PATTERN},
         "device_type": {"type": "string", "enum": DEVICE_TYPES},
-        "description": {"type": nullable("string"), "maxLength": 10000},
-        "location": {"type": nullable("string"), "maxLength": 255},
+        "description": {"type": nullable("string"), "maxLength": 10000, "pattern": TEXT_PATTERN},
+        "location": {"type": nullable("string"), "maxLength": 255, "pattern": LINE_PATTERN},
         "tags": {"type": "object", "additionalProperties": true},
         "monitoring_enabled": {"type": "boolean"},
         "glances_enabled": {"type": "boolean"},
         "glances_port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        "glances_url": {"type": nullable("string"), "maxLength": 512},
+        "glances_url": {"type": nullable("string"), "maxLength": 512, "pattern": LINE_PATTERN},
     });
     if !create {
         p["status"] = json!({"type": "string", "enum": STATUSES});
