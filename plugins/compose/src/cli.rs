@@ -3,7 +3,7 @@
 //! storage, [`FLAVOUR_TTL_SECS`]); every invocation is argv.
 
 use infrastructor_sdk::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The script that says which compose a device has: `v2`, `v1` or `none`.
 pub const DETECT: &str = "if docker compose version >/dev/null 2>&1; then echo v2; \
@@ -15,21 +15,8 @@ pub const FLAVOUR_TTL_SECS: u64 = 24 * 3600;
 /// The storage collection remembering each device's flavour.
 const FLAVOURS: &str = "compose_cli";
 
-#[derive(Serialize, serde::Deserialize)]
-struct Remembered {
-    flavour: Flavour,
-    detected_at_secs: u64,
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Which compose command line a device has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavour {
     /// The `docker compose` plugin.
@@ -42,24 +29,12 @@ impl Flavour {
     /// The device's flavour: remembered, or detected now (and remembered). A storage
     /// failure only costs a detection.
     pub fn of(device: &str) -> Result<Flavour, Error> {
-        let key = device.to_ascii_lowercase();
-        if let Ok(Some(doc)) = storage::get_json::<Remembered>(FLAVOURS, &key)
-            && now_secs().saturating_sub(doc.body.detected_at_secs) < FLAVOUR_TTL_SECS
-        {
-            return Ok(doc.body.flavour);
-        }
-        let flavour = Flavour::detect(device)?;
-        let remembered = Remembered {
-            flavour,
-            detected_at_secs: now_secs(),
-        };
-        if let Err(e) = storage::put_json(FLAVOURS, &key, &remembered) {
-            log::warn(
-                "cannot remember the compose flavour",
-                &[("error", &e.to_string())],
-            );
-        }
-        Ok(flavour)
+        storage::remembered(
+            FLAVOURS,
+            &device.to_ascii_lowercase(),
+            |_| FLAVOUR_TTL_SECS,
+            || Flavour::detect(device),
+        )
     }
 
     /// Runs the detection on `device`. Errors: unavailable when the device has neither.

@@ -3,21 +3,10 @@
 
 use infrastructor_sdk::text::ParseError;
 
-/// A `serde_json` error while reading `command`'s output as a [`ParseError`]: the error's
-/// line (offset by `first_line - 1`, for a document that starts further down the output)
-/// and its message without serde's own `at line … column …` suffix (the column is kept).
+/// A `serde_json` error while reading `command`'s output as a [`ParseError`] (see
+/// [`infrastructor_sdk::text::json_parse_error`]).
 pub(crate) fn parse_error(command: &str, first_line: usize, err: &serde_json::Error) -> ParseError {
-    let text = err.to_string();
-    let location = format!(" at line {} column {}", err.line(), err.column());
-    let message = text.strip_suffix(&location).unwrap_or(&text);
-    if err.line() == 0 {
-        return ParseError::new(command, message);
-    }
-    ParseError::at(
-        command,
-        first_line + err.line() - 1,
-        format!("{message} (column {})", err.column()),
-    )
+    infrastructor_sdk::text::json_parse_error(command, first_line, err)
 }
 
 #[cfg(test)]

@@ -206,14 +206,6 @@ pub fn decide(device: &str, probe: &Probe, now_secs: u64) -> Detection {
     detection
 }
 
-/// Seconds since the epoch.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn remembered(device: &str, settings: &Settings, now: u64) -> Option<Detection> {
     let doc = storage::get_json::<Detection>(DETECTIONS, &device.to_ascii_lowercase())
         .ok()
@@ -243,7 +235,7 @@ fn remember(d: &Detection) {
 /// with `found: false` and the reason; it is not remembered.
 pub fn detect_all(devices: &[String], refresh: bool) -> Result<Vec<Detection>, Error> {
     let settings = Settings::load()?;
-    let now = now_secs();
+    let now = storage::unix_now_secs();
     let mut results: Vec<Option<Detection>> = devices
         .iter()
         .map(|d| {

@@ -244,6 +244,52 @@ pub fn apply<T: Serialize>(
     Ok(wit::apply(collection, &writes, deletes)?)
 }
 
+/// A value remembered in a collection with the time it was computed.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Remembered<T> {
+    value: T,
+    stored_at_secs: u64,
+}
+
+/// Seconds since the Unix epoch (0 when the clock is before it).
+pub fn unix_now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The value remembered as `collection`/`key` while it is younger than `ttl(&value)`
+/// seconds; otherwise `compute()`'s, which is remembered (when `Ok`) and returned. For
+/// per-device facts that are costly to find and rarely change (which tools a device has,
+/// where a service runs). A storage failure only costs a computation: it is logged, never
+/// returned.
+pub fn remembered<T: Serialize + DeserializeOwned>(
+    collection: &str,
+    key: &str,
+    ttl: impl Fn(&T) -> u64,
+    compute: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let now = unix_now_secs();
+    if let Ok(Some(doc)) = get_json::<Remembered<T>>(collection, key)
+        && now.saturating_sub(doc.body.stored_at_secs) < ttl(&doc.body.value)
+    {
+        return Ok(doc.body.value);
+    }
+    let value = compute()?;
+    let record = Remembered {
+        value,
+        stored_at_secs: now,
+    };
+    if let Err(e) = put_json(collection, key, &record) {
+        crate::log::warn(
+            "cannot remember a value",
+            &[("collection", collection), ("error", &e.to_string())],
+        );
+    }
+    Ok(record.value)
+}
+
 /// The newest snapshots of `data_type` (optionally for one target), newest first.
 pub fn snapshots<T: DeserializeOwned>(
     data_type: &str,

@@ -78,6 +78,23 @@ fn scale(value: f64, base: f64, power: i32) -> Option<u64> {
     Some(bytes.round() as u64)
 }
 
+/// A `serde_json` error while reading `command`'s output as a [`ParseError`]: on the error's
+/// line (offset by `first_line - 1`, for a document that starts further down the output),
+/// with serde's message without its own `at line … column …` suffix (the column is kept).
+pub fn json_parse_error(command: &str, first_line: usize, err: &serde_json::Error) -> ParseError {
+    let text = err.to_string();
+    let location = format!(" at line {} column {}", err.line(), err.column());
+    let message = text.strip_suffix(&location).unwrap_or(&text);
+    if err.line() == 0 {
+        return ParseError::new(command, message);
+    }
+    ParseError::at(
+        command,
+        first_line + err.line() - 1,
+        format!("{message} (column {})", err.column()),
+    )
+}
+
 /// Parses a human-readable size as printed by `df -h`, `lsblk` (without `-b`) and similar
 /// tools: a number (`.` or `,` as the decimal separator) with an optional unit suffix `K`,
 /// `M`, `G`, `T`, `P`, `E` (optionally followed by `i`, `iB` or `B`), each a power of 1024.

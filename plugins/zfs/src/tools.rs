@@ -69,41 +69,20 @@ pub fn parse_detect(text: &str) -> Result<Tools, String> {
     })
 }
 
-#[derive(Serialize, Deserialize)]
-struct Remembered {
-    tools: Tools,
-    detected_at_secs: u64,
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// The tools of `device`: remembered, or detected now. Errors: unavailable when the device
 /// has no `zfs`.
 pub fn of(device: &str) -> Result<Tools, Error> {
-    let key = device.to_ascii_lowercase();
-    if let Ok(Some(doc)) = storage::get_json::<Remembered>(COLLECTION, &key)
-        && now_secs().saturating_sub(doc.body.detected_at_secs) < TOOLS_TTL_SECS
-    {
-        return Ok(doc.body.tools);
-    }
-    let out = ssh::run_script(device, "detect", &[], None, Duration::from_secs(20))?
-        .check("zfs detection")?;
-    let tools = parse_detect(&out.stdout_str())
-        .map_err(|e| Error::unavailable(format!("`{device}` {e}")))?;
-    let _ = storage::put_json(
+    storage::remembered(
         COLLECTION,
-        &key,
-        &Remembered {
-            tools,
-            detected_at_secs: now_secs(),
+        &device.to_ascii_lowercase(),
+        |_| TOOLS_TTL_SECS,
+        || {
+            let out = ssh::run_script(device, "detect", &[], None, Duration::from_secs(20))?
+                .check("zfs detection")?;
+            parse_detect(&out.stdout_str())
+                .map_err(|e| Error::unavailable(format!("`{device}` {e}")))
         },
-    );
-    Ok(tools)
+    )
 }
 
 #[cfg(test)]

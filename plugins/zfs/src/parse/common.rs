@@ -4,19 +4,9 @@
 use infrastructor_sdk::text::ParseError;
 
 /// A `serde_json` error while reading `command`'s output as a [`ParseError`] on the error's
-/// line, without serde's own `at line … column …` suffix (the column is kept).
+/// line (see [`infrastructor_sdk::text::json_parse_error`]).
 pub(crate) fn json_error(command: &str, err: &serde_json::Error) -> ParseError {
-    let text = err.to_string();
-    let location = format!(" at line {} column {}", err.line(), err.column());
-    let message = text.strip_suffix(&location).unwrap_or(&text);
-    if err.line() == 0 {
-        return ParseError::new(command, message);
-    }
-    ParseError::at(
-        command,
-        err.line(),
-        format!("{message} (column {})", err.column()),
-    )
+    infrastructor_sdk::text::json_parse_error(command, 1, err)
 }
 
 /// The fields of one output row: split on tabs when the line has any (`-H` output, where a
