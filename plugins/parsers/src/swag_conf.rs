@@ -314,6 +314,12 @@ fn listen_port(args: &[String]) -> Option<u16> {
 }
 
 /// The `## Version …` header of a conf, as written.
+/// The date of a conf's `## Version 2023/05/31` header line (the first such line of `text`)
+/// as `2023-05-31`; `None` without a header or when it is not a date.
+pub fn header_version_date(text: &str) -> Option<String> {
+    version_header(text).as_deref().and_then(version_date)
+}
+
 fn version_header(text: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let rest = line

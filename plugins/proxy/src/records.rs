@@ -92,12 +92,6 @@ pub fn now_rfc3339() -> String {
     rfc3339_from_micros(micros)
 }
 
-/// `## Version 2024/05/01` → `2024-05-01`.
-fn version_date(line: &str) -> Option<String> {
-    let conf = swag_conf::parse_conf("x.subdomain.conf", line);
-    conf.version_date
-}
-
 impl Record {
     /// A record of `file` in `confs_dir` from its parse (or its previous record when the
     /// content was not sent because the hash is unchanged).
@@ -125,7 +119,7 @@ impl Record {
             file_size: file.size,
             modified_at: rfc3339_from_micros(file.mtime.saturating_mul(1_000_000)),
             version: None,
-            sample_version: sample_version_line.and_then(version_date),
+            sample_version: sample_version_line.and_then(swag_conf::header_version_date),
             outdated: false,
             server_names: Vec::new(),
             listen_ports: Vec::new(),

@@ -46,8 +46,7 @@ pub fn parse_samples(dir: &str, text: &str) -> Vec<Sample> {
         versions.lines().find_map(|l| {
             let (f, v) = l.split_once(":## Version")?;
             (f == file).then(|| {
-                infrastructor_parsers::swag_conf::parse_conf(file, &format!("## Version{v}\n"))
-                    .version_date
+                infrastructor_parsers::swag_conf::header_version_date(&format!("## Version{v}"))
             })?
         })
     };

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use infrastructor_parsers::swag_conf;
 use infrastructor_sdk::prelude::*;
 use serde::Serialize;
 
@@ -123,12 +122,17 @@ pub fn sync(
 ) -> Result<(SyncReport, Vec<Record>), Error> {
     let started = std::time::Instant::now();
     let device = detection.device.as_str();
+    let prefix = format!("{confs_dir}/");
     let mut known = existing(device)?;
-    if !only.is_empty() {
-        known.retain(|name, _| only.contains(name));
-    }
-    // Records of another directory (the config dir moved) are replaced wholesale.
-    known.retain(|_, r| r.file_path.starts_with(&format!("{confs_dir}/")));
+    // Records of another directory (the config dir moved) are stale: deleted by a full sync.
+    let stale: Vec<String> = known
+        .iter()
+        .filter(|(_, r)| !r.file_path.starts_with(&prefix))
+        .map(|(name, _)| name.clone())
+        .collect();
+    known.retain(|name, r| {
+        r.file_path.starts_with(&prefix) && (only.is_empty() || only.contains(name))
+    });
     let listing = list(device, confs_dir, only, &known)?;
     let files: Vec<_> = listing
         .files
@@ -177,23 +181,22 @@ pub fn sync(
         }
         now.push(record);
     }
-    let removed: Vec<String> = known
+    let mut removed: Vec<String> = known
         .keys()
         .filter(|name| listing.file(name).is_none())
         .map(|name| records::record_id(device, name))
         .collect();
-    report.removed_configs = removed.len();
-    // Records of files outside the directory now scanned are stale too.
     if only.is_empty() {
-        let mut stale = existing(device)?;
-        stale.retain(|_, r| !r.file_path.starts_with(&format!("{confs_dir}/")));
-        report.removed_configs += stale.len();
-        let stale_ids = stale.keys().map(|n| records::record_id(device, n));
-        let removed_all: Vec<String> = removed.iter().cloned().chain(stale_ids).collect();
-        if !dry_run {
-            storage::apply(CONFIGS, &puts, &removed_all)?;
-        }
-    } else if !dry_run {
+        // A stale record whose file name is listed here again is replaced by the put.
+        removed.extend(
+            stale
+                .iter()
+                .filter(|name| listing.file(name).is_none())
+                .map(|name| records::record_id(device, name)),
+        );
+    }
+    report.removed_configs = removed.len();
+    if !dry_run {
         storage::apply(CONFIGS, &puts, &removed)?;
     }
     if !dry_run {
@@ -205,6 +208,5 @@ pub fn sync(
         storage::put_json(SYNCS, &device.to_ascii_lowercase(), &last)?;
     }
     report.sync_duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let _ = swag_conf::conf_name;
     Ok((report, now))
 }
