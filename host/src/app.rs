@@ -2,12 +2,10 @@
 //! (`fn router()` apart from `main`, so tests can drive it in-process or over real HTTP).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use infrastructor_store::Store;
 use tokio::net::TcpListener;
 
@@ -183,15 +181,14 @@ impl App {
             )
         });
         let retention = spawn_retention(self.state.clone());
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let maintenance = spawn_maintenance(self.state.clone());
+        let server = &self.state.config.server;
+        let limits = crate::http::serve::ServeLimits {
+            max_connections: server.max_connections,
+            header_read_timeout: std::time::Duration::from_secs(server.header_read_timeout_secs),
+            drain: std::time::Duration::from_secs(30),
+        };
+        let result = crate::http::serve::serve(listener, self.router, limits, shutdown).await;
         // Jobs still running end `interrupted` now rather than at the next start.
         self.state
             .services
@@ -207,6 +204,8 @@ impl App {
             .await;
         pruner.abort();
         retention.abort();
+        maintenance.abort();
+        self.state.services.collector.flush_hits().await;
         if let Some(p) = poller {
             p.abort();
         }
@@ -228,7 +227,8 @@ fn spawn_retention(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 .store
                 .call(move |c| {
                     let s = infrastructor_store::snapshots::prune(c, max_age, keep)?;
-                    let a = infrastructor_store::audit::prune(c, max_age)?;
+                    let a = infrastructor_store::audit::prune(c, max_age)?
+                        + infrastructor_store::operations::prune(c, max_age)?;
                     Ok((s, a))
                 })
                 .await;
@@ -243,6 +243,30 @@ fn spawn_retention(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention failed"),
+            }
+        }
+    })
+}
+
+/// Every `database.checkpoint_secs`: writes the cache-hit counts, then checkpoints the WAL
+/// and truncates it, off the request path.
+fn spawn_maintenance(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_secs(state.config.database.checkpoint_secs);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            let rows = state.services.collector.flush_hits().await;
+            match state.services.store.checkpoint().await {
+                Ok((done, moved)) => {
+                    tracing::debug!(
+                        hit_rows = rows,
+                        complete = done,
+                        frames = moved,
+                        "database checkpoint"
+                    )
+                }
+                Err(e) => tracing::warn!(error = %e, "database checkpoint failed"),
             }
         }
     })

@@ -120,6 +120,14 @@ pub struct ServerConfig {
     pub max_stream_body_bytes: u64,
     /// A streamed upload that sends nothing for this long is cut off and its command killed.
     pub body_idle_secs: u64,
+    /// Open client connections at most; at the cap new ones wait in the kernel's backlog.
+    /// Keep it below the process's file-descriptor limit minus what SSH and the database use.
+    pub max_connections: usize,
+    /// A client must send a whole request head within this long (and a keep-alive connection
+    /// idles at most this long), else its connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// A JSON request body must arrive whole within this long, else 408.
+    pub body_read_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -131,6 +139,9 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             max_stream_body_bytes: 0,
             body_idle_secs: 30,
+            max_connections: 1024,
+            header_read_timeout_secs: 15,
+            body_read_timeout_secs: 30,
         }
     }
 }
@@ -143,6 +154,9 @@ pub struct DatabaseConfig {
     pub path: PathBuf,
     /// Connections in the pool.
     pub pool_size: u32,
+    /// How often cache-hit counts are written and the WAL is checkpointed and truncated
+    /// (`wal_checkpoint(TRUNCATE)`), in seconds.
+    pub checkpoint_secs: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -150,6 +164,7 @@ impl Default for DatabaseConfig {
         Self {
             path: PathBuf::from("data/infrastructor.db"),
             pool_size: 8,
+            checkpoint_secs: 60,
         }
     }
 }
@@ -212,8 +227,17 @@ fn default_scope() -> Scope {
 pub struct RateLimitConfig {
     /// Turn every limit (global and per route) on or off.
     pub enabled: bool,
-    /// Requests per minute per client address, on every route.
+    /// Requests per minute per API key (per client address in dev mode), on every route.
     pub per_minute: u32,
+    /// Requests per minute per client address without a valid key (public routes and
+    /// refused credentials): kept apart, so such a flood never spends a key's budget.
+    pub unauthenticated_per_minute: u32,
+    /// A header naming the client address (`x-forwarded-for`, `x-real-ip`), believed only
+    /// from `trusted_proxies`. Unset: the peer address is the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip_header: Option<String>,
+    /// Reverse proxies whose `client_ip_header` is believed (exact addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for RateLimitConfig {
@@ -221,6 +245,9 @@ impl Default for RateLimitConfig {
         Self {
             enabled: true,
             per_minute: 600,
+            unauthenticated_per_minute: 120,
+            client_ip_header: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -236,6 +263,10 @@ pub enum HostKeyPolicy {
     /// Accept anything (warned at every connect).
     Off,
 }
+
+/// The largest `ssh.max_command_bytes` accepted: below Linux's 128 KiB limit on one
+/// argument (`MAX_ARG_STRLEN`), since the whole command reaches the remote shell as one.
+pub const MAX_COMMAND_BYTES: usize = 120 * 1024;
 
 /// The SSH client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -268,6 +299,15 @@ pub struct SshConfig {
     pub idle_secs: u64,
     /// Output cap per stream of one command.
     pub max_output_bytes: usize,
+    /// Longest command text sent to a device in one exec request (the quoted argv, or a
+    /// script with its arguments). Longer commands are refused with 413 before anything is
+    /// sent: sshd drops the whole shared connection on an oversized request, and kernels
+    /// refuse a single argument over 128 KiB. At most 120 KiB.
+    pub max_command_bytes: usize,
+    /// Let API callers name hosts that are not registered devices. Off by default; when on,
+    /// such hosts need a `write` key, and their host key is recorded (under `accept-new`)
+    /// only by a request that changes something, never by a read.
+    pub allow_unregistered_hosts: bool,
     /// Longest a host-to-host pipe (`ssh.pipe`) may run, whatever the plugin asks.
     pub max_pipe_secs: u64,
 }
@@ -288,6 +328,8 @@ impl Default for SshConfig {
             max_sessions_per_connection: 8,
             idle_secs: 300,
             max_output_bytes: 16 * 1024 * 1024,
+            max_command_bytes: 64 * 1024,
+            allow_unregistered_hosts: false,
             max_pipe_secs: 48 * 3600,
         }
     }
@@ -481,6 +523,17 @@ impl Config {
         if self.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be greater than 0"));
         }
+        if self.rate_limit.unauthenticated_per_minute == 0 {
+            return Err(invalid(
+                "rate_limit.unauthenticated_per_minute",
+                "must be greater than 0",
+            ));
+        }
+        if let Some(h) = &self.rate_limit.client_ip_header
+            && http::HeaderName::from_bytes(h.as_bytes()).is_err()
+        {
+            return Err(invalid("rate_limit.client_ip_header", "not a header name"));
+        }
         if self.rate_limit.per_minute == 0 {
             return Err(invalid("rate_limit.per_minute", "must be greater than 0"));
         }
@@ -536,8 +589,20 @@ impl Config {
                 "must be between 1 and 64",
             ));
         }
+        if self.database.checkpoint_secs == 0 {
+            return Err(invalid(
+                "database.checkpoint_secs",
+                "must be greater than 0",
+            ));
+        }
         if ssh.max_output_bytes == 0 {
             return Err(invalid("ssh.max_output_bytes", "must be greater than 0"));
+        }
+        if !(1024..=MAX_COMMAND_BYTES).contains(&ssh.max_command_bytes) {
+            return Err(invalid(
+                "ssh.max_command_bytes",
+                format!("must be between 1024 and {MAX_COMMAND_BYTES}"),
+            ));
         }
         if ssh.default_user.is_empty() {
             return Err(invalid("ssh.default_user", "must not be empty"));
@@ -553,6 +618,21 @@ impl Config {
         }
         if self.jobs.max_per_device == 0 {
             return Err(invalid("jobs.max_per_device", "must be greater than 0"));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be greater than 0"));
+        }
+        if self.server.header_read_timeout_secs == 0 {
+            return Err(invalid(
+                "server.header_read_timeout_secs",
+                "must be greater than 0",
+            ));
+        }
+        if self.server.body_read_timeout_secs == 0 {
+            return Err(invalid(
+                "server.body_read_timeout_secs",
+                "must be greater than 0",
+            ));
         }
         if self.server.body_idle_secs == 0 {
             return Err(invalid("server.body_idle_secs", "must be greater than 0"));

@@ -26,11 +26,16 @@ pub enum FaultKind {
     Internal,
     /// A remote command ran and failed, or answered something unusable (502).
     Upstream,
+    /// A well-formed value is refused; the message starts with the field it names (422).
+    Invalid,
+    /// Something the request asks for is larger than the server allows (413).
+    TooLarge,
 }
 
 impl FaultKind {
     /// The HTTP status of this kind: not-found 404, bad-request 400, conflict 409,
-    /// unavailable 503, timeout 504, forbidden 403, internal 500, upstream 502.
+    /// unavailable 503, timeout 504, forbidden 403, internal 500, upstream 502, invalid 422,
+    /// too-large 413.
     pub fn status(self) -> u16 {
         match self {
             FaultKind::NotFound => 404,
@@ -41,6 +46,8 @@ impl FaultKind {
             FaultKind::Forbidden => 403,
             FaultKind::Internal => 500,
             FaultKind::Upstream => 502,
+            FaultKind::Invalid => 422,
+            FaultKind::TooLarge => 413,
         }
     }
 }
@@ -54,6 +61,7 @@ pub fn code_for_status(status: u16) -> &'static str {
         403 => "FORBIDDEN",
         404 => "NOT_FOUND",
         405 => "METHOD_NOT_ALLOWED",
+        408 => "REQUEST_TIMEOUT",
         409 => "CONFLICT",
         413 => "PAYLOAD_TOO_LARGE",
         415 => "UNSUPPORTED_MEDIA_TYPE",
@@ -104,6 +112,11 @@ impl Fault {
     /// [`FaultKind::Forbidden`].
     pub fn forbidden(message: impl Into<String>) -> Fault {
         Fault::new(FaultKind::Forbidden, message)
+    }
+
+    /// [`FaultKind::Invalid`] for `field`: the message reads `field: message`.
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Fault {
+        Fault::new(FaultKind::Invalid, format!("{field}: {message}"))
     }
 
     /// [`FaultKind::Internal`].

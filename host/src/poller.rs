@@ -150,6 +150,7 @@ async fn poll_once(
     let call = CallContext {
         request_id: format!("poller:{}:{}", plugin.manifest.name, spec.name),
         principal: Some("poller".into()),
+        hosts: crate::remote::HostAccess::RegisteredOnly,
     };
     let result = plugin.collect(request, &call).await;
     let mut table = health.lock().await;

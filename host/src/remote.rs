@@ -27,6 +27,14 @@ pub enum RemoteError {
     /// The name is neither a registered device nor a plausible host name.
     #[error("`{0}` is not a valid host name")]
     InvalidHost(String),
+    /// No device has this name and unregistered hosts are off.
+    #[error(
+        "no device named `{0}` is registered (unregistered hosts are off: ssh.allow_unregistered_hosts)"
+    )]
+    UnknownHost(String),
+    /// `name` is not a registered device and the caller may not reach unregistered hosts.
+    #[error("`{0}` is not a registered device; reaching an unregistered host needs a write key")]
+    RawHostForbidden(String),
     /// The device registry could not be read.
     #[error("cannot read the device registry: {0}")]
     Store(#[from] StoreError),
@@ -53,6 +61,7 @@ impl From<RemoteError> for Fault {
                     | SshError::Disconnected { .. } => FaultKind::Unavailable,
                     SshError::Timeout { .. } => FaultKind::Timeout,
                     SshError::OutputTooLarge { .. } => FaultKind::Upstream,
+                    SshError::CommandTooLarge { .. } => FaultKind::TooLarge,
                     SshError::Invalid(_) => FaultKind::BadRequest,
                 };
                 let message = match e {
@@ -64,7 +73,35 @@ impl From<RemoteError> for Fault {
             RemoteError::InvalidHost(_) | RemoteError::Upload { .. } => {
                 Fault::bad_request(e.to_string())
             }
+            RemoteError::UnknownHost(_) => Fault::not_found(e.to_string()),
+            RemoteError::RawHostForbidden(_) => Fault::forbidden(e.to_string()),
             RemoteError::Store(e) => Fault::from(e),
+        }
+    }
+}
+
+/// What a call may do with a host that is not a registered device (with
+/// `ssh.allow_unregistered_hosts` on; off, only registered devices are ever reached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostAccess {
+    /// Registered devices only: read keys, background work (poller, plugin loading).
+    #[default]
+    RegisteredOnly,
+    /// Unregistered hosts whose key is already known: a write key on a read route.
+    KnownKeysOnly,
+    /// Unregistered hosts, recording a new host key under `accept-new`: a write key on a
+    /// route that changes something.
+    Any,
+}
+
+impl HostAccess {
+    /// The access of an API call: `scope_ok` is whether the caller's key has `write` (or
+    /// auth is off), `mutates` whether the route changes something.
+    pub fn for_call(scope_ok: bool, mutates: bool) -> HostAccess {
+        match (scope_ok, mutates) {
+            (false, _) => HostAccess::RegisteredOnly,
+            (true, false) => HostAccess::KnownKeysOnly,
+            (true, true) => HostAccess::Any,
         }
     }
 }
@@ -119,6 +156,7 @@ pub fn pool_config(c: &SshConfig) -> PoolConfig {
         max_sessions: c.max_sessions_per_connection as usize,
         idle_timeout: Duration::from_secs(c.idle_secs),
         max_output_bytes: c.max_output_bytes,
+        max_command_bytes: c.max_command_bytes,
     }
 }
 
@@ -157,8 +195,9 @@ impl Remote {
         }
     }
 
-    /// Resolves `name`: a registered device (case-insensitive) or a raw host.
-    pub async fn resolve(&self, name: &str) -> Result<Target, RemoteError> {
+    /// Resolves `name`: a registered device (case-insensitive) or, when
+    /// `ssh.allow_unregistered_hosts` is on and `access` allows it, a raw host.
+    pub async fn resolve(&self, name: &str, access: HostAccess) -> Result<Target, RemoteError> {
         let lookup = name.to_ascii_lowercase();
         let device = self.store.call(move |c| devices::get(c, &lookup)).await?;
         let target = match device {
@@ -174,12 +213,20 @@ impl Remote {
                     .ssh_identity_file
                     .as_deref()
                     .map(|p| expand_home(std::path::Path::new(p))),
+                may_record_key: true,
             },
+            None if !self.defaults.allow_unregistered_hosts => {
+                return Err(RemoteError::UnknownHost(name.to_string()));
+            }
+            None if access == HostAccess::RegisteredOnly => {
+                return Err(RemoteError::RawHostForbidden(name.to_string()));
+            }
             None => Target {
                 host: name.to_string(),
                 port: self.defaults.default_port,
                 user: self.defaults.default_user.clone(),
                 identity_file: None,
+                may_record_key: access == HostAccess::Any,
             },
         };
         if !is_valid_host(&target.host) {
@@ -196,8 +243,9 @@ impl Remote {
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
         timeout_ms: u32,
+        access: HostAccess,
     ) -> Result<ExecOutput, RemoteError> {
-        let target = self.resolve(name).await?;
+        let target = self.resolve(name, access).await?;
         Ok(self
             .pool
             .exec(&target, command, stdin, self.timeout(timeout_ms))
@@ -212,8 +260,9 @@ impl Remote {
         name: &str,
         command: RemoteCommand,
         both: bool,
+        access: HostAccess,
     ) -> Result<ExecStream, RemoteError> {
-        let target = self.resolve(name).await?;
+        let target = self.resolve(name, access).await?;
         let stream = if both {
             self.pool.stream_both(&target, &command).await
         } else {
@@ -232,10 +281,11 @@ impl Remote {
         source: (&str, &RemoteCommand),
         sink: (&str, &RemoteCommand),
         timeout_ms: u64,
+        access: HostAccess,
         on_bytes: impl FnMut(u64) + Send,
     ) -> Result<PipeOutput, RemoteError> {
-        let from = self.resolve(source.0).await?;
-        let to = self.resolve(sink.0).await?;
+        let from = self.resolve(source.0, access).await?;
+        let to = self.resolve(sink.0, access).await?;
         let longest = Duration::from_secs(self.defaults.max_pipe_secs);
         let timeout = match timeout_ms {
             0 => longest,
@@ -270,8 +320,9 @@ impl Remote {
         command: &RemoteCommand,
         mut body: impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send,
         timeout_ms: u32,
+        access: HostAccess,
     ) -> Result<ExecOutput, RemoteError> {
-        let target = self.resolve(name).await?;
+        let target = self.resolve(name, access).await?;
         let run = async {
             let (tx, rx) = mpsc::channel::<Bytes>(8);
             // Declared before `exec`, so on every early return `exec` (whose drop kills the

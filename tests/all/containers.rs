@@ -235,7 +235,7 @@ async fn inventory_inspect_logs_and_follow_match_the_engine() {
 
 #[tokio::test]
 async fn lifecycle_stats_exec_and_unknown_or_hostile_names() {
-    let b = bed().await;
+    let mut b = bed().await;
     b.docker(&["run", "-d", "--name", "web", IMAGE, "sleep", "300"]);
     b.docker(&["create", "--name", "idle", IMAGE, "sleep", "300"]);
     b.docker(&["run", "--name", "old", IMAGE, "true"]);
@@ -380,6 +380,24 @@ async fn lifecycle_stats_exec_and_unknown_or_hostile_names() {
         )
         .await;
     assert_eq!(status, 400, "{missing}");
+    let (status, no_dir) = b
+        .post(
+            "/api/containers/box/web/exec",
+            Some(json!({"command": ["ls"], "workdir": "/no/such/dir"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{no_dir}");
+    // Each says what docker said, so the two failures read differently.
+    let (m1, m2) = (
+        missing["error"]["message"].as_str().unwrap_or_default(),
+        no_dir["error"]["message"].as_str().unwrap_or_default(),
+    );
+    assert!(
+        m1.contains("no-such-binary") && m1.contains("not found"),
+        "{m1}"
+    );
+    assert!(m2.contains("/no/such/dir"), "{m2}");
+    assert_ne!(m1.replace("no-such-binary", "ls"), m2);
     let (status, stopped) = b
         .post(
             "/api/containers/box/idle/exec",
@@ -456,6 +474,18 @@ async fn lifecycle_stats_exec_and_unknown_or_hostile_names() {
         assert_eq!(status, 422, "{hostile:?}");
     }
     assert!(!canary.exists(), "the canary was never created");
+
+    // With the docker daemon down, exec answers 503 like every other route.
+    b.docker.stop().expect("dockerd stops");
+    let (status, body) = b
+        .post(
+            "/api/containers/box/web/exec",
+            Some(json!({"command": ["echo", "hi"]})),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = b.get("/api/containers/box?live=true").await;
+    assert_eq!(status, 503, "{body}");
     b.server.stop().await;
 }
 

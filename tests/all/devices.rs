@@ -323,9 +323,10 @@ async fn ports_from_ss_include_the_devices_own_sshd() {
         c.ssh.identity_files = vec![key];
         c.ssh.known_hosts = known;
         c.ssh.default_port = port;
+        c.ssh.allow_unregistered_hosts = true;
     })
     .await;
-    // A raw host (not registered) is reached with the configured defaults.
+    // A raw host (not registered, allowed by config) is reached with the configured defaults.
     let (status, body) = s.get("/api/devices/127.0.0.1/ports").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["source"], "ss");

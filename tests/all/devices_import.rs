@@ -251,10 +251,21 @@ Host *
 
 #[tokio::test]
 async fn aliases_become_devices_and_reimports_report_the_diff() {
-    let s = server(None).await;
+    // `web`'s key exists in an allowed key directory.
+    let keys = tempfile::tempdir().expect("keys");
+    let web_key = keys.path().join("web_ed25519");
+    std::fs::write(&web_key, "not really a key\n").expect("key");
+    let config_text = CONFIG.replace("~/.ssh/web_ed25519", &web_key.display().to_string());
+    let allowed = keys.path().to_path_buf();
+    let s = TestServer::start(&[], move |c| {
+        c.rate_limit.enabled = false;
+        c.ssh.identity_dirs = vec![allowed];
+    })
+    .await;
+    let config = config_text.as_str();
     let (status, dry) = import(
         &s,
-        json!({"ssh_config": CONFIG, "dry_run": true, "tag_prefix": "lab"}),
+        json!({"ssh_config": config, "dry_run": true, "tag_prefix": "lab"}),
     )
     .await;
     assert_eq!(status, 200, "{dry}");
@@ -278,14 +289,19 @@ async fn aliases_become_devices_and_reimports_report_the_diff() {
         "only the fields the device gets: {planned}"
     );
 
-    let (status, real) = import(&s, json!({"ssh_config": CONFIG, "tag_prefix": "lab"})).await;
+    let (status, real) = import(&s, json!({"ssh_config": config, "tag_prefix": "lab"})).await;
     assert_eq!(status, 200, "{real}");
     assert_eq!(real["summary"]["created"], 3);
     let (_, web) = s.get("/api/devices/web").await;
     assert_eq!(web["ip_address"], "10.0.0.7");
     assert_eq!(web["ssh_port"], 2222);
     assert_eq!(web["ssh_username"], "deploy");
-    assert_eq!(web["ssh_identity_file"], "~/.ssh/web_ed25519");
+    assert_eq!(
+        web["ssh_identity_file"],
+        web_key.display().to_string().as_str(),
+        "a key in an allowed directory is kept"
+    );
+
     assert_eq!(web["tags"]["source"], "ssh_config");
     assert_eq!(web["tags"]["ssh_config_host"], "web");
     assert_eq!(web["tags"]["import_prefix"], "lab");
@@ -302,15 +318,15 @@ async fn aliases_become_devices_and_reimports_report_the_diff() {
     // What OpenSSH resolves from the same text. (`Match host` tests the name after
     // `HostName` applies, db.internal, so ssh does not apply that block to `db` either.)
     let file = tempfile::NamedTempFile::new().expect("tmp");
-    std::fs::write(file.path(), CONFIG).expect("write");
+    std::fs::write(file.path(), config).expect("write");
     for alias in ["web", "web-alias", "db"] {
         assert_matches_ssh(&s, file.path(), alias).await;
     }
 
-    let (_, same) = import(&s, json!({"ssh_config": CONFIG})).await;
+    let (_, same) = import(&s, json!({"ssh_config": config})).await;
     assert_eq!(same["summary"]["skipped"], 3, "already up to date: {same}");
 
-    let changed = CONFIG.replace("Port 2222", "Port 2200");
+    let changed = config.replace("Port 2222", "Port 2200");
     let (_, dry) = import(&s, json!({"ssh_config": changed, "dry_run": true})).await;
     assert_eq!(
         dry["summary"]["would_update"], 2,
@@ -343,6 +359,26 @@ async fn aliases_become_devices_and_reimports_report_the_diff() {
     assert_eq!(
         web["description"], "Imported from SSH config: Host web web-alias",
         "kept"
+    );
+
+    // A key the server refuses (here: missing) is left out with a warning naming the
+    // field; the host is still imported and uses the configured keys.
+    let lost = "Host lost\n  HostName 10.0.0.9\n  IdentityFile /nonexistent/lost_key\n";
+    let (status, result) = import(&s, json!({"ssh_config": lost})).await;
+    assert_eq!(status, 200, "{result}");
+    let row = &result["results"][0];
+    assert_eq!(row["action"], "created", "{result}");
+    assert!(
+        row["warnings"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w
+                .as_str()
+                .is_some_and(|w| w.starts_with("ssh_identity_file:")))),
+        "{row}"
+    );
+    assert_eq!(
+        s.get("/api/devices/lost").await.1["ssh_identity_file"],
+        Value::Null
     );
     s.stop().await;
 }

@@ -376,11 +376,18 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
                 key_sha256: None,
                 scope: infrastructor::config::Scope::Write,
             },
+            infrastructor::config::ApiKeyConfig {
+                name: "ops".into(),
+                key: Some("admin-key-0123456789".into()),
+                key_sha256: None,
+                scope: infrastructor::config::Scope::Admin,
+            },
         ];
     })
     .await;
     let writer = "Bearer writer-key-0123456789";
     let reader = "Bearer reader-key-0123456789";
+    let admin = "Bearer admin-key-0123456789";
     let marker = "987.6543";
     let response = s
         .client
@@ -400,9 +407,24 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
     })
     .await;
 
-    // Reading needs `read`; cancelling needs the route's `write`.
-    let read = with_key(&s, reqwest::Method::GET, &format!("/api/jobs/{id}"), reader).await;
+    // A key sees its own jobs; another key's job reads as absent; admin sees everyone's.
+    let read = with_key(&s, reqwest::Method::GET, &format!("/api/jobs/{id}"), writer).await;
     assert_eq!(read.status(), 200);
+    let hidden = with_key(&s, reqwest::Method::GET, &format!("/api/jobs/{id}"), reader).await;
+    assert_eq!(hidden.status(), 404);
+    let seen = with_key(&s, reqwest::Method::GET, &format!("/api/jobs/{id}"), admin).await;
+    assert_eq!(seen.status(), 200);
+    let listed = |key: &'static str| {
+        let s = &s;
+        async move {
+            let r = with_key(s, reqwest::Method::GET, "/api/jobs", key).await;
+            let page: Value = r.json().await.expect("page");
+            page["total"].as_u64().expect("total")
+        }
+    };
+    assert_eq!(listed(writer).await, 1);
+    assert_eq!(listed(admin).await, 1);
+    assert_eq!(listed(reader).await, 0, "another key's jobs are not listed");
     let refused = with_key(
         &s,
         reqwest::Method::DELETE,
@@ -410,7 +432,7 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
         reader,
     )
     .await;
-    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.status(), 404);
     assert!(
         !processes_with_arg(marker).is_empty(),
         "still running after a refused cancel"
@@ -446,11 +468,40 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
         &s,
         reqwest::Method::GET,
         &format!("/api/jobs/{id}/events"),
-        reader,
+        admin,
     )
     .await;
     let events = read_events(events, Duration::from_secs(5), |_| false).await;
     assert_eq!(events.last().expect("events").data["state"], "cancelled");
+    // Both cancels (the refused one too) and the start are in the operation audit.
+    let ops = s
+        .app_state()
+        .services
+        .store
+        .call(|c| infrastructor_store::operations::list(c, None))
+        .await
+        .expect("operations");
+    let summary: Vec<(String, u16, Option<String>)> = ops
+        .iter()
+        .map(|o| (o.operation_id.clone(), o.status, o.principal.clone()))
+        .collect();
+    assert!(
+        summary.contains(&("job_hold".into(), 202, Some("writer".into()))),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("jobs_cancel".into(), 404, Some("reader".into()))),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("jobs_cancel".into(), 200, Some("writer".into()))),
+        "{summary:?}"
+    );
+    assert!(
+        ops.iter()
+            .any(|o| o.operation_id == "job_hold" && o.job_id.as_deref() == Some(id.as_str())),
+        "the start names its job: {summary:?}"
+    );
     s.stop().await;
 }
 

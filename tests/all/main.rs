@@ -6,6 +6,7 @@ mod containers;
 mod devices;
 mod devices_host_facts;
 mod devices_import;
+mod edge_limits;
 mod grants;
 mod jobs;
 mod openapi;

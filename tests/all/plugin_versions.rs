@@ -99,6 +99,7 @@ async fn a_0_1_0_plugin_reaches_devices_through_the_same_grants() {
         c.ssh.identity_files = vec![key];
         c.ssh.known_hosts = known;
         c.ssh.default_port = port;
+        c.ssh.allow_unregistered_hosts = true;
         c.rate_limit.enabled = false;
         for name in ["remote", "remote-v010"] {
             c.plugins.entries.entry(name.into()).or_default().grants =

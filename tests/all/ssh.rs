@@ -216,6 +216,17 @@ async fn unreachable_wrong_key_and_host_keys() {
         c.ssh.host_key_policy = HostKeyPolicy::AcceptNew;
     })
     .await;
+    // A read never records a key: first contact is a request that changes something.
+    let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "x"]})).await;
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = s
+        .send(
+            s.client
+                .post(s.url(&format!("/api/remote/{}/jobs/hold?wait=30", d.host())))
+                .json(&json!({"seconds": "0"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let (status, body) = exec(&s, &d.host(), json!({"argv": ["printf", "x"]})).await;
     assert_eq!(status, 200, "{body}");
     let recorded = std::fs::read_to_string(&learn).expect("recorded");
@@ -439,16 +450,28 @@ async fn concurrent_identical_collections_share_one_remote_run() {
 
     let store = &s.app_state().services.store;
     let rows = audit_rows(store, "remote").await;
+    assert_eq!(rows.len(), 3, "an audit row per remote run, none per hit");
+    assert!(rows.iter().all(|r| !r.cache_hit), "{rows:?}");
+    // The 99 joins of the shared run and the cached read are counted, then written as
+    // aggregates.
+    let written = s.app_state().services.collector.flush_hits().await;
     assert_eq!(
-        rows.len(),
-        103,
-        "an audit row per collection, hits included"
+        written, 1,
+        "one row: one plugin, data type, target and requester"
     );
-    assert_eq!(
-        rows.iter().filter(|r| !r.cache_hit).count(),
-        3,
-        "3 real runs"
-    );
+    let hits = store
+        .call(|c| {
+            infrastructor_store::audit::hit_total(
+                c,
+                &infrastructor_store::audit::AuditFilter {
+                    plugin: Some("remote".into()),
+                    ..Default::default()
+                },
+            )
+        })
+        .await
+        .expect("hits");
+    assert_eq!(hits, 100);
     let snaps = store
         .call(|c| infrastructor_store::snapshots::count(c, "remote", "hostname", None))
         .await
@@ -603,6 +626,7 @@ async fn one_hosts_output_streams_into_anothers_stdin() {
         max_sessions: 8,
         idle_timeout: Duration::from_secs(60),
         max_output_bytes: 1 << 20,
+        max_command_bytes: 64 * 1024,
     };
     // Each device has its own client key and known_hosts: one pool per side.
     let pool_a = infrastructor_ssh::SshPool::new(config(&a));
@@ -612,6 +636,7 @@ async fn one_hosts_output_streams_into_anothers_stdin() {
         port: d.port(),
         user: "root".into(),
         identity_file: None,
+        may_record_key: true,
     };
     // 64 MiB through the server, far above the 1 MiB output cap: it is never buffered whole.
     let size: u64 = 64 * 1024 * 1024;
@@ -679,7 +704,28 @@ async fn a_devices_identity_file_can_never_be_a_device_node_a_fifo_or_a_file_els
                     .json(&json!({"ssh_identity_file": bad})),
             )
             .await;
-        assert_eq!(status, 200, "{bad}: {body}");
+        // Refused at the edge of the registry: 422 naming the field, nothing written.
+        assert_eq!(status, 422, "{bad}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("ssh_identity_file:"), "{bad}: {body}");
+        let (_, device) = s.get("/api/devices/idcheck").await;
+        assert_eq!(device["ssh_identity_file"], Value::Null, "{bad}: {device}");
+        // A file a registry written before this check holds is still refused at connect.
+        let store = s.app_state().services.store.clone();
+        let path = bad.clone();
+        store
+            .call(move |c| {
+                infrastructor_store::devices::update(
+                    c,
+                    "idcheck",
+                    infrastructor_store::devices::DeviceFields {
+                        ssh_identity_file: Some(Some(path)),
+                        ..Default::default()
+                    },
+                )
+            })
+            .await
+            .expect("written straight to the store");
         // The pool drops the connection so the next command authenticates again.
         s.app_state().services.remote.pool.disconnect_all().await;
         let started = Instant::now();
@@ -693,6 +739,171 @@ async fn a_devices_identity_file_can_never_be_a_device_node_a_fifo_or_a_file_els
         assert_eq!(status, 200, "{bad}: {body}");
         assert_eq!(body["connection_status"], "online", "{bad}: {body}");
         assert!(started.elapsed() < Duration::from_secs(10), "{bad}");
+        store
+            .call(|c| {
+                infrastructor_store::devices::update(
+                    c,
+                    "idcheck",
+                    infrastructor_store::devices::DeviceFields {
+                        ssh_identity_file: Some(None),
+                        ..Default::default()
+                    },
+                )
+            })
+            .await
+            .expect("cleared");
     }
+    // A key inside the allowed directories is accepted.
+    let good = d.client_key_path().display().to_string();
+    let (status, body) = s
+        .send(
+            s.client
+                .put(s.url("/api/devices/idcheck"))
+                .json(&json!({"ssh_identity_file": good})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ssh_identity_file"], good.as_str());
+    s.stop().await;
+}
+
+fn key(
+    name: &str,
+    key: &str,
+    scope: infrastructor::config::Scope,
+) -> infrastructor::config::ApiKeyConfig {
+    infrastructor::config::ApiKeyConfig {
+        name: name.into(),
+        key: Some(key.into()),
+        key_sha256: None,
+        scope,
+    }
+}
+
+const READER: &str = "reader-key-0123456789";
+const WRITER: &str = "writer-key-0123456789";
+
+/// Unregistered hosts are off by default (404 naming the setting); when on, a read key
+/// cannot reach them, and a write key's read request never records a new host key under
+/// `accept-new` — only a request that changes something does.
+#[tokio::test]
+async fn unregistered_hosts_are_off_by_default_and_need_a_write_key() {
+    let d = device();
+    let s = server_for(&d, |c| c.ssh.allow_unregistered_hosts = false).await;
+    let (status, body) = exec(&s, "127.0.0.1", json!({"argv": ["printf", "x"]})).await;
+    assert_eq!(status, 404, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("ssh.allow_unregistered_hosts"), "{body}");
+    s.stop().await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let known = dir.path().join("known_hosts");
+    std::fs::write(&known, "").expect("known_hosts");
+    let known_in = known.clone();
+    let s = server_for(&d, move |c| {
+        c.ssh.host_key_policy = HostKeyPolicy::AcceptNew;
+        c.ssh.known_hosts = known_in;
+        c.auth.keys = vec![
+            key("reader", READER, infrastructor::config::Scope::Read),
+            key("writer", WRITER, infrastructor::config::Scope::Write),
+        ];
+    })
+    .await;
+    let call = |token: &'static str| {
+        s.client
+            .post(s.url("/api/remote/127.0.0.1/exec"))
+            .bearer_auth(token)
+            .json(&json!({"argv": ["printf", "x"]}))
+    };
+    let (status, body) = s.send(call(READER)).await;
+    assert_eq!(status, 403, "a read key never reaches a raw host: {body}");
+    let (status, body) = s.send(call(WRITER)).await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("never by a read"), "{body}");
+    assert_eq!(
+        std::fs::read_to_string(&known).expect("known_hosts"),
+        "",
+        "a read request recorded no key"
+    );
+    // A request that changes something records the key (accept-new), then reads work.
+    let (status, body) = s
+        .send(
+            s.client
+                .post(s.url("/api/remote/127.0.0.1/jobs/hold?wait=30"))
+                .bearer_auth(WRITER)
+                .json(&json!({"seconds": "0"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["exit_code"], 0, "{body}");
+    let recorded = std::fs::read_to_string(&known).expect("known_hosts");
+    assert!(recorded.contains("127.0.0.1"), "{recorded}");
+    let (status, body) = s.send(call(WRITER)).await;
+    assert_eq!(status, 200, "{body}");
+    s.stop().await;
+}
+
+/// A command line over `ssh.max_command_bytes` is refused (413) before anything is sent, so
+/// the shared connection — and a command running on it — is untouched; sizes sshd or the
+/// kernel would refuse are 413 too.
+#[tokio::test]
+async fn an_oversized_command_is_413_and_the_shared_connection_survives() {
+    let d = device();
+    let s = server_for(&d, |_| {}).await;
+    let (status, body) = exec(&s, "127.0.0.1", json!({"argv": ["printf", "x"]})).await;
+    assert_eq!(status, 200, "{body}");
+    let before = s.app_state().services.remote.pool.connection_count().await;
+    // A command in flight on the pooled connection while the big ones are refused.
+    let slow = exec(
+        &s,
+        "127.0.0.1",
+        json!({"argv": ["sh", "-c", "sleep 1; echo survived", "sh"]}),
+    );
+    let big = async {
+        let mut statuses = Vec::new();
+        for size in [100 * 1024, 200 * 1024, 300 * 1024, 1024 * 1024 - 64] {
+            let (status, body) = exec(
+                &s,
+                "127.0.0.1",
+                json!({"argv": ["printf", "%s", "x".repeat(size)]}),
+            )
+            .await;
+            let message = body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            statuses.push((size, status, message));
+        }
+        statuses
+    };
+    let ((status, body), refused) = tokio::join!(slow, big);
+    for (size, status, message) in &refused {
+        assert_eq!(*status, 413, "{size} bytes: {message}");
+        assert!(message.contains("at most 65536 bytes"), "{size}: {message}");
+    }
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bytes(&body["stdout"]), b"survived\n");
+    // The same connection serves the next command.
+    let (status, body) = exec(&s, "127.0.0.1", json!({"argv": ["printf", "after\n"]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(bytes(&body["stdout"]), b"after\n");
+    assert_eq!(
+        s.app_state().services.remote.pool.connection_count().await,
+        before,
+        "no reconnect"
+    );
+    // Just under the cap still runs.
+    let (status, body) = exec(
+        &s,
+        "127.0.0.1",
+        json!({"argv": ["sh", "-c", "echo ${#1}", "sh", "y".repeat(60 * 1024)]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        bytes(&body["stdout"]),
+        format!("{}\n", 60 * 1024).as_bytes()
+    );
     s.stop().await;
 }

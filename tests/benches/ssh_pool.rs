@@ -37,12 +37,14 @@ fn main() {
         max_sessions: 8,
         idle_timeout: Duration::from_secs(300),
         max_output_bytes: 1 << 20,
+        max_command_bytes: 64 * 1024,
     };
     let target = Target {
         host: device.host(),
         port: device.port(),
         user: "root".into(),
         identity_file: None,
+        may_record_key: true,
     };
     let command = RemoteCommand::argv(&["true"]);
     let n = 200;

@@ -211,7 +211,8 @@ pub const REMOTE_DECLARED: &[&str] = &[
 ];
 
 /// A server with the `remote` test plugin whose raw-host defaults point at `device` (its
-/// client key, known_hosts and port), rate limits off, after `configure`.
+/// client key, known_hosts and port), unregistered hosts allowed (the plugin names
+/// `127.0.0.1`), rate limits off, after `configure`.
 pub async fn remote_server(
     device: &testbed::Sshd,
     configure: impl FnOnce(&mut Config),
@@ -224,6 +225,7 @@ pub async fn remote_server(
         c.ssh.known_hosts = known;
         c.ssh.default_port = port;
         c.ssh.connect_timeout_secs = 3;
+        c.ssh.allow_unregistered_hosts = true;
         c.rate_limit.enabled = false;
         c.plugins.entries.entry("remote".into()).or_default().grants =
             Some(REMOTE_GRANTS.iter().map(|s| s.to_string()).collect());

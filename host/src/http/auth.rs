@@ -4,18 +4,12 @@
 //! presented token's hash is compared with every key in constant time. No key configured =
 //! dev mode: every request is allowed (warned loudly at start-up).
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AuthConfig, Scope};
 use crate::http::error::ApiError;
-use crate::http::host_routes::is_public;
 
 /// The caller, when auth is on.
 #[derive(Debug, Clone)]
@@ -24,6 +18,8 @@ pub struct Principal {
     pub name: String,
     /// The key's scope.
     pub scope: Scope,
+    /// The key's position in the configuration (its rate-limit bucket).
+    pub index: usize,
 }
 
 /// The authentication result attached to each request: `None` in dev mode.
@@ -111,17 +107,18 @@ impl Authenticator {
             return Err(unauthorized("invalid authentication credentials"));
         }
         let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let mut found: Option<&Key> = None;
-        for key in &self.keys {
+        let mut found: Option<(usize, &Key)> = None;
+        for (index, key) in self.keys.iter().enumerate() {
             // Compare with every key, without an early exit.
             if bool::from(key.hash.ct_eq(&presented)) {
-                found = Some(key);
+                found = Some((index, key));
             }
         }
         match found {
-            Some(key) => Ok(Caller(Some(Principal {
+            Some((index, key)) => Ok(Caller(Some(Principal {
                 name: key.name.clone(),
                 scope: key.scope,
+                index,
             }))),
             None => Err(unauthorized("invalid API key")),
         }
@@ -131,25 +128,6 @@ impl Authenticator {
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
         .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
-}
-
-/// Middleware: authenticates non-public requests and attaches a [`Caller`].
-pub async fn authenticate(
-    State(auth): State<Arc<Authenticator>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if is_public(request.uri().path()) {
-        request.extensions_mut().insert(Caller(None));
-        return next.run(request).await;
-    }
-    match auth.authenticate(request.headers().get(header::AUTHORIZATION)) {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        Err(e) => e.into_response(),
-    }
 }
 
 #[cfg(test)]

@@ -95,12 +95,22 @@ pub async fn edge(mut request: Request, next: Next) -> Response {
         "referrer-policy",
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
+    let ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            ms = format!("{:.2}", elapsed.as_secs_f64() * 1000.0),
-            "request done"
-        )
+        // Refusals of a flood are not worth a line each at the default level.
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            tracing::debug!(
+                status = status.as_u16(),
+                ms = format!("{ms:.2}"),
+                "request refused"
+            );
+        } else {
+            tracing::info!(
+                status = status.as_u16(),
+                ms = format!("{ms:.2}"),
+                "request done"
+            );
+        }
     });
     response
 }

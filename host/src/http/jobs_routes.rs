@@ -1,5 +1,7 @@
 //! `/api/jobs`: list, read, watch (Server-Sent Events) and cancel jobs. Reading needs any
-//! key (`read`); cancelling needs the scope of the route that started the job.
+//! key (`read`); cancelling needs the scope of the route that started the job. A key sees
+//! only the jobs it started; an `admin` key sees (and may cancel) everyone's. Another key's
+//! job reads as absent (404), so job ids reveal nothing.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,7 +12,6 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use http::HeaderMap;
 use infrastructor_store::jobs::{JobFilter, JobState};
 use serde_json::{Value, json};
 
@@ -96,17 +97,51 @@ pub fn job_filter(query: &[(String, String)]) -> Result<JobFilter, ApiError> {
         plugin,
         state,
         device,
+        principal: None,
         limit,
         offset,
     })
 }
 
-/// `GET /api/jobs`: one page of jobs, newest first.
+/// The caller of a request (none in in-process calls without the auth layer).
+fn caller_of(request: &Request) -> Caller {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller(None))
+}
+
+/// The key whose jobs `caller` may see: `None` for every job (admin keys, auth off).
+fn owner_filter(caller: &Caller) -> Option<String> {
+    match &caller.0 {
+        Some(p) if p.scope < Scope::Admin => Some(p.name.clone()),
+        _ => None,
+    }
+}
+
+/// Job `id`, if `caller` may see it (404 for a missing job and another key's alike).
+async fn visible_job(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<infrastructor_store::jobs::Job, ApiError> {
+    let job = state.services.jobs.get(id).await?;
+    match (job, owner_filter(caller)) {
+        (Some(job), None) => Ok(job),
+        (Some(job), Some(owner)) if job.principal.as_deref() == Some(owner.as_str()) => Ok(job),
+        _ => Err(ApiError::not_found(format!("no job {id}"))),
+    }
+}
+
+/// `GET /api/jobs`: one page of jobs, newest first (the caller's own, unless admin).
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Query(query): Query<Vec<(String, String)>>,
+    request: Request,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = job_filter(&query)?;
+    let mut filter = job_filter(&query)?;
+    filter.principal = owner_filter(&caller_of(&request));
     let (limit, offset) = (filter.limit, filter.offset);
     let (jobs, total) = state.services.jobs.list(filter).await?;
     Ok(Json(json!({
@@ -121,12 +156,11 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
+    request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let id = job_id(&id)?;
-    match state.services.jobs.get(&id).await? {
-        Some(job) => Ok(Json(job_json(&job))),
-        None => Err(ApiError::not_found(format!("no job {id}"))),
-    }
+    let job = visible_job(&state, &caller_of(&request), &id).await?;
+    Ok(Json(job_json(&job)))
 }
 
 /// `DELETE /api/jobs/{id}`: cancels a queued or running job (needs the scope of the route
@@ -135,24 +169,26 @@ pub async fn cancel(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
-    let id = job_id(&id)?;
-    let caller = request
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or(Caller(None));
-    let Some(job) = state.services.jobs.get(&id).await? else {
-        return Err(ApiError::not_found(format!("no job {id}")));
-    };
-    let scope = match job.scope.as_str() {
-        "read" => Scope::Read,
-        "admin" => Scope::Admin,
-        _ => Scope::Write,
-    };
-    caller.require(scope)?;
-    let job = state.services.jobs.cancel(&id, CANCEL_WAIT).await?;
-    Ok(Json(job_json(&job)))
+) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let audit = crate::http::operation_audit::Pending::new(&request, "host", "jobs_cancel");
+    let caller = caller_of(&request);
+    drop(request);
+    let result = async {
+        let id = job_id(&id)?;
+        let job = visible_job(&state, &caller, &id).await?;
+        let scope = match job.scope.as_str() {
+            "read" => Scope::Read,
+            "admin" => Scope::Admin,
+            _ => Scope::Write,
+        };
+        caller.require(scope)?;
+        let job = state.services.jobs.cancel(&id, CANCEL_WAIT).await?;
+        Ok(Json(job_json(&job)).into_response())
+    }
+    .await;
+    audit.finish(&state.services.store, &result, started).await;
+    result
 }
 
 fn sse_event(e: &JobEvent) -> Event {
@@ -168,9 +204,11 @@ fn sse_event(e: &JobEvent) -> Event {
 pub async fn events(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let id = job_id(&id)?;
+    visible_job(&state, &caller_of(&request), &id).await?;
+    let headers = request.headers();
     let after: Option<u64> = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -183,9 +221,6 @@ pub async fn events(
         return Ok(Sse::new(stream)
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
             .into_response());
-    }
-    if jobs.get(&id).await?.is_none() {
-        return Err(ApiError::not_found(format!("no job {id}")));
     }
     let kept = jobs.events(&id, from, MAX_REPLAY).await?;
     let stream = futures::stream::iter(kept.into_iter().map(|e| {

@@ -5,12 +5,15 @@
 pub mod auth;
 pub mod edge;
 pub mod error;
+pub mod guard;
 pub mod host_routes;
 pub mod jobs_routes;
 pub mod openapi;
+pub mod operation_audit;
 pub mod plugin_routes;
 pub mod ratelimit;
 pub mod router;
+pub mod serve;
 pub mod validate;
 
 pub use error::ApiError;

@@ -15,7 +15,7 @@ use super::edge::RequestId;
 use super::error::ApiError;
 use super::validate::{single, validate_body, validate_params};
 use crate::http::auth::Caller;
-use crate::http::ratelimit::{Limiter, RateSpec, client_ip};
+use crate::http::ratelimit::{Limiter, RateSpec, client_key};
 use crate::jobs::view::{job_json, job_path};
 use crate::plugins::call::BodySource;
 use crate::plugins::manifest::{RouteMethod, RouteSpec};
@@ -45,6 +45,8 @@ pub struct BodyLimits {
     pub stream_bytes: u64,
     /// How long a streamed body may send nothing.
     pub stream_idle: Duration,
+    /// How long a JSON body may take to arrive whole (408 after).
+    pub json_read_timeout: Duration,
     /// Longest `?wait=SECONDS` on a long-running route.
     pub max_wait_secs: u64,
 }
@@ -115,10 +117,34 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
     Ok((router, limiters))
 }
 
+/// Serves one call; a route that changes something leaves an operation audit row with the
+/// status it answered (also when it was refused).
 async fn serve_route(
     State(binding): State<Arc<RouteBinding>>,
     path_params: RawPathParams,
     Query(query): Query<Vec<(String, String)>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if !binding.route.mutates {
+        return answer(&binding, path_params, query, request).await;
+    }
+    let started = std::time::Instant::now();
+    let audit = super::operation_audit::Pending::new(
+        &request,
+        &binding.plugin.manifest.name,
+        &binding.route.operation_id,
+    );
+    let result = answer(&binding, path_params, query, request).await;
+    audit
+        .finish(&binding.plugin.services().store, &result, started)
+        .await;
+    result
+}
+
+async fn answer(
+    binding: &Arc<RouteBinding>,
+    path_params: RawPathParams,
+    query: Vec<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let caller = request
@@ -129,7 +155,7 @@ async fn serve_route(
     caller.require(binding.route.scope)?;
     let decision = match &binding.limiter {
         Some(limiter) => {
-            let d = limiter.check(client_ip(&request));
+            let d = limiter.check(client_key(&request));
             if !d.allowed {
                 return Ok(d.refusal());
             }
@@ -161,16 +187,7 @@ async fn serve_route(
         );
         (None, Some(source))
     } else {
-        let limit = binding.limits.json_bytes;
-        let bytes = axum::body::to_bytes(request.into_body(), limit)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "PAYLOAD_TOO_LARGE",
-                    format!("request body is larger than {limit} bytes"),
-                )
-            })?;
+        let bytes = read_json_body(request, &binding.limits).await?;
         let body = match &binding.body_validator {
             Some(v) => Some(validate_body(v, &bytes)?.to_string()),
             None => None,
@@ -193,6 +210,10 @@ async fn serve_route(
     let call = CallContext {
         request_id,
         principal: caller.name(),
+        hosts: crate::remote::HostAccess::for_call(
+            caller.require(crate::config::Scope::Write).is_ok(),
+            binding.route.mutates,
+        ),
     };
     if binding.route.long_running {
         let mut response =
@@ -216,6 +237,47 @@ async fn serve_route(
         d.write_headers(response.headers_mut());
     }
     Ok(response)
+}
+
+/// Reads a whole JSON body within the limits: over `json_bytes` (by its `Content-Length`
+/// before reading anything, or as it arrives) is 413; not whole within
+/// `json_read_timeout` is 408; a body that breaks off is 400.
+async fn read_json_body(request: Request, limits: &BodyLimits) -> Result<bytes::Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let limit = limits.json_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("request body is larger than {limit} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let body = http_body_util::Limited::new(request.into_body(), limit);
+    match tokio::time::timeout(limits.json_read_timeout, body.collect()).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!(
+                "the request body did not arrive within {} s",
+                limits.json_read_timeout.as_secs()
+            ),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("the request body could not be read: {e}"),
+        )),
+    }
 }
 
 /// The `wait` query parameter of a long-running route: whole seconds, 0 to the configured

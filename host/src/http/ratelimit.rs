@@ -1,7 +1,8 @@
-//! Rate limiting with governor: a global quota per client address on every route, plus
-//! per-route quotas (`60/minute`) from plugin manifests and for the common routes.
-//! Answers carry real `X-RateLimit-Limit/Remaining/Reset` headers; a refusal is 429 with
-//! `Retry-After`.
+//! Rate limiting with governor: quotas kept per [`ClientKey`] — the API key of an
+//! authenticated request, the client address otherwise — for the global quota
+//! ([`super::guard`]) and the per-route quotas (`60/minute`) from plugin manifests and for
+//! the common routes. Answers carry real `X-RateLimit-Limit/Remaining/Reset` headers; a
+//! refusal is 429 with `Retry-After`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -67,8 +68,21 @@ impl std::fmt::Display for RateSpec {
     }
 }
 
-type Keyed =
-    RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, StateInformationMiddleware>;
+/// Whose budget a request spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    /// An unauthenticated request (or any request in dev mode): its client address.
+    Addr(IpAddr),
+    /// An authenticated request: its API key (position in the configuration).
+    ApiKey(usize),
+}
+
+type Keyed = RateLimiter<
+    ClientKey,
+    DefaultKeyedStateStore<ClientKey>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
 /// A keyed limiter for one quota.
 pub struct Limiter {
@@ -113,7 +127,7 @@ impl Limiter {
     }
 
     /// Takes one request from `client`'s budget.
-    pub fn check(&self, client: IpAddr) -> Decision {
+    pub fn check(&self, client: ClientKey) -> Decision {
         match self.inner.check_key(&client) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -157,7 +171,8 @@ impl Decision {
         headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset_secs));
     }
 
-    /// The 429 answer.
+    /// The 429 answer. Refusals are logged at debug level only: a flood must not fill the
+    /// log.
     pub fn refusal(&self) -> Response {
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -177,8 +192,8 @@ impl Decision {
     }
 }
 
-/// The client address of a request (the peer; `0.0.0.0` when unknown, as in in-process tests).
-pub fn client_ip(request: &Request) -> IpAddr {
+/// The peer address of a request (`0.0.0.0` when unknown, as in in-process tests).
+pub fn peer_ip(request: &Request) -> IpAddr {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -186,9 +201,18 @@ pub fn client_ip(request: &Request) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
-/// Middleware applying one limiter (global, or a common route's own).
+/// Whose budget `request` spends: the [`ClientKey`] the guard attached, else its peer.
+pub fn client_key(request: &Request) -> ClientKey {
+    request
+        .extensions()
+        .get::<ClientKey>()
+        .copied()
+        .unwrap_or_else(|| ClientKey::Addr(peer_ip(request)))
+}
+
+/// Middleware applying one limiter (a common route's own).
 pub async fn limit(State(limiter): State<Arc<Limiter>>, request: Request, next: Next) -> Response {
-    let decision = limiter.check(client_ip(&request));
+    let decision = limiter.check(client_key(&request));
     if !decision.allowed {
         return decision.refusal();
     }
@@ -232,13 +256,14 @@ mod tests {
     #[test]
     fn counts_down_then_refuses() {
         let l = Limiter::new(RateSpec::per_minute(3));
-        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let ip = ClientKey::Addr(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let remaining: Vec<u32> = (0..3).map(|_| l.check(ip).remaining).collect();
         assert_eq!(remaining, vec![2, 1, 0]);
         let refused = l.check(ip);
         assert!(!refused.allowed);
         assert!(refused.retry_after_secs >= 1 && refused.retry_after_secs <= 20);
-        let other = l.check(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        let other = l.check(ClientKey::Addr(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))));
         assert!(other.allowed, "budgets are per client");
+        assert!(l.check(ClientKey::ApiKey(0)).allowed, "and per key");
     }
 }

@@ -3,10 +3,10 @@
 //!
 //! 1. [`edge`]: request id, process time, security headers, span, error envelope;
 //! 2. CORS (when `server.cors_origins` is set);
-//! 3. the global per-client quota (when `rate_limit.enabled`);
-//! 4. authentication ([`auth::authenticate`]; public routes pass);
-//! 5. the route's own quota (host routes from the table, plugin routes from the manifest);
-//! 6. for plugin routes: scope, parameter and body validation, then the plugin
+//! 3. authentication and the global quota, per API key or, unauthenticated, per client
+//!    address ([`guard`]);
+//! 4. the route's own quota (host routes from the table, plugin routes from the manifest);
+//! 5. for plugin routes: scope, parameter and body validation, then the plugin
 //!    ([`super::plugin_routes`]).
 
 use std::sync::Arc;
@@ -16,9 +16,9 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use http::{HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::auth;
 use super::edge::edge;
 use super::error::ApiError;
+use super::guard::{self, ClientAddress, Guard};
 use super::host_routes::{DOCS_PATH, HOST_ROUTES};
 use super::plugin_routes::{BodyLimits, plugin_router};
 use super::ratelimit::{self, Limiter, RateSpec};
@@ -46,6 +46,7 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
         json_bytes: config.server.body_limit_bytes,
         stream_bytes: config.server.max_stream_body_bytes,
         stream_idle: std::time::Duration::from_secs(config.server.body_idle_secs),
+        json_read_timeout: std::time::Duration::from_secs(config.server.body_read_timeout_secs),
         max_wait_secs: config.jobs.max_wait_secs,
     };
     let (plugin_routes, plugin_limiters) =
@@ -58,15 +59,18 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
         .with_state(state.clone())
         .merge(plugin_routes)
         .merge(docs)
-        .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(from_fn_with_state(state.auth.clone(), auth::authenticate));
-    if limits_on {
-        let global = Arc::new(Limiter::new(RateSpec::per_minute(
-            config.rate_limit.per_minute,
-        )));
-        limiters.push(global.clone());
-        router = router.layer(from_fn_with_state(global, ratelimit::limit));
-    }
+        .fallback(|| async { ApiError::not_found("no such route") });
+    let limiter = |per_minute: u32| {
+        limits_on.then(|| Arc::new(Limiter::new(RateSpec::per_minute(per_minute))))
+    };
+    let guard = Guard {
+        auth: state.auth.clone(),
+        keyed: limiter(config.rate_limit.per_minute),
+        anonymous: limiter(config.rate_limit.unauthenticated_per_minute),
+        address: ClientAddress::new(&config.rate_limit),
+    };
+    limiters.extend(guard.keyed.iter().chain(guard.anonymous.iter()).cloned());
+    router = router.layer(from_fn_with_state(Arc::new(guard), guard::guard));
     if let Some(cors) = cors_layer(&config.server.cors_origins) {
         router = router.layer(cors);
     }

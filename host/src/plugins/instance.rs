@@ -42,6 +42,8 @@ pub struct CallContext {
     pub request_id: String,
     /// The API key name, when auth is on.
     pub principal: Option<String>,
+    /// What the call may do with hosts that are not registered devices.
+    pub hosts: crate::remote::HostAccess,
 }
 
 /// Store data of one instance.

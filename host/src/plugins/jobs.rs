@@ -95,6 +95,7 @@ pub async fn enqueue(
     let call = CallContext {
         request_id,
         principal: call.principal.clone(),
+        hosts: call.hosts,
     };
     let (job, _handle) = start(plugin, route, request, call).await?;
     Ok(job.id)

@@ -186,6 +186,7 @@ impl PluginRuntime {
         let call = CallContext {
             request_id: "load".into(),
             principal: None,
+            hosts: crate::remote::HostAccess::RegisteredOnly,
         };
         let answer = self
             .call_guest(
@@ -583,6 +584,7 @@ impl LoadedPlugin {
             max_age: spec.max_age,
             force_refresh: spec.force_refresh,
             requester: call.principal.clone(),
+            hosts: call.hosts,
         };
         let this = self.clone();
         let parse_call = call.clone();
@@ -608,7 +610,7 @@ impl LoadedPlugin {
             Granter::new(&self.identity, &call.request_id).command(command.command)?;
         self.services()
             .remote
-            .stream(&command.target, remote_command, command.sse)
+            .stream(&command.target, remote_command, command.sse, call.hosts)
             .await
             .map_err(Fault::from)
     }

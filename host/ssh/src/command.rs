@@ -70,6 +70,21 @@ impl RemoteCommand {
     }
 }
 
+/// The command text for the SSH `exec` request, refused when longer than `limit` bytes:
+/// sshd drops the whole connection on an oversized request ("Bad packet length"), which
+/// would fail every other command sharing it, and remote kernels refuse long argument
+/// lists (`E2BIG`), so the check happens before anything is sent.
+pub(crate) fn remote_text(command: &RemoteCommand, limit: usize) -> Result<String, SshError> {
+    let text = command.to_remote()?;
+    if text.len() > limit {
+        return Err(SshError::CommandTooLarge {
+            size: text.len(),
+            limit,
+        });
+    }
+    Ok(text)
+}
+
 /// Splits the marker line off stderr: (pgid, rest of stderr).
 pub(crate) fn take_pgid(stderr: &[u8]) -> (Option<u32>, &[u8]) {
     let Some(rest) = stderr.strip_prefix(PGID_MARKER.as_bytes()) else {
@@ -110,6 +125,21 @@ mod tests {
     fn empty_argv_and_nul_are_refused() {
         assert!(RemoteCommand::Argv(vec![]).to_remote().is_err());
         assert!(RemoteCommand::argv(&["echo", "a\0b"]).to_remote().is_err());
+    }
+
+    #[test]
+    fn oversized_commands_are_refused_before_sending() {
+        let big = "x".repeat(1000);
+        let command = RemoteCommand::argv(&["echo", &big]);
+        let text = remote_text(&command, 2000).expect("fits");
+        assert!(text.len() > 1000);
+        match remote_text(&command, 1000) {
+            Err(SshError::CommandTooLarge { size, limit }) => {
+                assert_eq!(size, text.len());
+                assert_eq!(limit, 1000);
+            }
+            other => panic!("expected CommandTooLarge, got {other:?}"),
+        }
     }
 
     #[test]

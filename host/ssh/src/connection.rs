@@ -8,7 +8,7 @@ use russh::client::{self, AuthResult, Handle};
 use russh::keys::PrivateKeyWithHashAlg;
 
 use crate::SshError;
-use crate::hostkeys::Verifier;
+use crate::hostkeys::{HostKeyPolicy, Verifier};
 use crate::pool::{PoolConfig, Target};
 
 /// A live, authenticated connection.
@@ -56,7 +56,11 @@ async fn connect_inner(config: &PoolConfig, target: &Target) -> Result<Connectio
     let verifier = Verifier {
         host: target.host.clone(),
         port: target.port,
-        policy: config.host_key_policy,
+        policy: match config.host_key_policy {
+            HostKeyPolicy::AcceptNew if !target.may_record_key => HostKeyPolicy::Strict,
+            policy => policy,
+        },
+        learn_refused: config.host_key_policy == HostKeyPolicy::AcceptNew && !target.may_record_key,
         known_hosts: config.known_hosts.clone(),
         refusal: refusal.clone(),
     };

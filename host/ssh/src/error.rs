@@ -53,6 +53,14 @@ pub enum SshError {
         /// What happened.
         message: String,
     },
+    /// The command line is longer than the configured cap; nothing was sent.
+    #[error("the command is {size} bytes long; at most {limit} bytes may be sent to a device")]
+    CommandTooLarge {
+        /// Its encoded size in bytes.
+        size: usize,
+        /// The cap (`ssh.max_command_bytes`).
+        limit: usize,
+    },
     /// The request itself is wrong (empty argv, bad target).
     #[error("{0}")]
     Invalid(String),

@@ -27,6 +27,9 @@ pub(crate) struct Verifier {
     pub known_hosts: PathBuf,
     /// Set when the key is refused: the message for the operator.
     pub refusal: Arc<Mutex<Option<String>>>,
+    /// `accept-new` is configured but this connection may not record a key (see
+    /// [`crate::Target::may_record_key`]): says so when an unknown key is refused.
+    pub learn_refused: bool,
 }
 
 fn fingerprint(key: &PublicKey) -> String {
@@ -78,6 +81,11 @@ impl Verifier {
                     )),
                 }
             }
+            Ok(false) if self.learn_refused => self.refuse(format!(
+                "unknown host key {fp}; an unregistered host's key is recorded only by a \
+                 request that changes something (with a write key), never by a read: verify \
+                 it and add it to the known_hosts file, or register the host as a device"
+            )),
             Ok(false) => self.refuse(format!(
                 "unknown host key {fp}; verify it and add it to the known_hosts file \
                  (or set ssh.host_key_policy = \"accept-new\")"

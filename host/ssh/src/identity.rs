@@ -42,6 +42,26 @@ pub fn canonical_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// blocking thread. The file is opened with `O_NONBLOCK` and checked on the open descriptor,
 /// so swapping it for a FIFO between the check and the read changes nothing.
 pub fn read_identity(path: &Path, dirs: &[PathBuf]) -> Result<String, IdentityError> {
+    let (file, shown) = open_checked(path, dirs)?;
+    let mut text = String::new();
+    file.take(MAX_IDENTITY_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|_| IdentityError::NotAFile(shown.clone()))?;
+    if text.len() as u64 > MAX_IDENTITY_BYTES {
+        return Err(IdentityError::TooLarge(shown));
+    }
+    Ok(text)
+}
+
+/// The checks of [`read_identity`] without reading the key: what a device's
+/// `ssh_identity_file` must pass when it is registered. Blocking, like [`read_identity`].
+pub fn check_identity(path: &Path, dirs: &[PathBuf]) -> Result<(), IdentityError> {
+    open_checked(path, dirs).map(|_| ())
+}
+
+/// Opens `path` without blocking and checks it on the open descriptor: inside `dirs`, a
+/// regular file, at most [`MAX_IDENTITY_BYTES`]. Returns the file and its shown name.
+fn open_checked(path: &Path, dirs: &[PathBuf]) -> Result<(std::fs::File, String), IdentityError> {
     let shown = path.display().to_string();
     let real = std::fs::canonicalize(path).map_err(|_| IdentityError::Missing(shown.clone()))?;
     if !dirs.iter().any(|d| real.starts_with(d)) {
@@ -69,14 +89,7 @@ pub fn read_identity(path: &Path, dirs: &[PathBuf]) -> Result<String, IdentityEr
     if meta.len() > MAX_IDENTITY_BYTES {
         return Err(IdentityError::TooLarge(shown));
     }
-    let mut text = String::new();
-    file.take(MAX_IDENTITY_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|_| IdentityError::NotAFile(shown.clone()))?;
-    if text.len() as u64 > MAX_IDENTITY_BYTES {
-        return Err(IdentityError::TooLarge(shown));
-    }
-    Ok(text)
+    Ok((file, shown))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use russh::ChannelMsg;
 use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore};
 
-use crate::command::{kill_group, take_pgid};
+use crate::command::{kill_group, remote_text, take_pgid};
 use crate::connection::{self, Connection};
 use crate::{HostKeyPolicy, RemoteCommand, SshError};
 
@@ -34,6 +34,10 @@ pub struct PoolConfig {
     pub idle_timeout: Duration,
     /// Output cap per stream (stdout, stderr) of one command.
     pub max_output_bytes: usize,
+    /// Longest command text sent in one `exec` request (quoted argv or script plus its
+    /// arguments); longer commands fail with [`SshError::CommandTooLarge`] before any
+    /// channel is opened.
+    pub max_command_bytes: usize,
 }
 
 /// Where to run: an address, port, user and optional identity file.
@@ -47,6 +51,10 @@ pub struct Target {
     pub user: String,
     /// A key tried before the configured ones.
     pub identity_file: Option<PathBuf>,
+    /// Whether an unknown host key may be recorded under
+    /// [`HostKeyPolicy::AcceptNew`]; when false such a key is refused as under
+    /// [`HostKeyPolicy::Strict`] (a read request to an unregistered host never records one).
+    pub may_record_key: bool,
 }
 
 impl Target {
@@ -249,7 +257,7 @@ impl SshPool {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<ExecOutput, SshError> {
-        let text = command.to_remote()?;
+        let text = remote_text(command, self.config.max_command_bytes)?;
         let started = Instant::now();
         let (mut channel, lease) = self.open(target).await?;
         let pgid = AtomicU32::new(0);

@@ -159,7 +159,7 @@ impl SshPool {
         stdin: Option<mpsc::Receiver<Bytes>>,
         forward_stderr: bool,
     ) -> Result<ExecStream, SshError> {
-        let text = command.to_remote()?;
+        let text = crate::command::remote_text(command, self.config().max_command_bytes)?;
         let (channel, lease) = self.open(target).await?;
         channel
             .exec(true, text.as_bytes())

@@ -1,6 +1,9 @@
-//! Collection audit (`collection_audit` table): one row per collection request, including cache
-//! hits and failures, with who asked. `device_id` is resolved from `target` like
-//! [`crate::snapshots::insert`], so a device's audit rows go with it on delete.
+//! Collection audit: one `collection_audit` row per remote run and per failure, with who
+//! asked; cache hits are counted by the caller and written as aggregates
+//! (`collection_hits`: one row per plugin, data type, target and requester per flush window,
+//! [`insert_hits`]), so a flood of cached reads writes a few rows a minute, not one each.
+//! `device_id` is resolved from `target` like [`crate::snapshots::insert`], so a device's
+//! audit rows go with it on delete.
 
 use std::fmt;
 
@@ -247,13 +250,82 @@ pub fn count(conn: &Connection, filter: &AuditFilter) -> Result<u64, StoreError>
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Deletes audit rows started more than `max_age_secs` ago (0 deletes nothing) in one
-/// statement; returns how many.
+/// Deletes audit rows and hit counts older than `max_age_secs` (0 deletes nothing);
+/// returns how many rows went.
 pub fn prune(conn: &Connection, max_age_secs: u64) -> Result<usize, StoreError> {
     if max_age_secs == 0 {
         return Ok(0);
     }
-    Ok(conn
+    let before = cutoff(max_age_secs);
+    let rows = conn
         .prepare_cached("DELETE FROM collection_audit WHERE started_at < ?1")?
-        .execute([cutoff(max_age_secs)])?)
+        .execute([&before])?;
+    let hits = conn
+        .prepare_cached("DELETE FROM collection_hits WHERE last_at < ?1")?
+        .execute([&before])?;
+    Ok(rows + hits)
+}
+
+/// Cache hits counted in memory for one plugin, data type, target and requester, written by
+/// [`insert_hits`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HitCount {
+    /// Plugin that owns the collector.
+    pub plugin: String,
+    /// Kind of data.
+    pub data_type: String,
+    /// Hostname or raw host.
+    pub target: String,
+    /// API key name, or `poller`.
+    pub requester: Option<String>,
+    /// The first hit counted (RFC 3339).
+    pub first_at: String,
+    /// The last hit counted (RFC 3339).
+    pub last_at: String,
+    /// Hits served from the cache (or by joining a collection already running).
+    pub hits: u64,
+    /// Bytes served by those hits.
+    pub bytes: u64,
+}
+
+/// Writes hit counts in one transaction; returns how many rows were written. Counts with
+/// zero hits are skipped.
+pub fn insert_hits(conn: &mut Connection, counts: &[HitCount]) -> Result<usize, StoreError> {
+    let tx = conn.transaction()?;
+    let mut written = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO collection_hits (plugin, data_type, target, device_id, requester, \
+                 first_at, last_at, hits, bytes) \
+             VALUES (?1, ?2, ?3, (SELECT id FROM devices WHERE hostname = lower(trim(?3))), \
+                     ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for c in counts.iter().filter(|c| c.hits > 0) {
+            stmt.execute(params![
+                c.plugin,
+                c.data_type,
+                c.target,
+                c.requester,
+                normalize_ts(&c.first_at, "first_at")?,
+                normalize_ts(&c.last_at, "last_at")?,
+                to_i64(c.hits),
+                to_i64(c.bytes),
+            ])?;
+            written += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(written)
+}
+
+/// Cache hits recorded for the filter's plugin, data type and target (`limit` ignored):
+/// the sum of the written counts.
+pub fn hit_total(conn: &Connection, filter: &AuditFilter) -> Result<u64, StoreError> {
+    let (where_sql, args) = where_clause(filter);
+    let n: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT coalesce(sum(hits), 0) FROM collection_hits{where_sql}"
+        ))?
+        .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -171,6 +171,8 @@ pub struct JobFilter {
     pub state: Option<JobState>,
     /// Only for this device.
     pub device: Option<String>,
+    /// Only those started by this API key.
+    pub principal: Option<String>,
     /// At most this many.
     pub limit: u32,
     /// After skipping this many.
@@ -348,6 +350,7 @@ fn where_clause(f: &JobFilter) -> (String, Vec<SqlValue>) {
         ("plugin = ?", f.plugin.clone()),
         ("state = ?", f.state.map(|s| s.as_str().to_owned())),
         ("device = ?", f.device.clone()),
+        ("principal = ?", f.principal.clone()),
     ] {
         if let Some(v) = value {
             clauses.push(column);

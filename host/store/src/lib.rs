@@ -26,6 +26,7 @@ pub mod documents;
 mod error;
 pub mod jobs;
 pub mod migrations;
+pub mod operations;
 pub mod snapshots;
 
 use std::path::Path;
@@ -45,6 +46,10 @@ pub const DEFAULT_POOL_SIZE: u32 = 8;
 
 /// How long a statement waits for a competing writer before failing with `SQLITE_BUSY`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The WAL file is truncated to at most this size after each checkpoint
+/// (`journal_size_limit`), so one burst of writes does not leave a large file behind.
+pub const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
 /// How long [`Store::call`] / [`Store::with_conn`] wait for a free pooled connection.
 const POOL_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -159,6 +164,23 @@ impl Store {
         f(&mut conn)
     }
 
+    /// Copies the WAL back into the database and truncates it to zero bytes
+    /// (`wal_checkpoint(TRUNCATE)`), on the blocking pool. Without it the WAL only ever grows
+    /// while readers keep a snapshot open; the server calls this periodically.
+    ///
+    /// Returns whether the checkpoint completed (false when a reader or writer kept it from
+    /// finishing: the next one catches up) and the WAL frames it moved.
+    pub async fn checkpoint(&self) -> Result<(bool, i64), StoreError> {
+        self.call(|conn| {
+            let (busy, _log, moved): (i64, i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            Ok((busy == 0, moved))
+        })
+        .await
+    }
+
     /// The migrations recorded in the database, by version. Blocking (see [`Store::with_conn`]).
     pub fn applied_migrations(&self) -> Result<Vec<AppliedMigration>, StoreError> {
         self.with_conn(|conn| migrations::applied(conn))
@@ -182,6 +204,9 @@ fn configure_conn(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update_and_check(None, "journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES, |_| {
+        Ok(())
+    })?;
     // Set per connection as well (cheap, a no-op when already WAL) so a database switched back
     // by an external tool still runs in WAL under this pool.
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;

@@ -1,7 +1,9 @@
 //! `POST /{hostname}/{container}/exec`: `docker exec` with the command as argv (a JSON array
 //! in the body, or the Python original's `command` query string split with shell-word rules),
 //! never through a remote shell. Exit 125 → 404 (container missing or not running),
-//! 126/127 → 400 (not executable / not found), other non-zero → 200 with `success: false`.
+//! 126/127 → 400 with docker's own reason (not executable, bad workdir, not found; an
+//! argument list the kernel refuses is 413), docker unable to reach its daemon → 503, any
+//! other non-zero exit of the command → 200 with `success: false`.
 
 use infrastructor_sdk::prelude::*;
 use serde::Deserialize;
@@ -86,25 +88,14 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let argv_refs: Vec<&str> = argv.iter().map(String::as_str).collect();
     let out = ssh::exec(hostname, &argv_refs, None, Duration::from_secs(timeout))?;
     let stderr = out.stderr_str().into_owned();
-    match out.exit_code {
-        125 => return Err(failure("exec", container, 125, &stderr).into_not_found(container)),
-        126 => {
-            return Err(Error::bad_request(format!(
-                "{}: not executable in {container}: {}",
-                command[0],
-                stderr.trim()
-            )));
-        }
-        127 => {
-            return Err(Error::bad_request(format!(
-                "{}: command not found in {container}",
-                command[0]
-            )));
-        }
-        1 if is_daemon_refusal(&stderr) => {
-            return Err(failure("exec", container, 1, &stderr).into_not_found(container));
-        }
-        _ => {}
+    if let Some(e) = exec_failure(
+        &command[0],
+        container,
+        out.exit_code,
+        &out.stdout_str(),
+        &stderr,
+    ) {
+        return Err(e);
     }
     Ok(Json(json!({
         "action": "exec",
@@ -118,6 +109,73 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
         "execution_time": out.duration.as_secs_f64(),
     }))
     .into())
+}
+
+/// The error for an exec that did not run the command: docker's own failures (exit 125,
+/// 126, 127, or 1 from a daemon that refused or could not be reached), each with what
+/// docker said — on stdout for 126/127, where docker prints the runtime's reason. `None`
+/// when the command ran (whatever its exit status).
+fn exec_failure(
+    program: &str,
+    container: &str,
+    exit_code: i32,
+    stdout: &str,
+    stderr: &str,
+) -> Option<Error> {
+    let said = || {
+        let text = [stderr.trim(), stdout.trim()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut text = text.replace('\n', " ");
+        if text.len() > 1024 {
+            let mut end = 1024;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        if text.is_empty() {
+            "docker gave no reason".to_owned()
+        } else {
+            text
+        }
+    };
+    match exit_code {
+        125 => Some(failure("exec", container, 125, stderr).into_not_found(container)),
+        126 | 127
+            if said()
+                .to_ascii_lowercase()
+                .contains("argument list too long") =>
+        {
+            Some(Error::too_large(format!(
+                "the command line is too long for {container}: {}",
+                said()
+            )))
+        }
+        126 => Some(Error::bad_request(format!(
+            "{program} could not be started in {container}: {}",
+            said()
+        ))),
+        127 => Some(Error::bad_request(format!(
+            "{program}: command not found in {container}: {}",
+            said()
+        ))),
+        1 if is_daemon_unreachable(stderr) => Some(failure("exec", container, 1, stderr)),
+        1 if is_daemon_refusal(stderr) => {
+            Some(failure("exec", container, 1, stderr).into_not_found(container))
+        }
+        _ => None,
+    }
+}
+
+/// docker could not reach its daemon (down, or no permission on its socket): the command
+/// never started.
+fn is_daemon_unreachable(stderr: &str) -> bool {
+    let s = stderr.to_ascii_lowercase();
+    s.contains("cannot connect to the docker daemon")
+        || s.contains("while trying to connect to the docker daemon socket")
 }
 
 /// Old docker clients exit 1 (not 125) when the daemon refuses the exec itself.
@@ -162,6 +220,47 @@ mod tests {
             "^[A-Za-z_][A-Za-z0-9_]{0,127}$"
         );
         assert_eq!(p["env"]["additionalProperties"]["maxLength"], 4096, "{s}");
+    }
+
+    #[test]
+    fn docker_failures_keep_dockers_reason() {
+        let missing = exec_failure(
+            "nope",
+            "web",
+            127,
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: \"nope\": executable file not found in $PATH: unknown\n",
+            "",
+        )
+        .expect("failure");
+        assert_eq!(missing.status(), 400);
+        assert!(
+            missing.message().contains("executable file not found"),
+            "{missing}"
+        );
+        let workdir = exec_failure(
+            "ls",
+            "web",
+            126,
+            "OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd (\"/nowhere\") set in config.json failed: no such file or directory: unknown\n",
+            "",
+        )
+        .expect("failure");
+        assert!(workdir.message().contains("chdir to cwd"), "{workdir}");
+        assert_ne!(missing.message(), workdir.message());
+        let daemon = exec_failure(
+            "ls",
+            "web",
+            1,
+            "",
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n",
+        )
+        .expect("failure");
+        assert_eq!(daemon.status(), 503);
+        let long =
+            exec_failure("echo", "web", 126, "", "sh: Argument list too long\n").expect("failure");
+        assert_eq!(long.status(), 413);
+        assert!(exec_failure("false", "web", 1, "", "").is_none());
+        assert!(exec_failure("sh", "web", 3, "", "boom").is_none());
     }
 
     #[test]

@@ -264,6 +264,32 @@ fn changed_fields(wanted: DeviceFields, changes: &serde_json::Map<String, Value>
     }
 }
 
+/// Writes `fields` through `write`. An identity file the server refuses (missing, outside
+/// the allowed key directories, not a regular file: the registry's 422) is left out rather
+/// than failing the host, and `warnings` says why: the device then uses the configured keys
+/// (a new one), or keeps its own (an update). `changes` loses the field too.
+fn without_refused_key<T>(
+    fields: &DeviceFields,
+    changes: &mut Value,
+    warnings: &mut Vec<String>,
+    write: impl Fn(&DeviceFields) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match write(fields) {
+        Err(Error::Invalid(m)) if m.starts_with("ssh_identity_file:") => {
+            let fewer = DeviceFields {
+                ssh_identity_file: None,
+                ..fields.clone()
+            };
+            warnings.push(format!("{m}; imported without it"));
+            if let Some(map) = changes.as_object_mut() {
+                map.remove("ssh_identity_file");
+            }
+            write(&fewer)
+        }
+        other => other,
+    }
+}
+
 /// What happened to one host.
 fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
     let mut result = json!({
@@ -276,6 +302,7 @@ fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
         "changes": {},
         "warnings": host.warnings,
     });
+    let mut key_warnings = Vec::new();
     let outcome: Result<(&str, Option<Device>, Value), Error> = (|| {
         let existing = registry::get(&host.hostname)?;
         match existing {
@@ -289,7 +316,9 @@ fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
                 if req.dry_run {
                     return Ok(("would_create", None, changes));
                 }
-                let device = registry::create(&fields)?;
+                let device = without_refused_key(&fields, &mut changes, &mut key_warnings, |f| {
+                    registry::create(f)
+                })?;
                 queue_probe(&device);
                 Ok(("created", Some(device), changes))
             }
@@ -315,11 +344,20 @@ fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
                 if req.dry_run {
                     return Ok(("would_update", Some(device), Value::Object(changes)));
                 }
-                let updated = registry::update(&host.hostname, &changed_fields(wanted, &changes))?;
-                Ok(("updated", Some(updated), Value::Object(changes)))
+                let fields = changed_fields(wanted, &changes);
+                let mut changes = Value::Object(changes);
+                let updated = without_refused_key(&fields, &mut changes, &mut key_warnings, |f| {
+                    registry::update(&host.hostname, f)
+                })?;
+                Ok(("updated", Some(updated), changes))
             }
         }
     })();
+    if !key_warnings.is_empty()
+        && let Some(list) = result["warnings"].as_array_mut()
+    {
+        list.extend(key_warnings.into_iter().map(Value::from));
+    }
     match outcome {
         Ok((action, device, changes)) => {
             result["action"] = json!(action);

@@ -126,6 +126,11 @@ pub fn app() -> App {
         .route(
             Route::delete("/{hostname}", "delete_device")
                 .summary("Delete a device and its history")
+                .description(
+                    "Removes the device with its snapshots, collection audit and plugin \
+                     records. Needs an `admin` key: the history cannot be brought back.",
+                )
+                .scope(Scope::Admin)
                 .param(hostname()),
             reg::delete,
         )

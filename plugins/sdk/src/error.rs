@@ -26,11 +26,16 @@ pub enum Error {
     Internal(String),
     /// A remote command ran and failed; the message summarises its stderr (502).
     Upstream(String),
+    /// A value is well-formed but refused; the message starts with the field it names (422).
+    Invalid(String),
+    /// Something the request asks for is larger than the server allows: a command line, an
+    /// upload (413).
+    TooLarge(String),
 }
 
 impl Error {
     /// Every kind name, in WIT order, as [`Error::kind`] returns them.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 10] = [
         "not_found",
         "bad_request",
         "conflict",
@@ -39,6 +44,8 @@ impl Error {
         "forbidden",
         "internal",
         "upstream",
+        "invalid",
+        "too_large",
     ];
 
     /// A [`Error::NotFound`] (404).
@@ -81,6 +88,16 @@ impl Error {
         Self::Upstream(message.into())
     }
 
+    /// An [`Error::Invalid`] (422) for `field`: the message reads `field: message`.
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::Invalid(format!("{field}: {message}"))
+    }
+
+    /// An [`Error::TooLarge`] (413).
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::TooLarge(message.into())
+    }
+
     /// Builds an error from its kind name (`"not_found"`, `"bad_request"`… as in
     /// [`Error::KINDS`]; `-` is accepted for `_`). `None` for an unknown kind.
     pub fn from_kind(kind: &str, message: impl Into<String>) -> Option<Self> {
@@ -94,6 +111,8 @@ impl Error {
             "forbidden" => Self::Forbidden(message),
             "internal" => Self::Internal(message),
             "upstream" => Self::Upstream(message),
+            "invalid" => Self::Invalid(message),
+            "too_large" => Self::TooLarge(message),
             _ => return None,
         })
     }
@@ -109,6 +128,8 @@ impl Error {
             Self::Forbidden(_) => "forbidden",
             Self::Internal(_) => "internal",
             Self::Upstream(_) => "upstream",
+            Self::Invalid(_) => "invalid",
+            Self::TooLarge(_) => "too_large",
         }
     }
 
@@ -123,6 +144,8 @@ impl Error {
             Self::Forbidden(_) => 403,
             Self::Internal(_) => 500,
             Self::Upstream(_) => 502,
+            Self::Invalid(_) => 422,
+            Self::TooLarge(_) => 413,
         }
     }
 
@@ -136,7 +159,9 @@ impl Error {
             | Self::Timeout(m)
             | Self::Forbidden(m)
             | Self::Internal(m)
-            | Self::Upstream(m) => m,
+            | Self::Upstream(m)
+            | Self::Invalid(m)
+            | Self::TooLarge(m) => m,
         }
     }
 }
@@ -152,6 +177,8 @@ impl fmt::Display for Error {
             Self::Forbidden(_) => "forbidden",
             Self::Internal(_) => "internal error",
             Self::Upstream(_) => "upstream error",
+            Self::Invalid(_) => "invalid",
+            Self::TooLarge(_) => "too large",
         };
         write!(f, "{label}: {}", self.message())
     }
@@ -179,6 +206,8 @@ impl From<WitError> for Error {
             WitError::Forbidden(m) => Self::Forbidden(m),
             WitError::Internal(m) => Self::Internal(m),
             WitError::Upstream(m) => Self::Upstream(m),
+            WitError::Invalid(m) => Self::Invalid(m),
+            WitError::TooLarge(m) => Self::TooLarge(m),
         }
     }
 }
@@ -194,6 +223,8 @@ impl From<Error> for WitError {
             Error::Forbidden(m) => Self::Forbidden(m),
             Error::Internal(m) => Self::Internal(m),
             Error::Upstream(m) => Self::Upstream(m),
+            Error::Invalid(m) => Self::Invalid(m),
+            Error::TooLarge(m) => Self::TooLarge(m),
         }
     }
 }
@@ -204,7 +235,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_and_map_to_statuses() {
-        let statuses = [404, 400, 409, 503, 504, 403, 500, 502];
+        let statuses = [404, 400, 409, 503, 504, 403, 500, 502, 422, 413];
         for (kind, status) in Error::KINDS.iter().zip(statuses) {
             let e = Error::from_kind(kind, "m").expect("known kind");
             assert_eq!(e.kind(), *kind);

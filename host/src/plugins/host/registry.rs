@@ -102,6 +102,38 @@ fn apply_last_seen(
 }
 
 impl InstanceState {
+    /// Refuses (422 naming the field) an identity file that could never be used: outside the
+    /// allowed key directories, not a regular file, larger than 64 KiB. Checked on a
+    /// blocking thread, the file opened without blocking (a FIFO never stalls).
+    fn check_identity_field(
+        &self,
+        change: &FieldsChange,
+    ) -> impl Future<Output = Result<(), WitError>> + Send + 'static {
+        let path = change.fields.ssh_identity_file.clone().flatten();
+        let dirs = self.services.remote.pool.config().identity_dirs.clone();
+        async move {
+            let Some(path) = path else {
+                return Ok(());
+            };
+            check_identity_file(path, dirs).await
+        }
+    }
+}
+
+/// See [`InstanceState::check_identity_field`].
+async fn check_identity_file(path: String, dirs: Vec<std::path::PathBuf>) -> Result<(), WitError> {
+    {
+        let path = crate::remote::expand_home(std::path::Path::new(&path));
+        let checked = tokio::task::spawn_blocking(move || {
+            infrastructor_ssh::identity::check_identity(&path, &dirs)
+        })
+        .await
+        .map_err(|e| to_wit_error(Fault::internal(e.to_string())))?;
+        checked.map_err(|e| to_wit_error(Fault::invalid("ssh_identity_file", e)))
+    }
+}
+
+impl InstanceState {
     /// Checks `capability`, then runs `f` on a database connection.
     async fn with_registry<T: Send + 'static>(
         &mut self,
@@ -153,6 +185,10 @@ impl registry::Host for InstanceState {
         fields: registry::DeviceFields,
     ) -> Result<registry::Device, WitError> {
         let change = from_wit_fields(fields).map_err(to_wit_error)?;
+        self.granter()
+            .require(&Capability::RegistryWrite)
+            .map_err(to_wit_error)?;
+        self.check_identity_field(&change).await?;
         self.with_registry(Capability::RegistryWrite, move |c| {
             let device = devices::create(c, change.fields)?;
             apply_last_seen(c, device, change.last_seen)
@@ -167,6 +203,10 @@ impl registry::Host for InstanceState {
         fields: registry::DeviceFields,
     ) -> Result<registry::Device, WitError> {
         let change = from_wit_fields(fields).map_err(to_wit_error)?;
+        self.granter()
+            .require(&Capability::RegistryWrite)
+            .map_err(to_wit_error)?;
+        self.check_identity_field(&change).await?;
         self.with_registry(Capability::RegistryWrite, move |c| {
             let device = devices::update(c, &hostname, change.fields)?;
             apply_last_seen(c, device, change.last_seen)

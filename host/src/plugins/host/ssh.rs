@@ -42,9 +42,10 @@ impl InstanceState {
         timeout_ms: u32,
     ) -> Result<ssh::ExecOutput, WitError> {
         let remote = self.services.remote.clone();
+        let hosts = self.call.hosts;
         self.timed(async move {
             remote
-                .exec(&target, &command, stdin.as_deref(), timeout_ms)
+                .exec(&target, &command, stdin.as_deref(), timeout_ms, hosts)
                 .await
         })
         .await
@@ -95,12 +96,13 @@ impl ssh::Host for InstanceState {
                 .map_err(to_wit_error)?,
         );
         let remote = self.services.remote.clone();
+        let hosts = self.call.hosts;
         let runs = futures::stream::iter(targets)
             .map(|target| {
                 let (remote, command) = (remote.clone(), command.clone());
                 async move {
                     remote
-                        .exec(&target, &command, None, timeout_ms)
+                        .exec(&target, &command, None, timeout_ms, hosts)
                         .await
                         .map(output_to_wit)
                         .map_err(|e| to_wit_error(e.into()))
@@ -125,6 +127,7 @@ impl ssh::Host for InstanceState {
             .command(command_from_wit(sink.command))
             .map_err(to_wit_error)?;
         let remote = self.services.remote.clone();
+        let hosts = self.call.hosts;
         let job = self.job.clone();
         let total = options.expected_bytes;
         let message = format!("{} → {}", source.target, sink.target);
@@ -140,6 +143,7 @@ impl ssh::Host for InstanceState {
                         (&source.target, &from),
                         (&sink.target, &to),
                         options.timeout_ms,
+                        hosts,
                         on_bytes,
                     )
                     .await
@@ -171,9 +175,10 @@ impl ssh::Host for InstanceState {
             )));
         };
         let remote: Arc<crate::remote::Remote> = self.services.remote.clone();
+        let hosts = self.call.hosts;
         self.timed(async move {
             remote
-                .exec_streamed_body(&target, &command, body, timeout_ms)
+                .exec_streamed_body(&target, &command, body, timeout_ms, hosts)
                 .await
         })
         .await

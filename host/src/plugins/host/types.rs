@@ -19,6 +19,8 @@ pub fn to_wit_error(f: Fault) -> WitError {
         FaultKind::Forbidden => WitError::Forbidden(m),
         FaultKind::Internal => WitError::Internal(m),
         FaultKind::Upstream => WitError::Upstream(m),
+        FaultKind::Invalid => WitError::Invalid(m),
+        FaultKind::TooLarge => WitError::TooLarge(m),
     }
 }
 
@@ -33,6 +35,8 @@ pub fn from_wit_error(e: WitError) -> Fault {
         WitError::Forbidden(m) => (FaultKind::Forbidden, m),
         WitError::Internal(m) => (FaultKind::Internal, m),
         WitError::Upstream(m) => (FaultKind::Upstream, m),
+        WitError::Invalid(m) => (FaultKind::Invalid, m),
+        WitError::TooLarge(m) => (FaultKind::TooLarge, m),
     };
     Fault::new(kind, m)
 }

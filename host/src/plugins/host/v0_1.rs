@@ -32,6 +32,8 @@ fn err_down(e: v2::WitError) -> v1::WitError {
         v2::WitError::Forbidden(m) => v1::WitError::Forbidden(m),
         v2::WitError::Internal(m) => v1::WitError::Internal(m),
         v2::WitError::Upstream(m) => v1::WitError::Upstream(m),
+        // 0.1.0 has neither kind: the closest it can carry on is a bad request (400).
+        v2::WitError::Invalid(m) | v2::WitError::TooLarge(m) => v1::WitError::BadRequest(m),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The unified collector: remote steps run over SSH, handed to a parser (the plugin's own, in
 //! a separate instance, supplied by the caller as a callback), cached by the full key, shared
-//! by concurrent identical requests (single-flight), persisted as snapshots, and audited (hits
-//! included).
+//! by concurrent identical requests (single-flight), persisted as snapshots, and audited:
+//! a row for every remote run and every failure, cache hits counted in memory and written
+//! as aggregates ([`hits`]).
 //!
 //! The collector knows nothing of plugins or their API: its caller (the plugin runtime) has
 //! checked the steps against the plugin's grants and resolved scripts into commands.
@@ -17,6 +18,8 @@ use tokio::sync::OnceCell;
 
 use crate::fault::{Fault, FaultKind};
 use crate::remote::Remote;
+
+pub mod hits;
 
 /// A collection's answer.
 #[derive(Debug, Clone)]
@@ -104,6 +107,7 @@ pub struct Collector {
     cache: Mutex<HashMap<String, Fresh>>,
     inflight: Mutex<HashMap<String, Flight>>,
     capacity: usize,
+    hits: hits::HitTally,
 }
 
 /// What to collect.
@@ -126,6 +130,8 @@ pub struct Request {
     pub force_refresh: bool,
     /// Who asked (the audit row's requester).
     pub requester: Option<String>,
+    /// What the caller may do with an unregistered host.
+    pub hosts: crate::remote::HostAccess,
 }
 
 fn encode(part: &str) -> String {
@@ -177,6 +183,7 @@ impl Collector {
             cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            hits: hits::HitTally::default(),
         }
     }
 
@@ -247,11 +254,70 @@ impl Collector {
                 (result, !ran)
             }
         };
+        match &result {
+            Ok(fresh) if cache_hit => self.count_hit(&request, &started_at, fresh.data.len()),
+            _ => {
+                self.audit(&request, &key, started_at, started, cache_hit, &result)
+                    .await
+            }
+        }
+        let fresh = result?;
+        Ok(Outcome {
+            data: fresh.data,
+            cache_key: key,
+            collected_at: fresh.collected_at,
+            duration_ms: fresh.duration_ms,
+            cache_hit,
+        })
+    }
+
+    /// Counts a cache hit (or a join of a run already in flight) in memory; a full tally is
+    /// written in the background.
+    fn count_hit(&self, request: &Request, at: &str, bytes: usize) {
+        let full = self.hits.count(hits::Hit {
+            plugin: &request.plugin,
+            data_type: &request.data_type,
+            target: &request.target,
+            requester: request.requester.as_deref(),
+            at,
+            bytes: bytes as u64,
+        });
+        if let Some(counts) = full {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = hits::write(&store, counts).await {
+                    tracing::warn!(error = %e, "cannot write cache hit counts");
+                }
+            });
+        }
+    }
+
+    /// Writes the hits counted so far (periodically, and at shutdown); returns the rows.
+    pub async fn flush_hits(&self) -> usize {
+        match hits::write(&self.store, self.hits.take()).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot write cache hit counts");
+                0
+            }
+        }
+    }
+
+    /// The audit row of a remote run or a failure.
+    async fn audit(
+        &self,
+        request: &Request,
+        key: &str,
+        started_at: String,
+        started: Instant,
+        cache_hit: bool,
+        result: &Result<Fresh, CollectError>,
+    ) {
         let entry = audit::AuditEntry {
             plugin: request.plugin.clone(),
             data_type: request.data_type.clone(),
             target: request.target.clone(),
-            cache_key: key.clone(),
+            cache_key: key.to_owned(),
             started_at: Some(started_at),
             duration_ms: started.elapsed().as_millis() as u64,
             cache_hit,
@@ -268,14 +334,6 @@ impl Collector {
         if let Err(e) = self.store.call(move |c| audit::insert(c, &entry)).await {
             tracing::warn!(error = %e, "cannot write collection audit row");
         }
-        let fresh = result?;
-        Ok(Outcome {
-            data: fresh.data,
-            cache_key: key,
-            collected_at: fresh.collected_at,
-            duration_ms: fresh.duration_ms,
-            cache_hit,
-        })
     }
 
     /// One real collection: steps in parallel over the pooled connection, parse, persist.
@@ -286,7 +344,11 @@ impl Collector {
     {
         let started = Instant::now();
         let remote = |e| CollectError::Remote(Fault::from(e));
-        let target = self.remote.resolve(&request.target).await.map_err(remote)?;
+        let target = self
+            .remote
+            .resolve(&request.target, request.hosts)
+            .await
+            .map_err(remote)?;
         let runs = request.steps.iter().map(|step| {
             let target = target.clone();
             async move {
