@@ -7,6 +7,7 @@ mod devices;
 mod devices_host_facts;
 mod devices_import;
 mod grants;
+mod hostile;
 mod jobs;
 mod openapi;
 mod plugin_versions;
