@@ -8,6 +8,7 @@ mod devices_host_facts;
 mod devices_import;
 mod edge_limits;
 mod grants;
+mod hostile;
 mod jobs;
 mod openapi;
 mod plugin_versions;

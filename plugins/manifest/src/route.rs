@@ -155,6 +155,11 @@ impl Param {
                 "{at}: min_length/max_length/pattern need a string parameter"
             ));
         }
+        for bound in [self.minimum, self.maximum].into_iter().flatten() {
+            if !bound.is_finite() {
+                out.push(format!("{at}: minimum/maximum must be finite, not {bound}"));
+            }
+        }
         if let (Some(lo), Some(hi)) = (self.minimum, self.maximum)
             && lo > hi
         {
@@ -389,4 +394,26 @@ pub fn normalise_template(path: &str) -> String {
         .map(|seg| if seg.starts_with('{') { "{}" } else { seg })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (property tests): with integer bounds compared exactly, a bound must be a
+    /// number: the rules refuse NaN and infinite bounds.
+    #[test]
+    fn bounds_must_be_finite() {
+        let mut p = Param::new("n", ParamLocation::Query);
+        p.kind = ParamKind::Integer;
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            p.maximum = Some(bad);
+            let mut problems = Vec::new();
+            p.problems("/r", &mut problems);
+            assert!(
+                problems.iter().any(|m| m.contains("must be finite")),
+                "{bad}: {problems:?}"
+            );
+        }
+    }
 }

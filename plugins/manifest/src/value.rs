@@ -71,7 +71,25 @@ pub fn bounded(param: &Param, raw: &str) -> Result<String, String> {
                 return Err(format!("must be at most {max} characters long"));
             }
         }
-        ParamKind::Integer | ParamKind::Number => {
+        ParamKind::Integer => {
+            // Compared exactly, against the bounds' integer parts: an integer beyond 2^53 has
+            // no exact f64, so `n as f64 <= max` would let `max + 1` through.
+            let n = value
+                .parse::<i64>()
+                .map(i128::from)
+                .map_err(|_| format!("must be an integer, got `{}`", shorten(raw)))?;
+            if let Some(min) = param.minimum
+                && n < min.ceil() as i128
+            {
+                return Err(format!("must be ≥ {min}"));
+            }
+            if let Some(max) = param.maximum
+                && n > max.floor() as i128
+            {
+                return Err(format!("must be ≤ {max}"));
+            }
+        }
+        ParamKind::Number => {
             let n: f64 = value.parse().unwrap_or(f64::NAN);
             if let Some(min) = param.minimum
                 && n < min
@@ -148,5 +166,22 @@ mod tests {
         assert!(check(&s, "c").is_err());
         assert_eq!(check(&s, "bb"), Ok("bb".into()));
         assert!(check_pattern("").is_err());
+    }
+
+    /// Regression (property tests): integers were compared with their bounds as f64, so
+    /// 2^53 + 1 passed a maximum of 2^53 (both are the same f64).
+    #[test]
+    fn integer_bounds_are_exact_beyond_2_pow_53() {
+        let mut p = Param::new("n", ParamLocation::Query);
+        p.kind = ParamKind::Integer;
+        let two_53: i64 = 1 << 53;
+        p.maximum = Some(two_53 as f64);
+        assert_eq!(check(&p, &two_53.to_string()), Ok(two_53.to_string()));
+        assert!(check(&p, &(two_53 + 1).to_string()).is_err());
+        p.maximum = None;
+        p.minimum = Some(-(two_53 as f64));
+        assert!(check(&p, &(-two_53 - 1).to_string()).is_err());
+        p.minimum = Some(i64::MIN as f64);
+        assert_eq!(check(&p, &i64::MIN.to_string()), Ok(i64::MIN.to_string()));
     }
 }

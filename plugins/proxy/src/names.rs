@@ -100,7 +100,10 @@ pub fn sample_candidates(name: &str) -> Result<Vec<String>, Error> {
         }
         return Ok(vec![name.to_owned()]);
     }
-    if !is_service(name) && !name.starts_with('_') {
+    // `_template` and other `_` names are not services; they must still be plain file
+    // names (no `/`), as the file names built from them are read from the confs directory.
+    let underscored = name.starts_with('_') && is_plain_file_name(name);
+    if !is_service(name) && !underscored {
         return Err(Error::bad_request(format!(
             "`{name}` is not a service name"
         )));
@@ -130,6 +133,20 @@ pub fn config_dir(dir: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (property tests): a name starting with `_` skipped every check, so
+    /// `_/../x` became the sample file `_/../x.subdomain.conf.sample`.
+    #[test]
+    fn underscored_sample_names_are_plain_file_names() {
+        for bad in ["_/", "_/../../etc/x", "_a b", "_\n"] {
+            assert!(sample_candidates(bad).is_err(), "{bad:?}");
+        }
+        let template = sample_candidates("_template").expect("the template");
+        assert!(
+            template.iter().all(|c| c.starts_with("_template.")),
+            "{template:?}"
+        );
+    }
 
     #[test]
     fn service_names() {

@@ -235,11 +235,9 @@ pub fn parse_proc_stat(text: &str) -> Result<ProcStat, ParseError> {
 /// CPU use between sample `before` and sample `after` of the same counters. `None` when no
 /// CPU time elapsed or a counter went backwards (a reboot or CPU hot-plug in between).
 pub fn cpu_usage(before: &CpuTimes, after: &CpuTimes) -> Option<CpuUsage> {
-    let d = |a: u64, b: u64| b.checked_sub(a);
-    let elapsed = d(before.total(), after.total())?;
-    if elapsed == 0 {
-        return None;
-    }
+    // Each counter's delta, summed in u128: counters near u64::MAX (a corrupt or hostile
+    // sample) neither overflow nor saturate, so every share stays within 0–100 %.
+    let d = |a: u64, b: u64| b.checked_sub(a).map(u128::from);
     let idle = d(before.idle, after.idle)?;
     let iowait = d(before.iowait, after.iowait)?;
     let user = d(before.user, after.user)? + d(before.nice, after.nice)?;
@@ -247,9 +245,13 @@ pub fn cpu_usage(before: &CpuTimes, after: &CpuTimes) -> Option<CpuUsage> {
         + d(before.irq, after.irq)?
         + d(before.softirq, after.softirq)?;
     let steal = d(before.steal, after.steal)?;
-    let pct = |v: u64| (v as f64 * 10_000.0 / elapsed as f64).round() / 100.0;
+    let elapsed = user + system + idle + iowait + steal;
+    if elapsed == 0 {
+        return None;
+    }
+    let pct = |v: u128| (v as f64 * 10_000.0 / elapsed as f64).round() / 100.0;
     Some(CpuUsage {
-        total: pct(elapsed.saturating_sub(idle + iowait)),
+        total: pct(elapsed - idle - iowait),
         user: pct(user),
         system: pct(system),
         idle: pct(idle),
@@ -274,6 +276,25 @@ pub fn per_cpu_usage(before: &ProcStat, after: &ProcStat) -> Vec<(u32, CpuUsage)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (property tests): counters near `u64::MAX` overflowed the sums of deltas
+    /// (a panic in debug builds, shares over 100 % in release).
+    #[test]
+    fn cpu_usage_of_huge_counters_stays_a_share() {
+        let before = CpuTimes::default();
+        let after = CpuTimes {
+            idle: u64::MAX,
+            iowait: u64::MAX,
+            user: u64::MAX,
+            nice: u64::MAX,
+            ..CpuTimes::default()
+        };
+        let u = cpu_usage(&before, &after).expect("time elapsed");
+        assert_eq!(
+            (u.user, u.idle, u.iowait, u.total),
+            (50.0, 25.0, 25.0, 50.0)
+        );
+    }
     use crate::parse::fixture;
 
     #[test]

@@ -10,7 +10,7 @@
 //! evaluated without a connection: they are skipped with a warning. `Include` is resolved
 //! through a caller-supplied loader (the caller decides what a path means, e.g. relative to
 //! the import directory), in place and in the including block's context, as ssh does,
-//! at most [`MAX_INCLUDE_DEPTH`] levels deep.
+//! at most [`MAX_INCLUDE_DEPTH`] levels deep and [`MAX_INCLUDED_FILES`] files in all.
 
 use std::fmt::Display;
 
@@ -20,6 +20,11 @@ use super::ParseError;
 
 /// OpenSSH's `READCONF_MAX_DEPTH`.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// At most this many included files read in one import (counting each time a file is read
+/// again): with [`MAX_INCLUDE_DEPTH`] levels, files that each include the next level a few
+/// times would otherwise make an exponential number of reads.
+pub const MAX_INCLUDED_FILES: usize = 1_000;
 
 /// At most this many `Host` lines (across included files): resolving is aliases × blocks.
 pub const MAX_HOST_LINES: usize = 10_000;
@@ -111,6 +116,8 @@ struct Flat {
     decls: Vec<HostDecl>,
     includes: Vec<IncludeDirective>,
     warnings: Vec<String>,
+    /// Included files read so far (see [`MAX_INCLUDED_FILES`]).
+    files_read: usize,
 }
 
 type Loader<'a> = dyn FnMut(&str) -> Result<Vec<IncludedFile>, String> + 'a;
@@ -273,13 +280,27 @@ fn read_file(
                         format!("Include nested more than {MAX_INCLUDE_DEPTH} levels deep"),
                     ));
                 }
+                let too_many = || {
+                    ParseError::at(
+                        &command,
+                        line_no,
+                        format!("more than {MAX_INCLUDED_FILES} included files read"),
+                    )
+                };
                 let mut files = Vec::new();
                 for path in &args {
+                    if flat.files_read + files.len() >= MAX_INCLUDED_FILES {
+                        return Err(too_many());
+                    }
                     files.extend(load(path).map_err(|e| {
                         ParseError::at(&command, line_no, format!("Include `{path}`: {e}"))
                     })?);
                 }
                 for f in files {
+                    flat.files_read += 1;
+                    if flat.files_read > MAX_INCLUDED_FILES {
+                        return Err(too_many());
+                    }
                     read_file(&f.text, &f.name, &current, depth + 1, loader, flat)?;
                 }
                 block = None;
@@ -393,6 +414,7 @@ fn resolve(flat: Flat) -> SshConfigImport {
         decls,
         includes,
         mut warnings,
+        files_read: _,
     } = flat;
     let mut hosts: Vec<SshHost> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();

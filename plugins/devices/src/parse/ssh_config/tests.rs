@@ -474,3 +474,30 @@ fn wildcard_matching() {
     let many = "Host h\n".repeat(MAX_HOST_LINES + 1);
     assert!(parse_ssh_config(&many).is_err());
 }
+
+/// Regression (property tests): files that each include the next level twice, 15 levels
+/// deep, were read 2^15 times; more than [`MAX_INCLUDED_FILES`] reads is now an error.
+#[test]
+fn include_bombs_are_refused() {
+    let mut reads = 0usize;
+    let out = parse_ssh_config_with_includes("Host a\nInclude 0 0\n", |path: &str| {
+        reads += 1;
+        let k: usize = path.parse().map_err(|_| format!("no file {path}"))?;
+        let text = if k >= 15 {
+            "User leaf\n".to_string()
+        } else {
+            format!("Include {0} {0}\n", k + 1)
+        };
+        Ok::<_, String>(vec![IncludedFile {
+            name: path.to_string(),
+            text,
+        }])
+    });
+    let err = out.expect_err("an include bomb").to_string();
+    assert!(err.contains("included files read"), "{err}");
+    // A file loaded at each level may still wait to be read when the limit is hit.
+    assert!(
+        reads <= MAX_INCLUDED_FILES + MAX_INCLUDE_DEPTH,
+        "{reads} reads"
+    );
+}
