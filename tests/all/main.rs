@@ -14,6 +14,7 @@ mod proxy;
 mod routing;
 mod sandbox;
 mod ssh;
+mod sweep;
 mod testbed;
 mod vms;
 mod zfs;
