@@ -119,9 +119,8 @@ fn error_headers(status: u16) -> Option<Value> {
     }
 }
 
-/// True when a value of `p` can fail the host's validation with 422: every declared
-/// parameter can (it may be given twice), so this is true for all of them; kept as one
-/// place to say so.
+/// True when the host's parameter validation can answer 422: any declared parameter can
+/// fail it (a value given twice is refused, whatever its type).
 fn params_can_fail(params: &[ParamSpec]) -> bool {
     !params.is_empty()
 }

@@ -30,7 +30,8 @@ pub fn update_schema() -> Value {
 
 /// A host name or IPv4 address as [`valid_address`] takes it: dot-separated labels of 1 to
 /// 63 letters, digits, `-` and `_`, neither starting nor ending with `-` (with `maxLength`
-/// 253; an IPv6 address is the schema's other choice, `format: ipv6`).
+/// 253; an IPv6 address is the schema's other choice, `format: ipv6`, whose characters the
+/// host checks with a pattern as it does not check formats).
 const ADDRESS_PATTERN: &str = r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$";
 /// A login name: letters, digits, `.`, `_`, `-` (and a trailing `$` of machine accounts).
 const USERNAME_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,98}\$?$";
@@ -48,7 +49,7 @@ fn device_properties(create: bool) -> Value {
         "ip_address": {"anyOf": [
             {"type": "null"},
             {"type": "string", "maxLength": 253, "pattern": ADDRESS_PATTERN},
-            {"type": "string", "format": "ipv6"},
+            {"type": "string", "format": "ipv6", "pattern": "^[0-9A-Fa-f:.]{2,45}$"},
         ]},
         "ssh_port": {"type": nullable("integer"), "minimum": 1, "maximum": 65535},
         "ssh_username": {"type": nullable("string"), "maxLength": 100, "pattern": USERNAME_PATTERN},
