@@ -16,6 +16,7 @@ mod proxy;
 mod routing;
 mod sandbox;
 mod ssh;
+mod sweep;
 mod testbed;
 mod vms;
 mod zfs;

@@ -10,6 +10,10 @@ use infrastructor_manifest::Quota;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::config::Scope;
+use crate::http::common_views::{
+    DisabledView, LoadedView, PluginBrief, PluginList, PluginView, Status, SystemInfo, schema_of,
+};
 use crate::http::error::ApiError;
 use crate::http::jobs_routes;
 use crate::jobs::view::job_schema;
@@ -29,6 +33,9 @@ pub struct HostRoute {
     pub description: &'static str,
     /// Answered without a token.
     pub public: bool,
+    /// The scope a key needs when the route is not public: every key may call the host's
+    /// routes (`read`); the jobs routes narrow what a non-admin key sees to its own jobs.
+    pub scope: Scope,
     /// Listed in the OpenAPI document.
     pub documented: bool,
     /// Mounted only with `server.debug`.
@@ -88,14 +95,14 @@ const JOB_FILTERS: &[HostParam] = &[
     HostParam {
         name: "device",
         location: "query",
-        description: "Only jobs working on this device.",
-        schema: r#"{"type": "string", "maxLength": 253}"#,
+        description: "Only jobs working on this device (a host name or address).",
+        schema: r#"{"type": "string", "pattern": "^[A-Za-z0-9._:][A-Za-z0-9._:-]{0,252}$"}"#,
     },
     HostParam {
         name: "limit",
         location: "query",
-        description: "Page size.",
-        schema: r#"{"type": "integer", "minimum": 1, "maximum": 500, "default": 50}"#,
+        description: "Page size (0 is read as 1).",
+        schema: r#"{"type": "integer", "minimum": 0, "maximum": 500, "default": 50}"#,
     },
     HostParam {
         name: "offset",
@@ -104,6 +111,25 @@ const JOB_FILTERS: &[HostParam] = &[
         schema: r#"{"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0}"#,
     },
 ];
+
+/// One Server-Sent Event of `GET /api/jobs/{id}/events`, as the document describes each
+/// event of the stream: its kind, its position (for `Last-Event-ID`) and its JSON data.
+fn job_event_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "One event: `state` ({state, at, message?}), `progress` ({done, total, unit, message, at}) or `log` ({level, line, at}), with `id` its position (for `Last-Event-ID`). The stream ends after the final state.",
+        "required": ["event", "id", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": ["state", "progress", "log"]},
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {"type": "object", "required": ["at"]},
+            },
+        },
+    })
+}
 
 const fn per_minute(requests: u32) -> Option<Quota> {
     Some(Quota {
@@ -120,13 +146,14 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "Server status",
         description: "Liveness: always `operational` while the server runs. Public. 60/minute.",
         public: true,
+        scope: Scope::Read,
         documented: true,
         debug_only: false,
         quota: per_minute(60),
         method: "get",
         tag: "common",
         params: &[],
-        response: any_object,
+        response: || ("application/json", schema_of::<Status>()),
         errors: &[],
         handler: || get(status),
     },
@@ -136,13 +163,14 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "Server host and build information",
         description: "Host name, OS, architecture, versions, start-up time, uptime and loaded plugins. 30/minute.",
         public: false,
+        scope: Scope::Read,
         documented: true,
         debug_only: false,
         quota: per_minute(30),
         method: "get",
         tag: "common",
         params: &[],
-        response: any_object,
+        response: || ("application/json", schema_of::<SystemInfo>()),
         errors: &[],
         handler: || get(system_info),
     },
@@ -152,13 +180,14 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "Plugins",
         description: "Every plugin: name, version, plugin API version, mount, enabled, routes, declared and granted capabilities, limits, load time.",
         public: false,
+        scope: Scope::Read,
         documented: true,
         debug_only: false,
         quota: None,
         method: "get",
         tag: "common",
         params: &[],
-        response: any_object,
+        response: || ("application/json", schema_of::<PluginList>()),
         errors: &[],
         handler: || get(plugins),
     },
@@ -168,6 +197,7 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "Jobs",
         description: "Jobs of long-running routes and queued internal routes, newest first, one page at a time; filter by plugin, state and device. Any key may read jobs.",
         public: false,
+        scope: Scope::Read,
         documented: true,
         debug_only: false,
         quota: None,
@@ -184,6 +214,7 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "One job",
         description: "State (queued, running, succeeded, failed, cancelled, interrupted), progress, timings, the result or the error with its code and status, who started it.",
         public: false,
+        scope: Scope::Read,
         documented: true,
         debug_only: false,
         quota: None,
@@ -200,6 +231,7 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "Cancel a job",
         description: "Stops a queued or running job: the plugin's instance is interrupted and every remote process group it started is killed. Needs the scope of the route that started the job. Answers the job once it stopped (at most 5 s).",
         public: false,
+        scope: Scope::Read,
         documented: true,
         debug_only: false,
         quota: None,
@@ -221,13 +253,14 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "Watch a job",
         description: "Server-Sent Events: the job's kept events so far (state changes, progress snapshots, log lines), then live ones until its final state. `Last-Event-ID` resumes.",
         public: false,
+        scope: Scope::Read,
         documented: true,
         debug_only: false,
         quota: None,
         method: "get",
         tag: "jobs",
         params: &[JOB_ID],
-        response: || ("text/event-stream", jobs_routes::events_schema()),
+        response: || ("text/event-stream", job_event_schema()),
         errors: &[(404, "No such job"), (422, "Not a job id")],
         handler: || get(jobs_routes::events),
     },
@@ -237,6 +270,7 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "This API's OpenAPI 3.1 document",
         description: "Generated from the host routes and every loaded plugin's manifest.",
         public: true,
+        scope: Scope::Read,
         documented: false,
         debug_only: false,
         quota: None,
@@ -253,6 +287,7 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         summary: "A sample error",
         description: "Only with `server.debug`: answers a 500 error envelope. 10/minute.",
         public: false,
+        scope: Scope::Read,
         documented: false,
         debug_only: true,
         quota: per_minute(10),
@@ -299,12 +334,12 @@ pub async fn openapi(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 /// `GET /api/status`: `{status: "operational", message, timestamp}`.
-pub async fn status() -> Json<Value> {
-    Json(json!({
-        "status": "operational",
-        "message": "All systems operational",
-        "timestamp": crate::time::now_rfc3339(),
-    }))
+pub async fn status() -> Json<Status> {
+    Json(Status {
+        status: "operational".into(),
+        message: "All systems operational".into(),
+        timestamp: crate::time::now_rfc3339(),
+    })
 }
 
 fn os_name() -> String {
@@ -319,26 +354,33 @@ fn os_name() -> String {
 }
 
 /// `GET /api/system-info`.
-pub async fn system_info(State(state): State<Arc<AppState>>) -> Json<Value> {
+pub async fn system_info(State(state): State<Arc<AppState>>) -> Json<SystemInfo> {
     let uptime = state.started.elapsed().as_secs_f64();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .ok();
-    Json(json!({
-        "hostname": gethostname::gethostname().to_string_lossy(),
-        "platform": std::env::consts::OS,
-        "os": os_name(),
-        "kernel": kernel,
-        "architecture": std::env::consts::ARCH,
-        "app_version": env!("CARGO_PKG_VERSION"),
-        "rust_version": env!("BUILD_RUSTC_VERSION"),
-        "startup_time": state.started_at,
-        "current_time": crate::time::now_rfc3339(),
-        "uptime_seconds": uptime,
-        "plugins": state.plugins.loaded.iter().map(|p| json!({
-            "name": p.manifest.name, "version": p.manifest.version, "mount": format!("/api{}", p.mount)
-        })).collect::<Vec<_>>(),
-    }))
+    Json(SystemInfo {
+        hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        platform: std::env::consts::OS.into(),
+        os: os_name(),
+        kernel,
+        architecture: std::env::consts::ARCH.into(),
+        app_version: env!("CARGO_PKG_VERSION").into(),
+        rust_version: env!("BUILD_RUSTC_VERSION").into(),
+        startup_time: state.started_at.clone(),
+        current_time: crate::time::now_rfc3339(),
+        uptime_seconds: uptime,
+        plugins: state
+            .plugins
+            .loaded
+            .iter()
+            .map(|p| PluginBrief {
+                name: p.manifest.name.clone(),
+                version: p.manifest.version.clone(),
+                mount: format!("/api{}", p.mount),
+            })
+            .collect(),
+    })
 }
 
 /// `GET /api/test-error` (only when `server.debug`): a sample error envelope.
@@ -352,52 +394,22 @@ pub async fn test_error() -> ApiError {
 }
 
 /// `GET /api/plugins`.
-pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<Value> {
-    let mut list: Vec<Value> = state
+pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<PluginList> {
+    let mut list: Vec<PluginView> = state
         .plugins
         .loaded
         .iter()
-        .map(|p| {
-            let m = &p.manifest;
-            json!({
-                "name": m.name,
-                "version": m.version,
-                "api_version": m.api_version,
-                "description": m.description,
-                "enabled": true,
-                "source": p.source,
-                "mount": format!("/api{}", p.mount),
-                "routes": m.routes.iter().map(|r| json!({
-                    "method": r.method,
-                    "path": format!("/api{}{}", p.mount, r.path),
-                    "operation_id": r.operation_id,
-                    "summary": r.summary,
-                    "scope": r.scope.as_str(),
-                    "mutates": r.mutates,
-                    "rate_limit": r.rate_limit.map(|l| l.to_string()),
-                    "internal": r.internal,
-                    "long_running": r.long_running,
-                    "stream_body": r.stream_body,
-                })).collect::<Vec<_>>(),
-                "parsers": m.parsers,
-                "collectors": m.collectors,
-                "capabilities": {
-                    "declared": m.capabilities.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "granted": p.granted,
-                    "effective": p.effective,
-                },
-                "limits": {"memory_limit_mb": p.memory_limit_mb, "timeout_secs": p.timeout_secs},
-                "load_time_ms": p.load_time_ms,
-                "compiled_from_cache": p.from_cache,
-            })
-        })
+        .map(|p| PluginView::Loaded(Box::new(LoadedView::of(p))))
         .collect();
     list.extend(
         state
             .plugins
             .disabled
             .iter()
-            .map(|d| json!({"name": d.name, "enabled": false, "source": d.source, "routes": []})),
+            .map(|d| PluginView::Disabled(DisabledView::of(d))),
     );
-    Json(json!({ "plugins": list, "total": list.len() }))
+    Json(PluginList {
+        total: list.len(),
+        plugins: list,
+    })
 }

@@ -3,6 +3,7 @@
 //! among them), the plugin routes and the OpenAPI document.
 
 pub mod auth;
+pub mod common_views;
 pub mod edge;
 pub mod error;
 pub mod guard;

@@ -9,13 +9,19 @@ use serde_json::{Map, Value, json};
 use crate::http::host_routes::HostRoute;
 use crate::http::plugin_routes::full_path;
 use crate::plugins::PluginSet;
-use crate::plugins::manifest::{ParamKind, ParamLocation, ParamSpec, RouteMethod};
+use crate::plugins::manifest::{
+    Manifest, ParamKind, ParamLocation, ParamSpec, RouteMethod, RouteSpec,
+};
 
-fn error_response(description: &str) -> Value {
-    json!({
+fn error_response(status: u16, description: &str) -> Value {
+    let mut response = json!({
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
-    })
+    });
+    if let Some(headers) = error_headers(status) {
+        response["headers"] = headers;
+    }
+    response
 }
 
 fn param_schema(p: &ParamSpec) -> Value {
@@ -27,11 +33,19 @@ fn param_schema(p: &ParamSpec) -> Value {
         ParamKind::Boolean => "boolean",
     };
     s.insert("type".into(), json!(ty));
-    if let Some(v) = p.minimum {
-        s.insert("minimum".into(), json!(v));
+    // The host reads integers as 64-bit signed: the bounds it enforces are in the schema.
+    let (lowest, highest) = match p.kind {
+        ParamKind::Integer => (Some(json!(i64::MIN)), Some(json!(i64::MAX))),
+        _ => (None, None),
+    };
+    if let Some(v) = p.minimum.map(|v| json!(v)).or(lowest) {
+        s.insert("minimum".into(), v);
     }
-    if let Some(v) = p.maximum {
-        s.insert("maximum".into(), json!(v));
+    if let Some(v) = p.maximum.map(|v| json!(v)).or(highest) {
+        s.insert("maximum".into(), v);
+    }
+    if p.kind == ParamKind::Integer {
+        s.insert("format".into(), json!("int64"));
     }
     if let Some(v) = p.min_length {
         s.insert("minLength".into(), json!(v));
@@ -62,6 +76,216 @@ fn param_schema(p: &ParamSpec) -> Value {
     Value::Object(s)
 }
 
+/// The responses of one operation: the declared ones first, then defaults that never
+/// replace a declaration.
+#[derive(Default)]
+struct Responses(Map<String, Value>);
+
+impl Responses {
+    /// A success answer of `content_type` with `schema`.
+    fn success(&mut self, status: u16, description: &str, content: Value) {
+        self.0.insert(
+            status.to_string(),
+            json!({"description": description, "content": content}),
+        );
+    }
+
+    /// An error answer carrying the envelope, unless `status` is documented already.
+    fn error(&mut self, status: u16, description: &str) {
+        self.0
+            .entry(status.to_string())
+            .or_insert_with(|| error_response(status, description));
+    }
+
+    fn into_value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+/// Headers every answer of `status` carries, as the host writes them.
+fn error_headers(status: u16) -> Option<Value> {
+    match status {
+        401 => Some(json!({"WWW-Authenticate": {
+            "description": "`Bearer`",
+            "required": true,
+            "schema": {"type": "string"},
+        }})),
+        429 => Some(json!({"Retry-After": {
+            "description": "Seconds until a request is allowed again",
+            "required": true,
+            "schema": {"type": "integer", "minimum": 0},
+        }})),
+        _ => None,
+    }
+}
+
+/// True when the host's parameter validation can answer 422: any declared parameter can
+/// fail it (a value given twice is refused, whatever its type).
+fn params_can_fail(params: &[ParamSpec]) -> bool {
+    !params.is_empty()
+}
+
+/// Whether a body is required: the host reads an empty body as `{}`, so one is optional
+/// exactly when the schema accepts `{}`.
+fn body_required(schema: &Value) -> bool {
+    jsonschema::validator_for(schema).map_or(true, |v| !v.is_valid(&json!({})))
+}
+
+/// The OpenAPI method name.
+fn method_name(method: RouteMethod) -> &'static str {
+    match method {
+        RouteMethod::Get => "get",
+        RouteMethod::Post => "post",
+        RouteMethod::Put => "put",
+        RouteMethod::Patch => "patch",
+        RouteMethod::Delete => "delete",
+    }
+}
+
+/// One host route's operation.
+fn host_operation(r: &HostRoute) -> Value {
+    let (content_type, schema) = (r.response)();
+    let parameters: Vec<Value> = r
+        .params
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "in": p.location,
+                "required": p.location == "path",
+                "description": p.description,
+                "schema": serde_json::from_str::<Value>(p.schema).unwrap_or(json!({})),
+            })
+        })
+        .collect();
+    let mut responses = Responses::default();
+    responses.success(200, "OK", json!({content_type: {"schema": schema}}));
+    for (status, description) in r.errors {
+        responses.error(*status, description);
+    }
+    if !r.public {
+        responses.error(401, "Missing or invalid bearer token");
+    }
+    responses.error(429, "Rate limit exceeded");
+    responses.error(500, "Server failure (no internals)");
+    let mut op = json!({
+        "operationId": r.operation_id,
+        "summary": r.summary,
+        "description": r.description,
+        "tags": [r.tag],
+        "parameters": parameters,
+        "responses": responses.into_value(),
+        "x-required-scope": if r.public { "none" } else { r.scope.as_str() },
+    });
+    if r.public {
+        op["security"] = json!([]);
+    }
+    op
+}
+
+/// One plugin route's operation.
+fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Value {
+    let mut parameters: Vec<Value> = route
+        .params
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "in": match p.location { ParamLocation::Path => "path", ParamLocation::Query => "query" },
+                "required": p.is_required(),
+                "description": p.description,
+                "schema": param_schema(p),
+            })
+        })
+        .collect();
+    let mut responses = Responses::default();
+    let success_schema = route.response.clone().unwrap_or(json!({}));
+    let mut content = json!({"application/json": {"schema": success_schema}});
+    if route.event_stream {
+        content["text/event-stream"] = json!({"schema": {
+            "type": "string",
+            "description": "Server-Sent Events, one per output line: stdout lines as `data:`, stderr lines as `event: stderr`, and a final `end` event with the exit code.",
+        }});
+    }
+    responses.success(route.success_status, "Success", content);
+    if route.long_running {
+        parameters.push(json!({
+            "name": "wait",
+            "in": "query",
+            "required": false,
+            "description": "Wait up to this many seconds for the job to finish; when it does, the answer comes inline (its result with its status, or its error).",
+            "schema": {"type": "integer", "minimum": 0, "maximum": max_wait_secs, "default": 0},
+        }));
+        responses.0.insert(
+            "202".into(),
+            json!({
+                "description": "Accepted: the job runs in the background. `Location` names it; watch it at its `links.events`.",
+                "headers": {"Location": {"description": "/api/jobs/{id}", "required": true, "schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": crate::jobs::view::job_schema()}},
+            }),
+        );
+    }
+    for e in &route.errors {
+        responses.error(e.status, &e.description);
+    }
+    let json_body = route.request_body.is_some();
+    if json_body || route.stream_body {
+        responses.error(413, "The request body is larger than the server accepts");
+    }
+    if route.stream_body {
+        responses.error(400, "The upload stopped before it ended");
+    }
+    if json_body || route.long_running || params_can_fail(&route.params) {
+        responses.error(
+            422,
+            "A parameter or body field is invalid (the field is named)",
+        );
+    }
+    if route.long_running {
+        responses.error(409, "Waited for: the job was cancelled or interrupted");
+    }
+    responses.error(401, "Missing or invalid bearer token");
+    responses.error(
+        403,
+        "The key's scope, or a capability the plugin needs, is not granted",
+    );
+    responses.error(429, "Rate limit exceeded");
+    responses.error(500, "Plugin or server failure");
+    responses.error(503, "The plugin is busy (all its instances in use); retry");
+    responses.error(504, "The plugin ran past its deadline");
+    let mut op = json!({
+        "operationId": format!("{}.{}", m.name, route.operation_id),
+        "summary": route.summary,
+        "description": route.description,
+        "tags": [m.name],
+        "parameters": parameters,
+        "responses": responses.into_value(),
+        "x-required-scope": route.scope.as_str(),
+        "x-plugin": {"name": m.name, "version": m.version, "scope": route.scope.as_str(), "mutates": route.mutates},
+    });
+    if let Some(rl) = &route.rate_limit {
+        op["x-rate-limit"] = json!(rl.to_string());
+    }
+    if let Some(schema) = &route.request_body {
+        op["requestBody"] = json!({
+            "required": body_required(schema),
+            "content": {"application/json": {"schema": schema}}
+        });
+    }
+    if route.stream_body {
+        op["requestBody"] = json!({
+            "required": true,
+            "description": "A byte stream, fed to a remote command as it arrives (never buffered). Cut off (and the command killed) when it sends nothing for `server.body_idle_secs` or exceeds `server.max_stream_body_bytes`.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        });
+    }
+    if route.long_running || route.stream_body {
+        op["x-plugin"]["long_running"] = json!(route.long_running);
+        op["x-plugin"]["stream_body"] = json!(route.stream_body);
+    }
+    op
+}
+
 /// Builds the document.
 pub fn document(
     common: &[HostRoute],
@@ -73,137 +297,17 @@ pub fn document(
     let mut tags = vec![json!({"name": "common", "description": "Server status and metadata"})];
     tags.push(json!({"name": "jobs", "description": "Long-running work: progress, events, results, cancel"}));
     for r in common.iter().filter(|r| r.documented) {
-        let (content_type, schema) = (r.response)();
-        let parameters: Vec<Value> = r
-            .params
-            .iter()
-            .map(|p| {
-                json!({
-                    "name": p.name,
-                    "in": p.location,
-                    "required": p.location == "path",
-                    "description": p.description,
-                    "schema": serde_json::from_str::<Value>(p.schema).unwrap_or(json!({})),
-                })
-            })
-            .collect();
-        let mut op = json!({
-            "operationId": r.operation_id,
-            "summary": r.summary,
-            "description": r.description,
-            "tags": [r.tag],
-            "parameters": parameters,
-            "responses": {
-                "200": {"description": "OK", "content": {content_type: {"schema": schema}}},
-                "429": error_response("Rate limit exceeded"),
-            }
-        });
-        for (status, description) in r.errors {
-            op["responses"][status.to_string()] = error_response(description);
-        }
-        if r.public {
-            op["security"] = json!([]);
-        } else {
-            op["responses"]["401"] = error_response("Missing or invalid bearer token");
-        }
         let item = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
-        item[r.method] = op;
+        item[r.method] = host_operation(r);
     }
     for plugin in &plugins.loaded {
         let m = &plugin.manifest;
         tags.push(json!({"name": m.name, "description": format!("{} (plugin {} {})", m.description, m.name, m.version)}));
         for route in m.routes.iter().filter(|r| !r.internal) {
-            let path = full_path(plugin, route);
-            let method = match route.method {
-                RouteMethod::Get => "get",
-                RouteMethod::Post => "post",
-                RouteMethod::Put => "put",
-                RouteMethod::Patch => "patch",
-                RouteMethod::Delete => "delete",
-            };
-            let mut parameters: Vec<Value> = route
-                .params
-                .iter()
-                .map(|p| {
-                    json!({
-                        "name": p.name,
-                        "in": match p.location { ParamLocation::Path => "path", ParamLocation::Query => "query" },
-                        "required": p.is_required(),
-                        "description": p.description,
-                        "schema": param_schema(p),
-                    })
-                })
-                .collect();
-            let success = route.success_status.to_string();
-            let mut responses = Map::new();
-            let success_schema = route.response.clone().unwrap_or(json!({}));
-            responses.insert(
-                success,
-                json!({"description": "Success", "content": {"application/json": {"schema": success_schema}}}),
-            );
-            if route.long_running {
-                parameters.push(json!({
-                    "name": "wait",
-                    "in": "query",
-                    "required": false,
-                    "description": "Wait up to this many seconds for the job to finish; when it does, the answer comes inline (its result with its status, or its error).",
-                    "schema": {"type": "integer", "minimum": 0, "maximum": max_wait_secs, "default": 0},
-                }));
-                responses.insert(
-                    "202".into(),
-                    json!({
-                        "description": "Accepted: the job runs in the background. `Location` names it; watch it at its `links.events`.",
-                        "headers": {"Location": {"description": "/api/jobs/{id}", "schema": {"type": "string"}}},
-                        "content": {"application/json": {"schema": crate::jobs::view::job_schema()}},
-                    }),
-                );
-            }
-            responses.insert(
-                "401".into(),
-                error_response("Missing or invalid bearer token"),
-            );
-            responses.insert(
-                "403".into(),
-                error_response("Scope or capability not granted"),
-            );
-            responses.insert(
-                "422".into(),
-                error_response("A parameter or body field is invalid"),
-            );
-            responses.insert("429".into(), error_response("Rate limit exceeded"));
-            responses.insert("500".into(), error_response("Plugin or server failure"));
-            let mut op = json!({
-                "operationId": format!("{}.{}", m.name, route.operation_id),
-                "summary": route.summary,
-                "description": route.description,
-                "tags": [m.name],
-                "parameters": parameters,
-                "responses": responses,
-                "x-plugin": {"name": m.name, "version": m.version, "scope": route.scope.as_str(), "mutates": route.mutates},
-            });
-            if let Some(rl) = &route.rate_limit {
-                op["x-rate-limit"] = json!(rl.to_string());
-            }
-            if let Some(schema) = &route.request_body {
-                op["requestBody"] = json!({
-                    "required": true,
-                    "content": {"application/json": {"schema": schema}}
-                });
-            }
-            if route.stream_body {
-                op["requestBody"] = json!({
-                    "required": true,
-                    "description": "A byte stream, fed to a remote command as it arrives (never buffered). Cut off (and the command killed) when it sends nothing for `server.body_idle_secs` or exceeds `server.max_stream_body_bytes`.",
-                    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
-                });
-                op["responses"]["400"] = error_response("The upload stopped before it ended");
-            }
-            if route.long_running || route.stream_body {
-                op["x-plugin"]["long_running"] = json!(route.long_running);
-                op["x-plugin"]["stream_body"] = json!(route.stream_body);
-            }
-            let item = paths.entry(path).or_insert_with(|| json!({}));
-            item[method] = op;
+            let item = paths
+                .entry(full_path(plugin, route))
+                .or_insert_with(|| json!({}));
+            item[method_name(route.method)] = plugin_operation(m, route, max_wait_secs);
         }
     }
     json!({

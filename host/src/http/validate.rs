@@ -99,6 +99,8 @@ pub fn validate_body(
             ),
         )
     })?;
+    let mut value = value;
+    integral_floats_as_integers(&mut value);
     if let Some(error) = validator.iter_errors(&value).next() {
         let pointer = error.instance_path().to_string();
         let field = field_name(&pointer, &error);
@@ -109,6 +111,30 @@ pub fn validate_body(
         ));
     }
     Ok(value)
+}
+
+/// Writes every integral float (`8080.0`) as the integer it equals. JSON Schema's
+/// `integer` counts such a number as an integer, so the body validates; a plugin reading the
+/// field as a Rust integer must then get it in integer form, or a schema-valid body would be
+/// refused by its deserialiser.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                // Below 2^53 every integral f64 converts exactly.
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *value = Value::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 fn field_name(pointer: &str, error: &jsonschema::ValidationError<'_>) -> String {

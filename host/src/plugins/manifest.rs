@@ -92,6 +92,10 @@ pub struct RouteSpec {
     pub long_running: bool,
     /// The body streams to a remote command, never buffered.
     pub stream_body: bool,
+    /// Error statuses the handler declares it answers (the host adds its own).
+    pub errors: Vec<model::ErrorStatus>,
+    /// May answer Server-Sent Events instead of JSON.
+    pub event_stream: bool,
 }
 
 /// One declared parameter with its pattern compiled.
@@ -205,6 +209,8 @@ impl RouteSpec {
             internal: r.internal,
             long_running: r.long_running,
             stream_body: r.stream_body,
+            errors: r.errors,
+            event_stream: r.event_stream,
         })
     }
 }

@@ -65,6 +65,8 @@ pub fn app() -> App {
         .script("read_compose", projects::READ_COMPOSE, &["head"])
         .route(
             Route::post("/modify", "modify")
+.error(404, "The device is not registered")
+.error(400, "The compose YAML is invalid (line and column named)")
                 .summary("Adapt a compose file to a device")
                 .description(
                     "Appdata paths under the device's appdata directory, host ports that are \
@@ -81,6 +83,9 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/download-modified/{device}", "download_modified")
+.error(400, "The compose YAML is invalid (line and column named)")
+.error(404, "No such device")
+.remote()
                 .summary("The adapted compose file, as YAML text")
                 .param(device())
                 .body::<ModifyRequest>()
@@ -89,6 +94,9 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/download-modified/{device}", "download_modified_project")
+.error(400, "The compose YAML is invalid (line and column named)")
+.error(404, "No such device or project")
+.remote()
                 .summary("A compose project already on the device, adapted, as YAML text")
                 .description(
                     "Reads the compose file of `project` (found from its containers' labels) \
@@ -100,6 +108,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/deploy", "deploy")
+.error(404, "The device is not registered")
+.error(400, "The compose YAML or the deployment path is invalid")
+.error(409, "The file exists and overwrite is off")
+.remote()
                 .summary("Deploy a compose file (a job)")
                 .description(
                     "Written to a temp file beside the destination (through stdin), validated \
@@ -116,6 +128,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/modify-and-deploy", "modify_and_deploy")
+.error(404, "The device is not registered")
+.error(400, "The compose YAML or the deployment path is invalid")
+.error(409, "The file exists and overwrite is off")
+.remote()
                 .summary("Adapt a compose file to a device, then deploy it (a job)")
                 .description(
                     "Writes only to `deployment_path` or `<compose_root>/<project_name>/compose.yaml`; \
@@ -127,6 +143,9 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/scan-ports", "scan_ports")
+.error(404, "The device is not registered")
+.error(400, "The port range is invalid")
+.remote()
                 .summary("Ports in use on a device and the free ones of a range")
                 .body::<PortScanRequest>()
                 .mutates(false),
@@ -134,6 +153,8 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/scan-networks", "scan_networks")
+.error(404, "The device is not registered")
+.remote()
                 .summary("Docker networks of a device, their containers, and the one to use")
                 .body::<NetworkScanRequest>()
                 .mutates(false),
@@ -141,6 +162,9 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/proxy-configs/{device}/{service_name}", "proxy_config")
+.error(400, "The service name or upstream is invalid")
+.error(404, "No such device")
+.remote()
                 .summary("A SWAG subdomain conf for one service")
                 .param(device())
                 .param(
@@ -165,12 +189,16 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{device}/projects", "projects")
+.remote()
                 .summary("Compose projects on a device, from their containers' labels")
                 .param(device()),
             projects::list_handler,
         )
         .route(
             Route::get("/{device}/projects/{project}", "project")
+.error(400, "The project's compose file cannot be read")
+.error(404, "No such project")
+.remote()
                 .summary("One compose project and its compose files")
                 .param(device())
                 .param(

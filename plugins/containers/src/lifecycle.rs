@@ -5,7 +5,46 @@
 
 use infrastructor_sdk::prelude::*;
 
+use serde::Serialize;
+
 use crate::docker::{failure, inspect_format};
+
+/// The options an action ran with, as its answer repeats them.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct Extras {
+    /// `stop` killed instead, or `rm` forced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    /// The grace period of `stop`/`restart`, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
+    /// `rm` removed the anonymous volumes too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remove_volumes: Option<bool>,
+}
+
+/// The answer of a lifecycle action.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ActionResult {
+    /// `start`, `stop`, `kill`, `restart` or `remove`.
+    pub action: String,
+    /// The container as named in the path.
+    pub container_name: String,
+    /// The host.
+    pub hostname: String,
+    /// Always true (failures are errors).
+    pub success: bool,
+    /// docker's output.
+    pub output: String,
+    /// Seconds docker took.
+    pub execution_time: f64,
+    /// docker's `.State` after the action (null after `remove`).
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
+    pub state: Value,
+    /// The options it ran with.
+    #[serde(flatten)]
+    pub extras: Extras,
+}
 
 /// Runs a docker action `argv` on `hostname` and answers its outcome for `container`.
 fn act(
@@ -13,7 +52,7 @@ fn act(
     action: &str,
     argv: &[String],
     ssh_timeout: u64,
-    extra: Value,
+    extras: Extras,
 ) -> Result<Response, Error> {
     let hostname = req.path("hostname")?;
     let container = req.path("container")?;
@@ -27,19 +66,17 @@ fn act(
     } else {
         current_state(hostname, container)?
     };
-    let mut body = json!({
-        "action": action,
-        "container_name": container,
-        "hostname": hostname,
-        "success": true,
-        "output": out.stdout_str().trim(),
-        "execution_time": out.duration.as_secs_f64(),
-        "state": state,
-    });
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(e.clone());
-    }
-    Ok(Json(body).into())
+    Ok(Json(json!(ActionResult {
+        action: action.to_owned(),
+        container_name: container.to_owned(),
+        hostname: hostname.to_owned(),
+        success: true,
+        output: out.stdout_str().trim().to_owned(),
+        execution_time: out.duration.as_secs_f64(),
+        state,
+        extras,
+    }))
+    .into())
 }
 
 /// The container's `.State` (status, running, paused, exit code, started/finished times).
@@ -62,7 +99,7 @@ pub fn start(req: &Request) -> Result<Response, Error> {
         "start",
         &argv(&["docker", "start", "--", container]),
         timeout,
-        json!({}),
+        Extras::default(),
     )
 }
 
@@ -78,7 +115,10 @@ pub fn stop(req: &Request) -> Result<Response, Error> {
             "kill",
             &argv(&["docker", "kill", "--", container]),
             ssh_timeout,
-            json!({"force": true}),
+            Extras {
+                force: Some(true),
+                ..Extras::default()
+            },
         );
     }
     let grace_arg = grace.to_string();
@@ -87,7 +127,11 @@ pub fn stop(req: &Request) -> Result<Response, Error> {
         "stop",
         &argv(&["docker", "stop", "-t", &grace_arg, "--", container]),
         ssh_timeout.max(u64::from(grace) + 10),
-        json!({"force": false, "timeout": grace}),
+        Extras {
+            force: Some(false),
+            timeout: Some(grace),
+            ..Extras::default()
+        },
     )
 }
 
@@ -102,7 +146,10 @@ pub fn restart(req: &Request) -> Result<Response, Error> {
         "restart",
         &argv(&["docker", "restart", "-t", &grace_arg, "--", container]),
         ssh_timeout.max(u64::from(grace) + 10),
-        json!({"timeout": grace}),
+        Extras {
+            timeout: Some(grace),
+            ..Extras::default()
+        },
     )
 }
 
@@ -125,6 +172,10 @@ pub fn remove(req: &Request) -> Result<Response, Error> {
         "remove",
         &argv(&words),
         timeout,
-        json!({"force": force, "remove_volumes": volumes}),
+        Extras {
+            force: Some(force),
+            remove_volumes: Some(volumes),
+            ..Extras::default()
+        },
     )
 }

@@ -68,6 +68,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}", "list_containers")
+.remote()
                 .summary("Containers on a host")
                 .description(
                     "`docker ps -a` through the collector (cached 15 s; `live` forces a run; \
@@ -80,13 +81,20 @@ pub fn app() -> App {
                 .param(Param::query("status").allowed(STATES))
                 .param(Param::flag("all_containers", true))
                 .param(Param::query("limit").integer().min(1.0).max(1000.0))
-                .param(Param::query("offset").integer().min(0.0).default("0"))
+                .param(
+                    Param::query("offset")
+                        .integer()
+                        .min(0.0)
+                        .max(1_000_000.0)
+                        .default("0"),
+                )
                 .param(Param::flag("live", false))
                 .param(Param::timeout(60)),
             inventory::list_device,
         )
         .route(
             Route::get("/{hostname}/stats", "host_container_stats")
+.remote()
                 .summary("Resource usage of every container on a host")
                 .description(
                     "One `docker stats --no-stream` run for all containers (`all=true` adds \
@@ -99,6 +107,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/{container}", "inspect_container")
+.error(404, "No such container")
+.remote()
                 .summary("Inspect a container")
                 .description("`docker inspect`; 404 when the container does not exist.")
                 .param(hostname())
@@ -109,6 +119,10 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/{container}/logs", "container_logs")
+.event_stream()
+.error(400, "docker refused an option value")
+.error(404, "No such container")
+.remote()
                 .summary("Container logs")
                 .description(
                     "`docker logs` with `since`/`until` (RFC 3339, Unix time or a duration \
@@ -137,6 +151,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/{container}/start", "start_container")
+.returns::<lifecycle::ActionResult>()
+.error(400, "docker refused an option value")
+.error(404, "No such container")
+.remote()
                 .summary("Start a container")
                 .description(
                     "200 with the new state; an already running container is not an error.",
@@ -148,6 +166,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/{container}/stop", "stop_container")
+.returns::<lifecycle::ActionResult>()
+.error(400, "docker refused an option value")
+.error(404, "No such container")
+.remote()
                 .summary("Stop (or kill) a container")
                 .description(
                     "`docker stop -t timeout`, or `docker kill` with `force`. 200 with the new \
@@ -168,6 +190,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/{container}/restart", "restart_container")
+.returns::<lifecycle::ActionResult>()
+.error(400, "docker refused an option value")
+.error(404, "No such container")
+.remote()
                 .summary("Restart a container")
                 .param(hostname())
                 .param(container())
@@ -183,6 +209,10 @@ pub fn app() -> App {
         )
         .route(
             Route::delete("/{hostname}/{container}", "remove_container")
+.returns::<lifecycle::ActionResult>()
+.error(400, "docker refused an option value")
+.error(404, "No such container")
+.remote()
                 .summary("Remove a container")
                 .description("`docker rm`, with `force` (a running one) and `remove_volumes`.")
                 .param(hostname())
@@ -194,6 +224,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/{container}/stats", "container_stats")
+.error(404, "No such container, or it is not running")
+.remote()
                 .summary("Resource usage of a container")
                 .param(hostname())
                 .param(container())
@@ -203,6 +235,9 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/{container}/exec", "exec_in_container")
+.error(400, "No command, a command that does not split, or exit 126/127 (not executable, not found)")
+.error(404, "No such container, or it is not running (exit 125)")
+.remote()
                 .summary("Run a command in a container")
                 .description(
                     "`docker exec` with the command as argv: a JSON array `command` in the \

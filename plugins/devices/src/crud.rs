@@ -7,6 +7,9 @@ use infrastructor_sdk::registry::{Device, DeviceFields, DeviceFilter, DeviceStat
 use serde::Deserialize;
 
 use crate::device::{DEVICE_TYPES, STATUSES, device_json, require_device, valid_address};
+use crate::views::{
+    Connectivity, DeleteResult, DeletedDevice, DeviceList, DeviceSummary, DeviceView,
+};
 
 /// JSON Schema of a create body.
 pub fn create_schema() -> Value {
@@ -25,23 +28,29 @@ pub fn update_schema() -> Value {
     })
 }
 
-/// An IP address (v4, v6 with an optional zone) or a host name: no spaces, quotes, `;`, or
-/// control characters (the meaning is checked again by the handler).
-const ADDRESS_PATTERN: &str = r"^[A-Za-z0-9.:%_-]{1,255}$";
+/// A host name or IPv4 address as [`valid_address`] takes it: dot-separated labels of 1 to
+/// 63 letters, digits, `-` and `_`, neither starting nor ending with `-` (with `maxLength`
+/// 253; an IPv6 address is the schema's other choice, `format: ipv6`, whose characters the
+/// host checks with a pattern as it does not check formats).
+const ADDRESS_PATTERN: &str = r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$";
 /// A login name: letters, digits, `.`, `_`, `-` (and a trailing `$` of machine accounts).
 const USERNAME_PATTERN: &str = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,98}\$?$";
 /// A file path: no control characters, no `;`.
-const PATH_PATTERN: &str = r"^[^\x00-\x1f\x7f;]{1,1024}$";
+const PATH_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f;]{1,1024}$";
 /// One line of text: no control characters.
-const LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f]*$";
+const LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
 /// Free text: tabs and line breaks allowed, no other control characters.
 const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$";
 
 fn device_properties(create: bool) -> Value {
     let nullable = |t: &str| json!([t, "null"]);
     let mut p = json!({
-        "hostname": {"type": "string", "pattern": infrastructor_sdk::HOSTNAME_PATTERN, "maxLength": 255},
-        "ip_address": {"type": nullable("string"), "maxLength": 255, "pattern": ADDRESS_PATTERN},
+        "hostname": {"type": "string", "pattern": infrastructor_sdk::HOSTNAME_PATTERN, "maxLength": 253},
+        "ip_address": {"anyOf": [
+            {"type": "null"},
+            {"type": "string", "maxLength": 253, "pattern": ADDRESS_PATTERN},
+            {"type": "string", "format": "ipv6", "pattern": "^[0-9A-Fa-f:.]{2,45}$"},
+        ]},
         "ssh_port": {"type": nullable("integer"), "minimum": 1, "maximum": 65535},
         "ssh_username": {"type": nullable("string"), "maxLength": 100, "pattern": USERNAME_PATTERN},
         "ssh_identity_file": {"type": nullable("string"), "maxLength": 1024, "pattern": PATH_PATTERN},
@@ -160,14 +169,14 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     let result = registry::list(&filter)?;
     let total = result.total;
     let total_pages = total.div_ceil(u64::from(page_size));
-    Ok(Json(json!({
-        "items": result.items.iter().map(device_json).collect::<Vec<_>>(),
-        "total_count": total,
-        "page": page,
-        "page_size": page_size,
-        "total_pages": total_pages,
-        "has_next": u64::from(page) < total_pages,
-        "has_previous": page > 1,
+    Ok(Json(json!(DeviceList {
+        items: result.items.iter().map(DeviceView::of).collect(),
+        total_count: total,
+        page,
+        page_size,
+        total_pages,
+        has_next: u64::from(page) < total_pages,
+        has_previous: page > 1,
     }))
     .into())
 }
@@ -197,13 +206,16 @@ pub fn delete(req: &Request) -> Result<Response, Error> {
     if !registry::delete(&hostname)? {
         return Err(Error::not_found(format!("device not found: {hostname}")));
     }
-    Ok(Json(json!({
-        "success": true,
-        "operation_id": format!("delete_device:{}", device.id),
-        "operation_type": "delete_device",
-        "result": {"device_id": device.id, "hostname": device.hostname},
-        "error_message": null,
-        "warnings": [],
+    Ok(Json(json!(DeleteResult {
+        success: true,
+        operation_id: format!("delete_device:{}", device.id),
+        operation_type: "delete_device".into(),
+        result: DeletedDevice {
+            device_id: device.id,
+            hostname: device.hostname,
+        },
+        error_message: None,
+        warnings: Vec::new(),
     }))
     .into())
 }
@@ -211,14 +223,14 @@ pub fn delete(req: &Request) -> Result<Response, Error> {
 /// `GET /api/devices/{hostname}/summary`: from the database only.
 pub fn summary(req: &Request) -> Result<Response, Error> {
     let d = require_device(req.path("hostname")?)?;
-    Ok(Json(json!({
-        "id": d.id,
-        "hostname": d.hostname,
-        "ip_address": d.ip_address,
-        "device_type": d.device_type,
-        "status": d.status,
-        "monitoring_enabled": d.monitoring_enabled,
-        "last_seen": d.last_seen,
+    Ok(Json(json!(DeviceSummary {
+        id: d.id,
+        hostname: d.hostname,
+        ip_address: d.ip_address,
+        device_type: d.device_type,
+        status: d.status,
+        monitoring_enabled: d.monitoring_enabled,
+        last_seen: d.last_seen,
     }))
     .into())
 }
@@ -330,25 +342,21 @@ pub fn status(req: &Request) -> Result<Response, Error> {
     let StatusQuery {
         test_connectivity: test,
     } = req.query()?;
+    let view = |connection_status, response_time_ms, error_message, test_timestamp| Connectivity {
+        device_id: d.id.clone(),
+        hostname: d.hostname.clone(),
+        ip_address: d.ip_address.clone(),
+        ssh_port: d.ssh_port,
+        connection_status,
+        response_time_ms,
+        error_message,
+        test_timestamp,
+    };
     if !test {
-        return Ok(Json(json!({
-            "device_id": d.id, "hostname": d.hostname, "ip_address": d.ip_address,
-            "ssh_port": d.ssh_port, "connection_status": d.status,
-            "response_time_ms": null, "error_message": null, "test_timestamp": null,
-        }))
-        .into());
+        return Ok(Json(json!(view(d.status, None, None, None))).into());
     }
     let (status, response_ms, error) = probe(&d)?;
     record(&d, status)?;
-    Ok(Json(json!({
-        "device_id": d.id,
-        "hostname": d.hostname,
-        "ip_address": d.ip_address,
-        "ssh_port": d.ssh_port,
-        "connection_status": status,
-        "response_time_ms": response_ms,
-        "error_message": error,
-        "test_timestamp": crate::clock::now_rfc3339(),
-    }))
-    .into())
+    let now = crate::clock::now_rfc3339();
+    Ok(Json(json!(view(status, response_ms, error, Some(now)))).into())
 }

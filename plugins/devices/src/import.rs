@@ -71,6 +71,7 @@ pub fn schema() -> Value {
         "properties": {
             "ssh_config": {"type": "string", "maxLength": MAX_FILE, "description": "The ssh_config text"},
             "ssh_config_path": {"type": "string", "minLength": 1, "maxLength": 4096,
+                "pattern": PATH_PATTERN,
                 "description": "A file inside plugins.devices.config.import_dir"},
             "dry_run": {"type": "boolean", "default": false},
             "update_existing": {"type": "boolean", "default": true},
@@ -84,6 +85,10 @@ pub fn schema() -> Value {
         ],
     })
 }
+
+/// A file path of `/`-separated names that are not `.` or `..` (an optional leading `/` or
+/// `~/`), without control characters.
+const PATH_PATTERN: &str = r"^(/|~/)?(([^/.\x00-\x1f]|\.[^/.\x00-\x1f]|\.\.[^/\x00-\x1f])[^/\x00-\x1f]*/)*([^/.\x00-\x1f]|\.[^/.\x00-\x1f]|\.\.[^/\x00-\x1f])[^/\x00-\x1f]*$";
 
 /// The configured import directory on the API server, if any.
 fn import_dir() -> Result<Option<String>, Error> {
@@ -388,9 +393,19 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
                      or send the configuration text as `ssh_config`",
                 ));
             };
-            let rel = relative_to_import_dir(path, dir).map_err(Error::bad_request)?;
+            // A path outside the import directory names no file in it: 404, as a missing
+            // one (only `.`/`..` segments, which the schema's pattern refuses, are 400).
+            let rel = relative_to_import_dir(path, dir).map_err(|m| {
+                if m.contains("not inside") {
+                    Error::not_found(m)
+                } else {
+                    Error::bad_request(m)
+                }
+            })?;
             let text = read_text(&rel).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
+                std::io::ErrorKind::NotFound
+                | std::io::ErrorKind::NotADirectory
+                | std::io::ErrorKind::InvalidFilename => {
                     Error::not_found(format!("{path}: no such file in the import directory"))
                 }
                 _ => Error::bad_request(format!(

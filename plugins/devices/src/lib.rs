@@ -15,5 +15,6 @@ mod metrics;
 pub mod parse;
 mod ports;
 mod sections;
+mod views;
 
 infrastructor_sdk::export_plugin!(manifest::app);

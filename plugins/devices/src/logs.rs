@@ -31,7 +31,7 @@ pub const SCRIPT_PROGRAMS: &[&str] = &["journalctl", "find", "head"];
 pub const SERVICE_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9@._:\\-]{0,255}$";
 
 /// Pattern of a `since` value's characters (its meaning is checked by [`journal_since`]).
-pub const SINCE_PATTERN: &str = "^[A-Za-z0-9 :T-]{1,32}$";
+pub const SINCE_PATTERN: &str = infrastructor_sdk::JOURNAL_SINCE_PATTERN;
 
 /// Journal priorities by name, for `priority`.
 pub const PRIORITIES: &[&str] = &[

@@ -4,7 +4,7 @@ use infrastructor_sdk::prelude::*;
 
 use crate::crud as reg;
 use crate::device::{DEVICE_TYPES, STATUSES};
-use crate::{analyze, drive_stats, drives, import, logs, metrics, ports};
+use crate::{analyze, drive_stats, drives, import, logs, metrics, ports, views};
 
 fn hostname() -> Param {
     Param::hostname("A registered device's hostname")
@@ -76,6 +76,9 @@ pub fn app() -> App {
         )
         .route(
             Route::post("", "create_device")
+.returns::<views::DeviceView>()
+.error(400, "`ip_address` is not an IP address or host name")
+.error(409, "The hostname is registered already")
                 .summary("Register a device")
                 .description(
                     "Registers a device (hostname lower-cased). No SSH runs on this path: the \
@@ -88,6 +91,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("", "list_devices")
+.returns::<views::DeviceList>()
                 .summary("List devices")
                 .description("Devices ordered by hostname, filtered and paginated.")
                 .paginated()
@@ -108,12 +112,18 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}", "get_device")
+.returns::<views::DeviceView>()
+.error(404, "No such device")
                 .summary("Get a device")
                 .param(hostname()),
             reg::get,
         )
         .route(
             Route::put("/{hostname}", "update_device")
+.returns::<views::DeviceView>()
+.error(400, "`ip_address` is not an IP address or host name")
+.error(404, "No such device")
+.error(409, "Renaming onto a registered hostname")
                 .summary("Update a device")
                 .description(
                     "Only the sent fields change; `null` clears a nullable field. Renaming onto \
@@ -125,6 +135,8 @@ pub fn app() -> App {
         )
         .route(
             Route::delete("/{hostname}", "delete_device")
+.returns::<views::DeleteResult>()
+.error(404, "No such device")
                 .summary("Delete a device and its history")
                 .description(
                     "Removes the device with its snapshots, collection audit and plugin \
@@ -136,12 +148,17 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/summary", "device_summary")
+.returns::<views::DeviceSummary>()
+.error(404, "No such device")
                 .summary("Device summary from the database")
                 .param(hostname()),
             reg::summary,
         )
         .route(
             Route::get("/{hostname}/status", "device_status")
+.returns::<views::Connectivity>()
+.error(404, "No such device")
+.remote()
                 .summary("Connectivity status")
                 .description(
                     "With `test_connectivity` (default) a live SSH probe measures the response \
@@ -154,6 +171,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/metrics", "device_metrics")
+.error(404, "No such device, or no history of it")
+.remote()
                 .summary("System metrics over SSH")
                 .description(
                     "CPU % (two /proc/stat samples), memory, load, uptime, process count, \
@@ -170,6 +189,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/ports", "device_ports")
+.error(404, "No such device")
+.remote()
                 .summary("Listening ports")
                 .description(
                     "Listening TCP and UDP sockets from `ss -tulpn` (netstat when ss is missing), \
@@ -181,6 +202,9 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/drives", "device_drives")
+.error(400, "`drive` is not a disk name")
+.error(404, "No such device or drive")
+.remote()
                 .summary("Drive health (SMART)")
                 .description(
                     "Whole disks from `lsblk -J` and `smartctl -j -a` for each (text `smartctl \
@@ -202,6 +226,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/drives/stats", "device_drive_stats")
+.error(404, "No such device or drive")
+.remote()
                 .summary("Drive I/O counters and filesystem usage")
                 .description(
                     "`/proc/diskstats` counters (bytes read/written, I/O times) per disk and \
@@ -220,6 +246,9 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/logs", "device_logs")
+.error(400, "`since` is not a time journalctl understands")
+.error(404, "No such device")
+.remote()
                 .summary("System journal")
                 .description(
                     "`journalctl -o json`, newest `lines` entries, optionally of one `service` \
@@ -252,6 +281,8 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/import", "import_devices")
+.error(400, "The ssh_config cannot be read or parsed, or its path is outside the import directory")
+.error(404, "`ssh_config_path` names no file in the import directory")
                 .summary("Import devices from an ssh_config")
                 .description(
                     "Registers every concrete `Host` alias of an OpenSSH client configuration \
@@ -269,6 +300,8 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/analyze", "analyze_device")
+.error(404, "No such device")
+.remote()
                 .summary("Analyse a device's capabilities")
                 .description(
                     "Finds OS, kernel, CPU, memory, Docker (version, containers), compose \

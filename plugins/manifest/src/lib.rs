@@ -21,5 +21,6 @@ pub use manifest::{Command, Manifest, PeriodicCollector, Problems, Script, Step}
 pub use names::{is_plugin_name, validate_mount};
 pub use quota::Quota;
 pub use route::{
-    Method, Param, ParamKind, ParamLocation, Route, Scope, normalise_template, template_params,
+    ErrorStatus, Method, Param, ParamKind, ParamLocation, Route, Scope, normalise_template,
+    template_params,
 };

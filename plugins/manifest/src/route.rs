@@ -225,6 +225,27 @@ pub struct Route {
     /// The body is a byte stream fed to a remote command, never buffered by the host.
     #[serde(default)]
     pub stream_body: bool,
+    /// Error statuses the route's handler can answer, besides those the host adds to every
+    /// route (see [`ErrorStatus`]); for the OpenAPI document.
+    #[serde(default)]
+    pub errors: Vec<ErrorStatus>,
+    /// The route may answer Server-Sent Events (`text/event-stream`, a command streamed
+    /// with `sse`) instead of its JSON answer; for the OpenAPI document.
+    #[serde(default)]
+    pub event_stream: bool,
+}
+
+/// An error status a route's handler can answer, with what it means there (`404`, "No such
+/// device"). The host documents its own statuses itself: 401, 403, 429, 500, 503 (instance
+/// pool busy) and 504 (plugin deadline) on every plugin route, 422 where a parameter or the
+/// body can fail validation, 413 on routes with a body; a route declares the others its
+/// handler returns (400, 404, 409, 502, 503/504 of a remote host).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorStatus {
+    /// The HTTP status, 400 to 599.
+    pub status: u16,
+    /// When the route answers it.
+    pub description: String,
 }
 
 impl Route {
@@ -254,6 +275,20 @@ impl Route {
         }
         if self.summary.trim().is_empty() {
             out.push(format!("route `{id}`: missing summary"));
+        }
+        for (i, e) in self.errors.iter().enumerate() {
+            if !(400..=599).contains(&e.status) {
+                out.push(format!(
+                    "route `{id}`: error status {} is not an HTTP error status",
+                    e.status
+                ));
+            }
+            if self.errors[..i].iter().any(|f| f.status == e.status) {
+                out.push(format!(
+                    "route `{id}`: error status {} declared twice",
+                    e.status
+                ));
+            }
         }
         if !(100..=599).contains(&self.success_status) {
             out.push(format!(

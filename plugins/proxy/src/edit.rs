@@ -43,6 +43,12 @@ pub struct CreateRequest {
 /// Changes to an existing conf; absent fields stay as they are.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["upstream_app"], "properties": {"upstream_app": {"type": "string"}}},
+    {"required": ["upstream_port"], "properties": {"upstream_port": {"type": "integer"}}},
+    {"required": ["upstream_proto"], "properties": {"upstream_proto": {"type": "string"}}},
+    {"required": ["auth"], "properties": {"auth": {"type": "string"}}},
+]))]
 pub struct UpdateRequest {
     /// The device; absent = the detected SWAG device.
     #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"))]

@@ -56,6 +56,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs", "list_configs")
+                .error(404, "No SWAG found on the named or monitored devices")
+                .remote()
                 .summary("Proxy confs, from the records")
                 .description(
                     "Records of the confs synced from the devices, filtered and paged. A \
@@ -67,6 +69,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs/{service_name}", "get_config")
+                .error(404, "No such proxy config")
+                .remote()
                 .summary("One proxy conf: its record, full parse and content")
                 .description(
                     "From the record (synced first when there is none, or with `live=true`); \
@@ -78,6 +82,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs/{service_name}/content", "get_config_content")
+                .error(404, "No such proxy config")
+                .remote()
                 .summary("A proxy conf's content, as text")
                 .param(service())
                 .query::<OneQuery>(),
@@ -85,6 +91,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs/{service_name}/diff", "diff_config")
+                .error(404, "No such proxy config")
+                .remote()
                 .summary("A proxy conf against its sample: unified diff and versions")
                 .description(
                     "SWAG updates its samples but never the confs copied from them: `outdated` \
@@ -97,6 +105,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/configs/{service_name}", "create_config")
+                .error(400, "The config or service name is invalid")
+                .error(404, "No SWAG found on the device")
+                .error(409, "The config exists already")
+                .remote()
                 .summary("Create a proxy conf from its sample (or SWAG's template)")
                 .description(
                     "The sample's upstream lines get the given app, port and protocol and the \
@@ -112,6 +124,10 @@ pub fn app() -> App {
         )
         .route(
             Route::put("/configs/{service_name}", "update_config")
+                .error(400, "The config is invalid")
+                .error(404, "No such proxy config")
+                .error(409, "The file changed since it was read")
+                .remote()
                 .summary("Change a proxy conf's upstream or auth method")
                 .description(
                     "Only the upstream lines and the auth lines change. The previous file is \
@@ -123,6 +139,8 @@ pub fn app() -> App {
         )
         .route(
             Route::delete("/configs/{service_name}", "delete_config")
+                .error(404, "No such proxy config")
+                .remote()
                 .summary("Delete a proxy conf (a backup is kept), then reload SWAG")
                 .param(service())
                 .query::<DeleteQuery>(),
@@ -130,6 +148,9 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/configs/{service_name}/sync", "sync_config")
+                .error(400, "The config is invalid")
+                .error(404, "No such proxy config")
+                .remote()
                 .summary("Sync one service's confs from the device into the records")
                 .param(service())
                 .query::<OneQuery>(),
@@ -137,6 +158,8 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/scan", "scan_configs")
+                .error(404, "No SWAG found on the device")
+                .remote()
                 .summary("Reconcile a device's confs directory into the records")
                 .description(
                     "One remote run lists the confs with their sha256 and sends back only \
@@ -154,6 +177,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/templates/{template_type}", "get_template")
+                .error(404, "No such template")
+                .remote()
                 .summary("SWAG's subdomain or subfolder template, as text")
                 .param(
                     Param::path("template_type")
@@ -165,12 +190,17 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/samples", "list_samples")
+                .error(404, "No SWAG found on the device")
+                .remote()
                 .summary("SWAG's samples on the device, with their versions")
                 .query::<DeviceQuery>(),
             samples::list,
         )
         .route(
             Route::get("/samples/{sample_name}", "get_sample")
+                .error(400, "Not a sample name")
+                .error(404, "No such sample")
+                .remote()
                 .summary("One sample, as text (by service name or file name)")
                 .param(
                     Param::path("sample_name")
@@ -185,6 +215,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/detection", "detect_swag")
+                .remote()
                 .summary("Where SWAG runs: container, image and config directory per device")
                 .query::<DetectionQuery>(),
             detection::handler,

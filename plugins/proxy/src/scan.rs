@@ -14,7 +14,12 @@ pub struct ScanQuery {
     #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$"))]
     pub device: Option<String>,
     /// The confs directory; absent = the detected `<config>/nginx/proxy-confs`.
-    #[schemars(regex(pattern = r"^/[A-Za-z0-9._/-]{0,254}$"))]
+    #[schemars(
+        regex(
+            pattern = r"^(/([A-Za-z0-9_-][A-Za-z0-9._-]*|\.[A-Za-z0-9_-][A-Za-z0-9._-]*|\.\.[A-Za-z0-9._-]+))+/?$"
+        ),
+        length(max = 255)
+    )]
     pub config_directory: Option<String>,
     /// Write the records (false = only report what would change).
     #[serde(default = "yes")]

@@ -84,6 +84,15 @@ pub(crate) fn route(r: model::Route) -> wit::Route {
         internal: r.internal,
         long_running: r.long_running,
         stream_body: r.stream_body,
+        errors: r
+            .errors
+            .into_iter()
+            .map(|e| wit::ErrorStatus {
+                status: e.status,
+                description: e.description,
+            })
+            .collect(),
+        event_stream: r.event_stream,
     }
 }
 

@@ -8,6 +8,13 @@ pub use model::{ParamKind, ParamLocation};
 /// address (no leading `-`, no spaces, no shell or URL syntax).
 pub const HOSTNAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$";
 
+/// The pattern of a journal `since` value as [`journalctl --since`] takes it and the
+/// parsers' `journal_since` accepts it: `today`, `yesterday`, `now`, a relative time (`30m`,
+/// `1h`, `2 days ago`, `-1w`) or a date from 1970 (`YYYY-MM-DD`, with ` HH:MM[:SS]` or
+/// `THH:MM[:SS]`; February 29 aside, which the pattern leaves out rather than get leap years
+/// wrong).
+pub const JOURNAL_SINCE_PATTERN: &str = r"^(today|yesterday|now|-?[0-9]{1,6} ?(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks)( ago)?|(19[7-9][0-9]|[2-9][0-9]{3})-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?)$";
+
 /// A declared path or query parameter. The host validates it (type, bounds, length, pattern,
 /// allowed values) and applies its default before the handler runs, and documents it in the
 /// OpenAPI document.

@@ -8,7 +8,7 @@ use crate::Error;
 use crate::bindings::infrastructor::plugin::registry as wit;
 
 /// What the host last knew of a device's reachability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceStatus {
     /// Answered its last probe or command.

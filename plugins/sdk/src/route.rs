@@ -7,6 +7,9 @@ use crate::param::Param;
 
 pub use model::{Method, Scope};
 
+/// The largest `page` of a [`Route::paginated`] list.
+pub const MAX_PAGE: u32 = 1_000_000;
+
 /// A route the plugin serves, relative to its mount (`/greet/{name}`).
 ///
 /// `{name}` segments of the template that are not declared with [`Param::path`] are declared
@@ -28,6 +31,8 @@ pub struct Route {
     internal: bool,
     long_running: bool,
     stream_body: bool,
+    errors: Vec<model::ErrorStatus>,
+    event_stream: bool,
     /// Mistakes found while building (reported by `App::validate`).
     problems: Vec<String>,
 }
@@ -51,6 +56,8 @@ impl Route {
             internal: false,
             long_running: false,
             stream_body: false,
+            errors: Vec::new(),
+            event_stream: false,
             problems: Vec::new(),
         };
         for name in model::template_params(path) {
@@ -123,17 +130,23 @@ impl Route {
         self
     }
 
-    /// Declares the page parameters of a list: `page` (from 1, default 1) and `page_size`
-    /// (1 to 1000, default 50).
+    /// Declares the page parameters of a list: `page` (1 to [`MAX_PAGE`], default 1) and
+    /// `page_size` (1 to 1000, default 50).
     pub fn paginated(self) -> Self {
-        self.param(Param::query("page").integer().min(1.0).default("1"))
-            .param(
-                Param::query("page_size")
-                    .integer()
-                    .min(1.0)
-                    .max(1000.0)
-                    .default("50"),
-            )
+        self.param(
+            Param::query("page")
+                .integer()
+                .min(1.0)
+                .max(MAX_PAGE as f64)
+                .default("1"),
+        )
+        .param(
+            Param::query("page_size")
+                .integer()
+                .min(1.0)
+                .max(1000.0)
+                .default("50"),
+        )
     }
 
     /// The request body is a `T`: its JSON Schema is derived from the type (see
@@ -165,6 +178,53 @@ impl Route {
     pub fn response_schema(mut self, schema: Value) -> Self {
         self.response_schema = Some(schema);
         self
+    }
+
+    /// The success response is a `T` (what the handler serialises): its JSON Schema is
+    /// derived from the type (see [`schema_of`](crate::schema::schema_of)) for the OpenAPI
+    /// document.
+    pub fn returns<T: schemars::JsonSchema>(self) -> Self {
+        self.response_schema(crate::schema::schema_of::<T>())
+    }
+
+    /// Declares an error status the handler answers, with when it does (`404`, "No such
+    /// device"); a status declared again replaces its description. The host documents its
+    /// own statuses (401, 403, 422, 413, 429, 500, and 503/504 of a busy or overrunning
+    /// plugin) without a declaration.
+    pub fn error(mut self, status: u16, description: &str) -> Self {
+        let e = model::ErrorStatus {
+            status,
+            description: description.to_owned(),
+        };
+        match self.errors.iter_mut().find(|d| d.status == status) {
+            Some(existing) => *existing = e,
+            None => self.errors.push(e),
+        }
+        self
+    }
+
+    /// Declares the statuses of a route that runs commands on a remote host: 502 (a command
+    /// failed), 503 (the host cannot be reached or authenticated to) and 504 (a command timed
+    /// out).
+    pub fn remote(self) -> Self {
+        self.error(502, "A remote command failed (its stderr summarised)")
+            .error(
+                503,
+                "The host cannot be reached or authenticated to (or the plugin is busy)",
+            )
+            .error(504, "A remote command (or the plugin) ran out of time")
+    }
+
+    /// The route may answer Server-Sent Events ([`Response::stream`](crate::Response::stream)
+    /// with `sse`) instead of its JSON answer: the OpenAPI document lists both.
+    pub fn event_stream(mut self) -> Self {
+        self.event_stream = true;
+        self
+    }
+
+    /// Declares 404 with `description` (the entity the path names does not exist).
+    pub fn not_found(self, description: &str) -> Self {
+        self.error(404, description)
     }
 
     /// The status of a success response (default 200).
@@ -282,6 +342,8 @@ impl Route {
             internal: self.internal,
             long_running: self.long_running,
             stream_body: self.stream_body,
+            errors: self.errors.clone(),
+            event_stream: self.event_stream,
         }
     }
 }

@@ -36,12 +36,12 @@ pub fn list(req: &Request) -> Result<Response, Error> {
         return Err(failure("virsh list", &out));
     }
     let vms = parse::parse_list(&out.stdout_str()).map_err(|e| Error::upstream(e.to_string()))?;
-    Ok(Json(json!({
-        "hostname": host,
-        "uri": settings.uri,
-        "total": vms.len(),
-        "running": vms.iter().filter(|v| v.state == "running").count(),
-        "vms": vms,
+    Ok(Json(json!(VmList {
+        hostname: host.to_owned(),
+        uri: settings.uri,
+        total: vms.len(),
+        running: vms.iter().filter(|v| v.state == "running").count(),
+        vms,
     }))
     .into())
 }
@@ -65,5 +65,36 @@ pub fn info(req: &Request) -> Result<Response, Error> {
     }
     let info =
         parse::parse_dominfo(&out.stdout_str()).map_err(|e| Error::upstream(e.to_string()))?;
-    Ok(Json(json!({"hostname": host, "uri": settings.uri, "vm": info})).into())
+    Ok(Json(json!(VmInfo {
+        hostname: host.to_owned(),
+        uri: settings.uri,
+        vm: info,
+    }))
+    .into())
+}
+
+/// `GET /{hostname}`: the VMs of `virsh list --all`.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+pub struct VmList {
+    /// The device.
+    pub hostname: String,
+    /// The libvirt URI used.
+    pub uri: String,
+    /// VMs in all.
+    pub total: usize,
+    /// VMs running.
+    pub running: usize,
+    /// The VMs.
+    pub vms: Vec<parse::Vm>,
+}
+
+/// `GET /{hostname}/{vm_name}`: `virsh dominfo`, parsed.
+#[derive(Debug, serde::Serialize, JsonSchema)]
+pub struct VmInfo {
+    /// The device.
+    pub hostname: String,
+    /// The libvirt URI used.
+    pub uri: String,
+    /// The VM.
+    pub vm: parse::DomInfo,
 }

@@ -6,7 +6,7 @@ use infrastructor_parsers::journal::{journal_since, parse_journal_json};
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::parse::is_vm_name;
 use crate::settings::Settings;
@@ -33,7 +33,7 @@ pub struct LogsQuery {
     pub lines: u32,
     /// Only journal entries since (`1h`, `2d`, `YYYY-MM-DD[ HH:MM]`, `today`); files are
     /// tailed whatever their times.
-    #[schemars(regex(pattern = "^[A-Za-z0-9 :T-]{1,32}$"))]
+    #[schemars(regex(pattern = infrastructor_sdk::JOURNAL_SINCE_PATTERN))]
     pub since: Option<String>,
 }
 
@@ -51,8 +51,63 @@ fn default_lines() -> u32 {
     200
 }
 
+/// Where libvirt's logs were read.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogSource {
+    /// The daemons' log files.
+    Files,
+    /// The journal (no log files).
+    Journal,
+}
+
+/// `GET /{hostname}/logs`: the daemons' log files, or their journal entries.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LibvirtLogs {
+    /// From the log directory.
+    Files {
+        /// The device.
+        hostname: String,
+        /// `files`.
+        source: LogSource,
+        /// The log directory read.
+        log_dir: String,
+        /// Always false: files are not filtered by time.
+        since_applied: bool,
+        /// One tail per daemon log file.
+        files: Vec<FileTail>,
+    },
+    /// From the journal.
+    Journal {
+        /// The device.
+        hostname: String,
+        /// `journal`.
+        source: LogSource,
+        /// The units read.
+        units: Vec<String>,
+        /// Whether `since` filtered the entries.
+        since_applied: bool,
+        /// Journal entries (journalctl's JSON fields, parsed).
+        entries: Vec<serde_json::Map<String, Value>>,
+    },
+}
+
+/// `GET /{hostname}/logs/{vm_name}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VmLog {
+    /// The device.
+    pub hostname: String,
+    /// The VM.
+    pub vm_name: String,
+    /// The log file read.
+    pub source: String,
+    /// Its last lines.
+    pub lines: Vec<String>,
+}
+
 /// One log file's tail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct FileTail {
     /// Its path on the device.
     pub path: String,
@@ -87,12 +142,12 @@ pub fn daemon(req: &Request) -> Result<Response, Error> {
     let out = ssh::run_script(host, "daemon_logs", &args, None, Duration::from_secs(30))?;
     if out.success() {
         let files = parse_tails(&out.stdout_str());
-        return Ok(Json(json!({
-            "hostname": host,
-            "source": "files",
-            "log_dir": settings.log_dir,
-            "since_applied": false,
-            "files": files,
+        return Ok(Json(json!(LibvirtLogs::Files {
+            hostname: host.to_owned(),
+            source: LogSource::Files,
+            log_dir: settings.log_dir,
+            since_applied: false,
+            files,
         }))
         .into());
     }
@@ -132,12 +187,22 @@ pub fn daemon(req: &Request) -> Result<Response, Error> {
             settings.daemons.join(", ")
         )));
     }
-    Ok(Json(json!({
-        "hostname": host,
-        "source": "journal",
-        "units": settings.daemons.iter().map(|d| format!("{d}.service")).collect::<Vec<_>>(),
-        "since_applied": q.since.is_some(),
-        "entries": entries,
+    Ok(Json(json!(LibvirtLogs::Journal {
+        hostname: host.to_owned(),
+        source: LogSource::Journal,
+        units: settings
+            .daemons
+            .iter()
+            .map(|d| format!("{d}.service"))
+            .collect(),
+        since_applied: q.since.is_some(),
+        entries: entries
+            .iter()
+            .filter_map(|e| match serde_json::to_value(e) {
+                Ok(Value::Object(o)) => Some(o),
+                _ => None,
+            })
+            .collect(),
     }))
     .into())
 }
@@ -166,11 +231,11 @@ pub fn vm(req: &Request) -> Result<Response, Error> {
         )));
     }
     let out = out.check("reading the VM log")?;
-    Ok(Json(json!({
-        "hostname": host,
-        "vm_name": vm,
-        "source": format!("{}/qemu/{vm}.log", settings.log_dir),
-        "lines": out.stdout_str().lines().collect::<Vec<_>>(),
+    Ok(Json(json!(VmLog {
+        hostname: host.to_owned(),
+        vm_name: vm.to_owned(),
+        source: format!("{}/qemu/{vm}.log", settings.log_dir),
+        lines: out.stdout_str().lines().map(str::to_owned).collect(),
     }))
     .into())
 }

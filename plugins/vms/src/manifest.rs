@@ -31,6 +31,10 @@ pub fn app() -> App {
         .script("vm_log", logs::VM_LOG, &["tail"])
         .route(
             Route::get("/{hostname}/logs", "libvirt_logs")
+.returns::<logs::LibvirtLogs>()
+.error(400, "`since` is not a time journalctl understands")
+.error(404, "No libvirt logs on the host")
+.remote()
                 .summary("libvirt daemon logs: the log files' tails, else the journal")
                 .description(
                     "Every daemon log of the log directory that exists (virtqemud, virtlogd… \
@@ -43,6 +47,10 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/logs/{vm_name}", "vm_log")
+.returns::<logs::VmLog>()
+.error(400, "Not a VM name")
+.error(404, "No log of that VM")
+.remote()
                 .summary("One VM's qemu log, its last lines (404 when it has none)")
                 .param(host())
                 .param(vm())
@@ -51,12 +59,19 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}", "list_vms")
+.returns::<domains::VmList>()
+.error(404, "libvirt is not available on the host")
+.remote()
                 .summary("VMs of `virsh list --all`: name, id, state")
                 .param(host()),
             domains::list,
         )
         .route(
             Route::get("/{hostname}/{vm_name}", "vm_info")
+.returns::<domains::VmInfo>()
+.error(400, "Not a VM name")
+.error(404, "No such VM")
+.remote()
                 .summary("One VM's `virsh dominfo`: state, CPUs, memory, autostart, persistence, security")
                 .param(host())
                 .param(vm()),

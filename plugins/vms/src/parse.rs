@@ -18,7 +18,7 @@ pub fn is_vm_name(name: &str) -> bool {
 }
 
 /// One VM of `virsh list --all`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Vm {
     /// The running domain's id; none when it is not running.
     pub id: Option<u32>,
@@ -70,7 +70,7 @@ pub fn parse_list(text: &str) -> Result<Vec<Vm>, ParseError> {
 }
 
 /// `virsh dominfo`, parsed.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, schemars::JsonSchema)]
 pub struct DomInfo {
     /// Running id.
     pub id: Option<u32>,

@@ -29,7 +29,10 @@ pub const DATASET_COLUMNS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct DatasetsQuery {
     /// Only this pool's (or this dataset's and its children's); absent = every pool.
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*$"),
+        length(max = 255)
+    )]
     pub pool_name: Option<String>,
 }
 

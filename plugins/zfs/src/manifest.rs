@@ -54,12 +54,15 @@ pub fn app() -> App {
         .script("wait_status", scrub::WAIT_STATUS, &["sleep", "zpool"])
         .route(
             Route::get("/{hostname}/pools", "list_pools")
+.remote()
                 .summary("Pools with exact sizes, capacity, fragmentation, dedup ratio, health")
                 .param(host()),
             pools::list,
         )
         .route(
             Route::get("/{hostname}/pools/{pool_name}/status", "pool_status")
+.error(404, "No such pool")
+.remote()
                 .summary("A pool's status as a tree (state, scan, vdevs with error counts, errors) and its properties")
                 .param(host())
                 .param(pool()),
@@ -67,6 +70,9 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/pools/{pool_name}/scrub", "start_scrub")
+.error(404, "No such pool")
+.error(409, "A scrub is running already")
+.remote()
                 .summary("Start a scrub and follow it to its end (a job); `stop=true` stops it")
                 .description(
                     "The job's progress is the scrub's percentage; cancelling the job stops \
@@ -80,6 +86,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/pools/{pool_name}/scrub", "scrub_status")
+.error(404, "No such pool")
+.remote()
                 .summary("A pool's scrub or resilver: state, progress, errors, last completion")
                 .param(host())
                 .param(pool()),
@@ -87,6 +95,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/datasets", "list_datasets")
+.error(404, "No such pool or dataset")
+.remote()
                 .summary("Filesystems and volumes with exact sizes and their main properties")
                 .param(host())
                 .query::<DatasetsQuery>(),
@@ -94,6 +104,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/datasets/{dataset_name}/properties", "dataset_properties")
+.error(404, "No such dataset")
+.remote()
                 .summary("Every property of a dataset with its source")
                 .param(host())
                 .param(
@@ -106,6 +118,8 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/snapshots", "list_snapshots")
+.error(404, "No such pool or dataset")
+.remote()
                 .summary("Snapshots with exact sizes and creation times")
                 .param(host())
                 .query::<SnapshotsQuery>(),
@@ -113,6 +127,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/snapshots", "create_snapshot")
+.error(400, "Not a dataset or snapshot name")
+.error(404, "No such dataset")
+.error(409, "The snapshot exists already")
+.remote()
                 .summary("Take a snapshot (optionally of every child dataset)")
                 .param(host())
                 .body::<CreateRequest>()
@@ -121,12 +139,18 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/snapshots/usage", "snapshot_usage")
+.error(404, "No such pool or dataset")
+.remote()
                 .summary("Snapshots by dataset, the largest, the oldest, cleanup advice")
                 .param(host()),
             snapshots::usage_handler,
         )
         .route(
             Route::delete("/{hostname}/snapshots/{snapshot}", "destroy_snapshot")
+.error(400, "Not a snapshot name")
+.error(404, "No such snapshot")
+.error(409, "The snapshot has dependent clones or holds")
+.remote()
                 .summary("Destroy a snapshot")
                 .param(host())
                 .param(snapshot())
@@ -135,6 +159,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/snapshots/{snapshot}/clone", "clone_snapshot")
+.error(400, "Not a snapshot or dataset name")
+.error(404, "No such snapshot")
+.error(409, "The clone's name is taken")
+.remote()
                 .summary("Clone a snapshot into a new dataset")
                 .param(host())
                 .param(snapshot())
@@ -144,6 +172,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/snapshots/{snapshot}/send", "send_snapshot")
+.error(400, "Not a snapshot or dataset name, or an incremental base after the snapshot")
+.error(404, "No such snapshot or target device")
+.error(409, "The target dataset exists")
+.remote()
                 .summary("Send a snapshot into a dataset of another device (a job)")
                 .description(
                     "`zfs send [-i base] snap` on this device streams into `zfs receive [-F] \
@@ -159,6 +191,10 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/receive", "receive_snapshot")
+.error(400, "Not a dataset name, or not a send stream")
+.error(404, "No such pool")
+.error(409, "The target dataset exists")
+.remote()
                 .summary("Receive a `zfs send` stream from the request body into a dataset")
                 .description("The body is streamed into `zfs receive` as it arrives.")
                 .param(host())
@@ -168,6 +204,9 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/snapshots/{snapshot}/diff", "diff_snapshot")
+.error(400, "Not a snapshot name")
+.error(404, "No such snapshot")
+.remote()
                 .summary("Files changed between a snapshot and a later one (`zfs diff`)")
                 .param(host())
                 .param(snapshot())
@@ -176,30 +215,37 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/health", "zfs_health")
+.error(404, "No ZFS on the host")
+.remote()
                 .summary("Every pool's state and errors, and the overall health")
                 .param(host()),
             health::health,
         )
         .route(
             Route::get("/{hostname}/arc-stats", "arc_stats")
+.error(404, "No ARC statistics on the host")
+.remote()
                 .summary("ARC statistics: size, target, hit ratio")
                 .param(host()),
             health::arc,
         )
         .route(
             Route::get("/{hostname}/events", "zfs_events")
+.remote()
                 .summary("ZFS events: `zpool events -v`, else the kernel journal, else dmesg")
                 .param(host()),
             health::events,
         )
         .route(
             Route::get("/{hostname}/report", "zfs_report")
+.remote()
                 .summary("Pools, status, datasets, snapshots and ARC from one batched run")
                 .param(host()),
             report::report,
         )
         .route(
             Route::get("/{hostname}/optimize", "zfs_optimize")
+.remote()
                 .summary("Advice: ARC hit ratio, capacity, fragmentation, compression, atime, dedup, old snapshots")
                 .param(host()),
             report::optimize,

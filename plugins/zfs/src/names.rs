@@ -10,14 +10,20 @@ use crate::parse::names;
 pub const POOL_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_.:-]{0,254}$";
 /// A dataset (filesystem, volume or clone): the pool, then `/component`s that do not start
 /// with `.` (so `.`/`..` never pass).
-pub const DATASET_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*$";
+pub const DATASET_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*$";
 /// A full snapshot name, `dataset@name`.
 pub const SNAPSHOT_PATTERN: &str =
-    r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*@[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$";
+    r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*@[A-Za-z0-9_:][A-Za-z0-9_.:-]*$";
 /// The short name of a snapshot (after `@`).
-pub const SNAPSHOT_SHORT_PATTERN: &str = r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,254}$";
+pub const SNAPSHOT_SHORT_PATTERN: &str = r"^[A-Za-z0-9_:][A-Za-z0-9_.:-]{0,254}$";
 
+/// A name the ZFS rules refuse. The patterns say everything but the pool names ZFS
+/// reserves (`mirror…`, `log`, `c0…`): no pool can have one, so a name in one names
+/// nothing that exists (404), as any other pool that does not exist.
 fn bad(what: &str, name: &str, why: String) -> Error {
+    if why.contains("reserved") {
+        return Error::not_found(format!("{what} `{name}` cannot exist: {why}"));
+    }
     Error::bad_request(format!("{what} `{name}`: {why}"))
 }
 

@@ -26,7 +26,10 @@ const OLD_DAYS: i64 = 90;
 #[serde(deny_unknown_fields)]
 pub struct SnapshotsQuery {
     /// Only this dataset's (and its children's); absent = all.
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*$"),
+        length(max = 255)
+    )]
     pub dataset_name: Option<String>,
 }
 
@@ -35,10 +38,13 @@ pub struct SnapshotsQuery {
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// The dataset.
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*$"),
+        length(max = 255)
+    )]
     pub dataset_name: String,
     /// The snapshot's name (after `@`).
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,254}$"))]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_:][A-Za-z0-9_.:-]{0,254}$"))]
     pub snapshot_name: String,
     /// Snapshot every child dataset too.
     #[serde(default)]
@@ -50,7 +56,10 @@ pub struct CreateRequest {
 #[serde(deny_unknown_fields)]
 pub struct CloneRequest {
     /// The new dataset.
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*$"),
+        length(max = 255)
+    )]
     pub clone_name: String,
 }
 
@@ -185,7 +194,7 @@ pub fn diff(req: &Request) -> Result<Response, Error> {
     }
     let tools = tools::of(host)?;
     if !tools.modern() {
-        return Err(Error::bad_request(format!(
+        return Err(Error::unavailable(format!(
             "`{host}` has {} ZFS tools without `zfs diff`",
             tools.label()
         )));

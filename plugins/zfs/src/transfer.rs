@@ -21,12 +21,15 @@ pub struct SendRequest {
     pub destination_device: String,
     /// The dataset to receive into (created by the receive; with `force`, rolled back to
     /// the last common snapshot first).
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*$"),
+        length(max = 255)
+    )]
     pub destination_dataset: String,
     /// Send only the changes since this snapshot of the same dataset (full name or the part
     /// after `@`); the destination must have it.
     #[schemars(regex(
-        pattern = r"^([A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*)?@?[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$"
+        pattern = r"^([A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*)?@?[A-Za-z0-9_:][A-Za-z0-9_.:-]*$"
     ))]
     pub incremental_from: Option<String>,
     /// `zfs receive -F`.
@@ -175,7 +178,10 @@ pub fn send(req: &Request) -> Result<Response, Error> {
 #[serde(deny_unknown_fields)]
 pub struct ReceiveQuery {
     /// The dataset to create from the stream.
-    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*)*$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*$"),
+        length(max = 255)
+    )]
     pub dataset_name: String,
     /// `zfs receive -F`.
     #[serde(default)]

@@ -29,6 +29,15 @@ fn route_from_wit(r: api::Route) -> model::Route {
         internal: r.internal,
         long_running: r.long_running,
         stream_body: r.stream_body,
+        errors: r
+            .errors
+            .into_iter()
+            .map(|e| model::ErrorStatus {
+                status: e.status,
+                description: e.description,
+            })
+            .collect(),
+        event_stream: r.event_stream,
     }
 }
 

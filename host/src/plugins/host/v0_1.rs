@@ -415,6 +415,8 @@ pub fn manifest_from_wit(m: api::PluginManifest) -> Result<model::Manifest, mode
             internal: r.internal,
             long_running: false,
             stream_body: false,
+            errors: v0_1_errors(),
+            event_stream: false,
         });
     }
     let manifest = model::Manifest {
@@ -473,4 +475,31 @@ fn stream_command_from_wit(s: api::StreamCommand) -> crate::plugins::call::Strea
         command: model::Command::Argv(s.argv),
         sse: s.sse,
     }
+}
+
+/// The error statuses a plugin of API 0.1.0 may answer on any route: its manifest cannot say
+/// which, so every status its `error` variant maps to (the host adds its own).
+fn v0_1_errors() -> Vec<model::ErrorStatus> {
+    [
+        (
+            400,
+            "The request is wrong in a way parameter validation could not see",
+        ),
+        (404, "The device, resource or document does not exist"),
+        (
+            409,
+            "The resource already exists or is in a conflicting state",
+        ),
+        (
+            503,
+            "The host, device or service cannot be reached or authenticated to",
+        ),
+        (504, "The operation did not finish in time"),
+    ]
+    .into_iter()
+    .map(|(status, description)| model::ErrorStatus {
+        status,
+        description: description.to_owned(),
+    })
+    .collect()
 }
