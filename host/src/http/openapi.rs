@@ -232,6 +232,12 @@ fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Valu
     if json_body || route.stream_body {
         responses.error(413, "The request body is larger than the server accepts");
     }
+    if json_body {
+        responses.error(
+            408,
+            "The request body did not arrive within `server.body_read_timeout_secs`",
+        );
+    }
     if route.stream_body {
         responses.error(400, "The upload stopped before it ended");
     }

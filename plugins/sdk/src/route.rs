@@ -204,15 +204,26 @@ impl Route {
     }
 
     /// Declares the statuses of a route that runs commands on a remote host: 502 (a command
-    /// failed), 503 (the host cannot be reached or authenticated to) and 504 (a command timed
-    /// out).
-    pub fn remote(self) -> Self {
-        self.error(502, "A remote command failed (its stderr summarised)")
-            .error(
-                503,
-                "The host cannot be reached or authenticated to (or the plugin is busy)",
-            )
-            .error(504, "A remote command (or the plugin) ran out of time")
+    /// failed), 503 (the host cannot be reached or authenticated to), 504 (a command timed
+    /// out), 413 (a command line over `ssh.max_command_bytes`) and, unless the route declared
+    /// its own, 404 (no such registered device).
+    pub fn remote(mut self) -> Self {
+        if !self.errors.iter().any(|e| e.status == 404) {
+            self = self.error(
+                404,
+                "No device has this name (unregistered hosts are off: ssh.allow_unregistered_hosts)",
+            );
+        }
+        self.error(
+            413,
+            "A command line is longer than the server sends to a device (ssh.max_command_bytes)",
+        )
+        .error(502, "A remote command failed (its stderr summarised)")
+        .error(
+            503,
+            "The host cannot be reached or authenticated to (or the plugin is busy)",
+        )
+        .error(504, "A remote command (or the plugin) ran out of time")
     }
 
     /// The route may answer Server-Sent Events ([`Response::stream`](crate::Response::stream)
