@@ -218,18 +218,7 @@ async fn a_flood_of_cached_reads_leaves_disk_use_flat() {
     let store = s.app_state().services.store.clone();
     let rows = infrastructor_tests::audit_rows(&store, "remote").await;
     assert_eq!(rows.len(), 1, "one row for the one remote run");
-    let hits = store
-        .call(|c| {
-            infrastructor_store::audit::hit_total(
-                c,
-                &infrastructor_store::audit::AuditFilter {
-                    plugin: Some("remote".into()),
-                    ..Default::default()
-                },
-            )
-        })
-        .await
-        .expect("hits");
+    let hits = infrastructor_tests::hit_total(&store, "remote").await;
     assert_eq!(hits, READS as u64, "every hit counted");
     eprintln!(
         "{READS} cached reads: database + WAL {before} → {after} bytes, WAL now {} bytes",

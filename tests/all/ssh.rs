@@ -459,18 +459,7 @@ async fn concurrent_identical_collections_share_one_remote_run() {
         written, 1,
         "one row: one plugin, data type, target and requester"
     );
-    let hits = store
-        .call(|c| {
-            infrastructor_store::audit::hit_total(
-                c,
-                &infrastructor_store::audit::AuditFilter {
-                    plugin: Some("remote".into()),
-                    ..Default::default()
-                },
-            )
-        })
-        .await
-        .expect("hits");
+    let hits = infrastructor_tests::hit_total(store, "remote").await;
     assert_eq!(hits, 100);
     let snaps = store
         .call(|c| infrastructor_store::snapshots::count(c, "remote", "hostname", None))

@@ -332,6 +332,18 @@ pub async fn audit_rows(
         .expect("audit rows")
 }
 
+/// Cache hits recorded for `plugin` (the sum of the written aggregate rows).
+pub async fn hit_total(store: &infrastructor_store::Store, plugin: &str) -> u64 {
+    let filter = infrastructor_store::audit::AuditFilter {
+        plugin: Some(plugin.into()),
+        ..Default::default()
+    };
+    store
+        .call(move |c| infrastructor_store::audit::hit_total(c, &filter))
+        .await
+        .expect("hit total")
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters, so a hostile value
 /// (slashes, newlines, `;`) stays one path segment or one query value.
 pub fn url_escape(value: &str) -> String {

@@ -14,7 +14,7 @@ use rusqlite::{Connection, Row, ToSql, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
 use crate::snapshots::{cutoff, unsigned};
-use crate::{StoreError, normalize_ts, now_rfc3339, sql_limit, to_i64};
+use crate::{StoreError, normalize_ts, now_rfc3339, sql_limit, to_i64, truncate_utf8};
 
 /// Longest stored `error` text, in bytes; longer messages are cut at a character boundary.
 pub const MAX_ERROR_LEN: usize = 4096;
@@ -159,17 +159,6 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// Writes an audit row and returns its id.
 pub fn insert(conn: &Connection, e: &AuditEntry) -> Result<i64, StoreError> {
     let started_at = match &e.started_at {
@@ -196,7 +185,7 @@ pub fn insert(conn: &Connection, e: &AuditEntry) -> Result<i64, StoreError> {
                 e.cache_hit,
                 e.force_refresh,
                 e.status,
-                e.error.as_deref().map(|m| truncate(m, MAX_ERROR_LEN)),
+                e.error.as_deref().map(|m| truncate_utf8(m, MAX_ERROR_LEN)),
                 to_i64(e.size_bytes),
                 e.requester,
             ],

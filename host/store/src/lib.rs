@@ -231,6 +231,19 @@ pub fn normalize_ts(value: &str, what: &str) -> Result<String, StoreError> {
         .map_err(|_| StoreError::Invalid(format!("{what}: not an RFC 3339 timestamp")))
 }
 
+/// `s` cut to at most `max` bytes at a character boundary (long texts stored in bounded
+/// columns).
+pub(crate) fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// `u64`/`u32` → SQLite INTEGER, saturating (rusqlite stores only `i64`).
 pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Row, params};
 use serde::Serialize;
 
 use crate::snapshots::{cutoff, unsigned};
-use crate::{StoreError, now_rfc3339, sql_limit, to_i64};
+use crate::{StoreError, now_rfc3339, sql_limit, to_i64, truncate_utf8};
 
 /// Longest stored path, in bytes (paths are bounded by the router; this keeps a row small).
 const MAX_PATH_LEN: usize = 1024;
@@ -78,17 +78,6 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OperationRow> {
     })
 }
 
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// Records an operation (stamped now) and returns its row id.
 pub fn insert(conn: &Connection, e: &OperationEntry) -> Result<i64, StoreError> {
     Ok(conn
@@ -103,7 +92,7 @@ pub fn insert(conn: &Connection, e: &OperationEntry) -> Result<i64, StoreError> 
                 e.plugin,
                 e.operation_id,
                 e.method,
-                cut(&e.path, MAX_PATH_LEN),
+                truncate_utf8(&e.path, MAX_PATH_LEN),
                 e.principal,
                 e.status,
                 to_i64(e.duration_ms),
