@@ -118,6 +118,7 @@ impl App {
             config.plugins.cache_dir.clone(),
             config.plugins.max_instances,
             max_memory_mb as usize * 1024 * 1024,
+            config.plugins.answer_cache_mb as usize * 1024 * 1024,
         )
         .map_err(|e| BuildError::Runtime(format!("{e:#}")))?;
         let plugins = Arc::new(

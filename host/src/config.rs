@@ -427,6 +427,9 @@ pub struct PluginsConfig {
     pub cache_dir: PathBuf,
     /// Plugin instances alive at once (requests beyond wait).
     pub max_instances: u32,
+    /// Memory for stored answers of `cacheable` routes, replayed while the collections they
+    /// were built from are unchanged (0 turns the answer cache off).
+    pub answer_cache_mb: u32,
     /// Per-plugin sections: `[plugins.devices]`.
     #[serde(flatten)]
     pub entries: BTreeMap<String, PluginConfig>,
@@ -438,6 +441,7 @@ impl Default for PluginsConfig {
             dir: PathBuf::from("plugins.d"),
             cache_dir: PathBuf::from("data/cache"),
             max_instances: 256,
+            answer_cache_mb: 64,
             entries: BTreeMap::new(),
         }
     }
@@ -612,6 +616,9 @@ impl Config {
         }
         if self.plugins.max_instances == 0 {
             return Err(invalid("plugins.max_instances", "must be greater than 0"));
+        }
+        if self.plugins.answer_cache_mb > 4096 {
+            return Err(invalid("plugins.answer_cache_mb", "must be at most 4096"));
         }
         if self.jobs.max_running == 0 {
             return Err(invalid("jobs.max_running", "must be greater than 0"));

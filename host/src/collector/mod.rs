@@ -34,6 +34,36 @@ pub struct Outcome {
     pub duration_ms: u64,
     /// Served without a remote run of its own (cache or a shared in-flight run).
     pub cache_hit: bool,
+    /// The cached result this answer is, when it was served without a run of its own: what
+    /// a stored plugin answer built from it is checked against ([`Collector::replay`]).
+    pub read: Option<CachedRead>,
+}
+
+/// One collection served from the cache (or joined in flight), remembered with a stored
+/// plugin answer built from it. The answer may be replayed while the collector still holds
+/// this very result (not a newer one) within the max age the plugin asked for: then the
+/// plugin, asking again, would be served the same bytes.
+#[derive(Debug, Clone)]
+pub struct CachedRead {
+    key: String,
+    data: Arc<str>,
+    max_age: Duration,
+    plugin: String,
+    data_type: String,
+    target: String,
+    requester: Option<String>,
+}
+
+impl CachedRead {
+    /// Memory it holds beyond the shared result: for a cache's budget.
+    pub fn size(&self) -> usize {
+        self.key.len()
+            + self.plugin.len()
+            + self.data_type.len()
+            + self.target.len()
+            + self.requester.as_ref().map_or(0, String::len)
+            + std::mem::size_of::<Self>()
+    }
 }
 
 /// Why a collection failed. Cloned to every request sharing the run.
@@ -262,19 +292,63 @@ impl Collector {
             }
         }
         let fresh = result?;
+        let read = cache_hit.then(|| CachedRead {
+            key: key.clone(),
+            data: fresh.data.clone(),
+            max_age: request.max_age,
+            plugin: request.plugin,
+            data_type: request.data_type,
+            target: request.target,
+            requester: request.requester,
+        });
         Ok(Outcome {
             data: fresh.data,
             cache_key: key,
             collected_at: fresh.collected_at,
             duration_ms: fresh.duration_ms,
             cache_hit,
+            read,
         })
+    }
+
+    /// Whether every read still stands: the cache holds the very same result under its key,
+    /// younger than the read's max age. When they all do, each is counted as a cache hit
+    /// (the same tally a plugin's own cached collect adds to) and the answer built from them
+    /// may be replayed; otherwise nothing is counted.
+    pub fn replay(&self, reads: &[CachedRead]) -> bool {
+        {
+            let Ok(cache) = self.cache.lock() else {
+                return false;
+            };
+            let stands = |r: &CachedRead| {
+                cache.get(&r.key).is_some_and(|f| {
+                    Arc::ptr_eq(&f.data, &r.data) && f.at.elapsed() < r.max_age
+                })
+            };
+            if !reads.iter().all(stands) {
+                return false;
+            }
+        }
+        let at = crate::time::now_rfc3339();
+        for r in reads {
+            self.count(
+                hits::Hit {
+                    plugin: &r.plugin,
+                    data_type: &r.data_type,
+                    target: &r.target,
+                    requester: r.requester.as_deref(),
+                    at: &at,
+                    bytes: r.data.len() as u64,
+                },
+            );
+        }
+        true
     }
 
     /// Counts a cache hit (or a join of a run already in flight) in memory; a full tally is
     /// written in the background.
     fn count_hit(&self, request: &Request, at: &str, bytes: usize) {
-        let full = self.hits.count(hits::Hit {
+        self.count(hits::Hit {
             plugin: &request.plugin,
             data_type: &request.data_type,
             target: &request.target,
@@ -282,7 +356,11 @@ impl Collector {
             at,
             bytes: bytes as u64,
         });
-        if let Some(counts) = full {
+    }
+
+    /// Counts one hit; a full tally is written in the background.
+    fn count(&self, hit: hits::Hit<'_>) {
+        if let Some(counts) = self.hits.count(hit) {
             let store = self.store.clone();
             tokio::spawn(async move {
                 if let Err(e) = hits::write(&store, counts).await {

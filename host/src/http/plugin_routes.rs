@@ -17,6 +17,7 @@ use super::validate::{single, validate_body, validate_params};
 use crate::http::auth::Caller;
 use crate::http::ratelimit::{Limiter, RateSpec, client_key};
 use crate::jobs::view::{job_json, job_path};
+use crate::plugins::answer_cache;
 use crate::plugins::call::BodySource;
 use crate::plugins::manifest::{RouteMethod, RouteSpec};
 use crate::plugins::{
@@ -178,7 +179,29 @@ async fn answer(
         0
     };
     let (path, query) = validate_params(&binding.route.params, &path, &query)?;
-    let uri_path = request.uri().path().to_string();
+    let uri_path = request.uri().path();
+    let plugin_path = uri_path
+        .strip_prefix("/api")
+        .and_then(|p| p.strip_prefix(binding.plugin.mount.as_str()))
+        .unwrap_or(uri_path)
+        .to_string();
+    let answer_key = (binding.route.cacheable && binding.plugin.answers().enabled()).then(|| {
+        answer_cache::key(
+            binding.plugin.load_id,
+            &binding.route.operation_id,
+            caller.name().as_deref(),
+            &plugin_path,
+            &query,
+        )
+    });
+    if let Some(key) = &answer_key
+        && let Some(mut response) = replay(&binding.plugin, key)
+    {
+        if let Some(d) = decision {
+            d.write_headers(response.headers_mut());
+        }
+        return Ok(response);
+    }
     let (body, streamed) = if binding.route.stream_body {
         let source = limited_body(
             request.into_body(),
@@ -197,10 +220,7 @@ async fn answer(
     let plugin_request = PluginRequest {
         operation_id: binding.route.operation_id.clone(),
         method: binding.route.method,
-        path: uri_path
-            .strip_prefix(&format!("/api{}", binding.plugin.mount))
-            .unwrap_or(&uri_path)
-            .to_string(),
+        path: plugin_path,
         path_params: path,
         query,
         body,
@@ -230,13 +250,52 @@ async fn answer(
                 .handle_streamed(plugin_request, call.clone(), body)
                 .await?
         }
-        None => binding.plugin.handle(plugin_request, call.clone()).await?,
+        None => match answer_key {
+            Some(key) => {
+                let (answer, reads) = binding
+                    .plugin
+                    .handle_traced(plugin_request, call.clone())
+                    .await?;
+                if let (Some(reads), ResponseBody::Bytes(body)) = (reads, &answer.body) {
+                    binding.plugin.answers().store(
+                        key,
+                        answer.status,
+                        answer.content_type.clone(),
+                        answer.headers.clone(),
+                        body.clone(),
+                        reads,
+                    );
+                }
+                answer
+            }
+            None => binding.plugin.handle(plugin_request, call.clone()).await?,
+        },
     };
     let mut response = to_http(&binding.plugin, answer, &call).await?;
     if let Some(d) = decision {
         d.write_headers(response.headers_mut());
     }
     Ok(response)
+}
+
+/// The stored answer of a cacheable route for `key`, when the collections it was built from
+/// still stand (counted as cache hits); a stored answer whose collections moved on is
+/// dropped. Marked `X-Answer-Cache: replay`.
+fn replay(plugin: &LoadedPlugin, key: &str) -> Option<Response> {
+    let stored = plugin.answers().get(key)?;
+    if !plugin.services().collector.replay(stored.reads()) {
+        plugin.answers().forget(key, &stored);
+        return None;
+    }
+    let status = StatusCode::from_u16(stored.status).ok()?;
+    let mut response = (status, Body::from(stored.body.clone())).into_response();
+    let headers = response.headers_mut();
+    answer_headers(headers, &stored.content_type, &stored.headers);
+    headers.insert(
+        HeaderName::from_static("x-answer-cache"),
+        HeaderValue::from_static("replay"),
+    );
+    Some(response)
 }
 
 /// Reads a whole JSON body within the limits: over `json_bytes` (by its `Content-Length`
@@ -457,14 +516,23 @@ async fn to_http(
         ResponseBody::Stream(command) => stream_body(plugin, command, call).await?,
     };
     let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    if let Ok(ct) = HeaderValue::from_str(&answer.content_type) {
+    answer_headers(
+        response.headers_mut(),
+        &answer.content_type,
+        &answer.headers,
+    );
+    Ok(response)
+}
+
+/// A plugin answer's `Content-Type` and further headers (never its own framing headers).
+fn answer_headers(headers: &mut http::HeaderMap, content_type: &str, extra: &[(String, String)]) {
+    if let Ok(ct) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, ct);
     }
-    for (name, value) in answer.headers {
+    for (name, value) in extra {
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
+            HeaderValue::from_str(value),
         ) else {
             continue;
         };
@@ -473,7 +541,6 @@ async fn to_http(
         }
         headers.insert(name, value);
     }
-    Ok(response)
 }
 
 /// Starts a plugin's streamed command (the plugin's granter decides whether it may run) and

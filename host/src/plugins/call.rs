@@ -42,7 +42,7 @@ pub struct PluginResponse {
 #[derive(Debug, Clone)]
 pub enum ResponseBody {
     /// A complete body.
-    Bytes(Vec<u8>),
+    Bytes(bytes::Bytes),
     /// A remote command's output, streamed until it ends or the client leaves.
     Stream(StreamCommand),
 }
@@ -74,4 +74,6 @@ pub struct CallExtras {
     pub job: Option<std::sync::Arc<crate::jobs::JobHandle>>,
     /// The request body, for `ssh.exec-with-body`.
     pub body: Option<BodySource>,
+    /// Record what the call reads, for storing its answer (a `cacheable` route).
+    pub trace_answer: bool,
 }

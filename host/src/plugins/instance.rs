@@ -2,16 +2,19 @@
 //! spent in host imports (excluded from the deadline) and an empty WASI context.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::clocks::{MonotonicClock, WallClock};
 use wasmtime_wasi::{
     FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
 
 use infrastructor_manifest::{Capability, Grants};
 
+use super::answer_cache::AnswerTrace;
 use super::manifest::Manifest;
 use crate::services::HostServices;
 
@@ -67,6 +70,11 @@ pub struct InstanceState {
     pub job: Option<Arc<crate::jobs::JobHandle>>,
     /// The streamed request body, until `ssh.exec-with-body` takes it.
     pub body: Option<super::call::BodySource>,
+    /// What a call to a `cacheable` route read (see [`super::answer_cache`]); `None` for
+    /// other calls.
+    pub answer: Option<AnswerTrace>,
+    /// Set when the guest read a real clock (a plugin granted `clock`).
+    clock_read: Arc<AtomicBool>,
     pub(crate) limiter: MemoryLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -80,7 +88,11 @@ impl InstanceState {
         call: CallContext,
     ) -> Self {
         let mut wasi = WasiCtxBuilder::new();
-        if !plugin.grants.has(&Capability::Clock) {
+        let clock_read = Arc::new(AtomicBool::new(false));
+        if plugin.grants.has(&Capability::Clock) {
+            wasi.wall_clock(WatchedClock::new(WallClock::new(), &clock_read))
+                .monotonic_clock(WatchedClock::new(MonotonicClock::new(), &clock_read));
+        } else {
             wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
         }
         for (guest, host) in &plugin.read_dirs {
@@ -108,10 +120,38 @@ impl InstanceState {
             loaded: None,
             job: None,
             body: None,
+            answer: None,
+            clock_read,
             limiter,
             wasi: wasi.build(),
             table: ResourceTable::new(),
         }
+    }
+
+    /// Starts recording what this call reads, for a `cacheable` route. A plugin granted
+    /// read-only directories is tainted at once: what it reads there cannot be checked.
+    pub fn trace_answer(&mut self) {
+        let trace = AnswerTrace::default();
+        if !self.plugin.read_dirs.is_empty() {
+            trace.taint();
+        }
+        self.answer = Some(trace);
+    }
+
+    /// Marks the call as having read something a stored answer cannot be checked against.
+    pub fn taint_answer(&self) {
+        if let Some(trace) = &self.answer {
+            trace.taint();
+        }
+    }
+
+    /// The recorded reads of a pure call (taken), `None` for an impure or untraced one.
+    pub fn take_answer_reads(&mut self) -> Option<Vec<crate::collector::CachedRead>> {
+        let trace = self.answer.take()?;
+        if self.clock_read.load(Ordering::Relaxed) {
+            trace.taint();
+        }
+        trace.into_reads()
     }
 
     /// True when the memory limit stopped the guest.
@@ -166,6 +206,42 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
+    }
+}
+
+/// The real clocks, noting that they were read (an answer that read the time cannot be
+/// replayed).
+struct WatchedClock<C> {
+    clock: C,
+    read: Arc<AtomicBool>,
+}
+
+impl<C> WatchedClock<C> {
+    fn new(clock: C, read: &Arc<AtomicBool>) -> Self {
+        WatchedClock {
+            clock,
+            read: read.clone(),
+        }
+    }
+}
+
+impl<C: HostWallClock> HostWallClock for WatchedClock<C> {
+    fn resolution(&self) -> Duration {
+        self.clock.resolution()
+    }
+    fn now(&self) -> Duration {
+        self.read.store(true, Ordering::Relaxed);
+        self.clock.now()
+    }
+}
+
+impl<C: HostMonotonicClock> HostMonotonicClock for WatchedClock<C> {
+    fn resolution(&self) -> u64 {
+        self.clock.resolution()
+    }
+    fn now(&self) -> u64 {
+        self.read.store(true, Ordering::Relaxed);
+        self.clock.now()
     }
 }
 

@@ -112,7 +112,7 @@ fn job_result(answer: Result<PluginResponse, PluginError>) -> JobResult {
         }) => JobResult::Answer {
             status,
             content_type,
-            body,
+            body: body.into(),
         },
         Ok(PluginResponse {
             body: ResponseBody::Stream(_),

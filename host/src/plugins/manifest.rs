@@ -96,6 +96,8 @@ pub struct RouteSpec {
     pub errors: Vec<model::ErrorStatus>,
     /// May answer Server-Sent Events instead of JSON.
     pub event_stream: bool,
+    /// The host may replay a stored answer while the collections it read are unchanged.
+    pub cacheable: bool,
 }
 
 /// One declared parameter with its pattern compiled.
@@ -211,6 +213,7 @@ impl RouteSpec {
             stream_body: r.stream_body,
             errors: r.errors,
             event_stream: r.event_stream,
+            cacheable: r.cacheable,
         })
     }
 }

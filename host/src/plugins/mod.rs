@@ -15,6 +15,7 @@
 //! | [`call`] | a plugin call and its answer in the host's own types |
 //! | [`error`] | load and call errors |
 
+pub mod answer_cache;
 pub mod bindings;
 pub mod call;
 pub mod engine;

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use infrastructor_manifest::{self as model, Capability, Grants};
@@ -13,6 +14,7 @@ use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::answer_cache::AnswerCache;
 use super::bindings::{self, ApiVersion, v0_1, v0_2};
 use super::call::{CallExtras, PluginRequest, PluginResponse, StreamCommand};
 use super::engine::{EngineLimits, PluginEngine};
@@ -21,7 +23,7 @@ use super::granter::Granter;
 use super::host;
 use super::instance::{CallContext, InstanceState, MemoryLimitExceeded, PluginIdentity};
 use super::manifest::Manifest;
-use crate::collector::{self, Outcome, StepOutput};
+use crate::collector::{self, CachedRead, Outcome, StepOutput};
 use crate::config::PluginConfig;
 use crate::fault::Fault;
 use crate::services::HostServices;
@@ -89,16 +91,24 @@ pub struct PluginRuntime {
     cache_dir: PathBuf,
     handle_slots: Arc<Semaphore>,
     parse_slots: Arc<Semaphore>,
+    answers: AnswerCache,
+    loads: AtomicU64,
 }
+
+/// A guest's answer, and the collections it was built from when the call was traced and
+/// read nothing else.
+type Answered = (GuestAnswer, Option<Vec<CachedRead>>);
 
 impl PluginRuntime {
     /// Builds the engine (sized for `max_instances` concurrent calls) and the linker with
     /// every host import of every supported API version, plus an empty WASI context.
+    /// `answer_cache_bytes` bounds the stored answers of cacheable routes (0 = none).
     pub fn new(
         services: Arc<HostServices>,
         cache_dir: PathBuf,
         max_instances: u32,
         max_memory_bytes: usize,
+        answer_cache_bytes: usize,
     ) -> anyhow::Result<Arc<PluginRuntime>> {
         let engine = PluginEngine::new(&EngineLimits {
             instances: max_instances * 2,
@@ -115,7 +125,14 @@ impl PluginRuntime {
             cache_dir,
             handle_slots: Arc::new(Semaphore::new(max_instances as usize)),
             parse_slots: Arc::new(Semaphore::new(max_instances as usize)),
+            answers: AnswerCache::new(answer_cache_bytes),
+            loads: AtomicU64::new(0),
         }))
+    }
+
+    /// The stored answers of cacheable routes.
+    pub fn answers(&self) -> &AnswerCache {
+        &self.answers
     }
 
     /// The host services.
@@ -200,7 +217,7 @@ impl PluginRuntime {
             )
             .await
             .map_err(|e| fail(LoadError::ManifestCall(Box::new(e))))?;
-        let GuestAnswer::Manifest(model) = answer else {
+        let (GuestAnswer::Manifest(model), _) = answer else {
             return Err(fail(LoadError::Link(
                 "the manifest call answered something else".into(),
             )));
@@ -261,6 +278,7 @@ impl PluginRuntime {
             timeout_secs: config.timeout_secs,
             load_time_ms: started.elapsed().as_secs_f64() * 1000.0,
             from_cache,
+            load_id: self.loads.fetch_add(1, Ordering::Relaxed),
             identity,
             pre,
             runtime: self.clone(),
@@ -279,12 +297,15 @@ impl PluginRuntime {
         extras: CallExtras,
         slots: &Arc<Semaphore>,
         op: GuestCall,
-    ) -> Result<GuestAnswer, PluginError> {
+    ) -> Result<Answered, PluginError> {
         let _permit = slots.acquire().await.map_err(|_| PluginError::Busy)?;
         let mut state = InstanceState::new(identity.clone(), self.services.clone(), call);
         state.loaded = loaded;
         state.job = extras.job;
         state.body = extras.body;
+        if extras.trace_answer {
+            state.trace_answer();
+        }
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
@@ -303,7 +324,8 @@ impl PluginRuntime {
             Pre::V0_2(pre) => call_v0_2(pre, &mut store, op).await,
             Pre::V0_1(pre) => call_v0_1(pre, &mut store, op).await,
         };
-        result.map_err(|e| classify_trap(e, store.data(), &identity))
+        let answer = result.map_err(|e| classify_trap(e, store.data(), &identity))?;
+        Ok((answer, store.data_mut().take_answer_reads()))
     }
 }
 
@@ -437,6 +459,9 @@ pub struct LoadedPlugin {
     pub load_time_ms: f64,
     /// Whether the compiled artifact came from the cache.
     pub from_cache: bool,
+    /// Distinct for every load of every plugin (a reloaded plugin never shares stored
+    /// answers with its predecessor).
+    pub load_id: u64,
     identity: Arc<PluginIdentity>,
     pre: Pre,
     runtime: Arc<PluginRuntime>,
@@ -480,13 +505,42 @@ impl LoadedPlugin {
         self.handle_with(request, call, extras).await
     }
 
+    /// Handles a request to a `cacheable` route, recording what the call reads: the answer,
+    /// and the collections it was built from when it read nothing else (see
+    /// [`super::answer_cache`]).
+    pub async fn handle_traced(
+        self: &Arc<Self>,
+        request: PluginRequest,
+        call: CallContext,
+    ) -> Result<(PluginResponse, Option<Vec<CachedRead>>), PluginError> {
+        let extras = CallExtras {
+            trace_answer: true,
+            ..CallExtras::default()
+        };
+        self.handle_answered(request, call, extras).await
+    }
+
+    /// The stored answers of cacheable routes (shared by every plugin).
+    pub fn answers(&self) -> &AnswerCache {
+        &self.runtime.answers
+    }
+
     async fn handle_with(
         self: &Arc<Self>,
         request: PluginRequest,
         call: CallContext,
         extras: CallExtras,
     ) -> Result<PluginResponse, PluginError> {
-        let answer = self
+        Ok(self.handle_answered(request, call, extras).await?.0)
+    }
+
+    async fn handle_answered(
+        self: &Arc<Self>,
+        request: PluginRequest,
+        call: CallContext,
+        extras: CallExtras,
+    ) -> Result<(PluginResponse, Option<Vec<CachedRead>>), PluginError> {
+        let (answer, reads) = self
             .runtime
             .call_guest(
                 &self.pre,
@@ -499,7 +553,7 @@ impl LoadedPlugin {
             )
             .await?;
         match answer {
-            GuestAnswer::Handle(result) => result.map_err(PluginError::Api),
+            GuestAnswer::Handle(result) => result.map(|r| (r, reads)).map_err(PluginError::Api),
             _ => Err(PluginError::Api(Fault::internal(
                 "the guest answered another call",
             ))),
@@ -544,7 +598,8 @@ impl LoadedPlugin {
                     args,
                 },
             )
-            .await?;
+            .await?
+            .0;
         match answer {
             GuestAnswer::Parse(result) => result.map_err(PluginError::Api),
             _ => Err(PluginError::Api(Fault::internal(

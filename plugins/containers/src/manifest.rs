@@ -68,6 +68,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}", "list_containers")
+                .cacheable()
 .remote()
                 .summary("Containers on a host")
                 .description(
@@ -94,6 +95,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/stats", "host_container_stats")
+                .cacheable()
 .remote()
                 .summary("Resource usage of every container on a host")
                 .description(
@@ -107,6 +109,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/{container}", "inspect_container")
+                .cacheable()
 .error(404, "No such container")
 .remote()
                 .summary("Inspect a container")
@@ -224,6 +227,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/{container}/stats", "container_stats")
+                .cacheable()
 .error(404, "No such container, or it is not running")
 .remote()
                 .summary("Resource usage of a container")

@@ -233,6 +233,11 @@ pub struct Route {
     /// with `sse`) instead of its JSON answer; for the OpenAPI document.
     #[serde(default)]
     pub event_stream: bool,
+    /// The answer depends only on the request and the collections it reads: while those are
+    /// unchanged in the collector's cache, the host may replay a stored answer without
+    /// running the handler (GET routes that neither stream nor run as jobs).
+    #[serde(default)]
+    pub cacheable: bool,
 }
 
 /// An error status a route's handler can answer, with what it means there (`404`, "No such
@@ -289,6 +294,19 @@ impl Route {
                     e.status
                 ));
             }
+        }
+        if self.cacheable
+            && (self.method != Method::Get
+                || self.mutates
+                || self.internal
+                || self.long_running
+                || self.stream_body
+                || self.event_stream)
+        {
+            out.push(format!(
+                "route `{id}`: only a GET route that changes nothing, answers JSON at once \
+                 (no job, no event stream) and reads no streamed body can be cacheable"
+            ));
         }
         if !(100..=599).contains(&self.success_status) {
             out.push(format!(

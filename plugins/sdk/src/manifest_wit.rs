@@ -93,6 +93,7 @@ pub(crate) fn route(r: model::Route) -> wit::Route {
             })
             .collect(),
         event_stream: r.event_stream,
+        cacheable: r.cacheable,
     }
 }
 

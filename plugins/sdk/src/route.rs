@@ -33,6 +33,7 @@ pub struct Route {
     stream_body: bool,
     errors: Vec<model::ErrorStatus>,
     event_stream: bool,
+    cacheable: bool,
     /// Mistakes found while building (reported by `App::validate`).
     problems: Vec<String>,
 }
@@ -58,6 +59,7 @@ impl Route {
             stream_body: false,
             errors: Vec::new(),
             event_stream: false,
+            cacheable: false,
             problems: Vec::new(),
         };
         for name in model::template_params(path) {
@@ -288,6 +290,21 @@ impl Route {
         self
     }
 
+    /// The answer depends only on the request (path, validated query, the caller's key
+    /// name) and the collections the handler reads with [`crate::collector`]: the host may
+    /// then store it and replay it, without calling the handler, for the same request while
+    /// every one of those collections is still the same cached result and within the max
+    /// age the handler asked for. The host stores an answer only from a call that read
+    /// nothing else (no `ssh`, `storage`, `registry`, `jobs`, clock or directory) and was
+    /// served every collection from the cache, so a handler that does read something else
+    /// stays correct, just uncached. `GET` routes only (checked by
+    /// [`App::validate`](crate::App::validate)); a replay does not log what the handler
+    /// would have logged.
+    pub fn cacheable(mut self) -> Self {
+        self.cacheable = true;
+        self
+    }
+
     /// The method.
     pub fn method(&self) -> Method {
         self.method
@@ -355,6 +372,7 @@ impl Route {
             stream_body: self.stream_body,
             errors: self.errors.clone(),
             event_stream: self.event_stream,
+            cacheable: self.cacheable,
         }
     }
 }

@@ -62,6 +62,12 @@ impl collector::Host for InstanceState {
             .timed(async move { loaded.collect(spec, &call).await })
             .await
             .map_err(to_wit_error)?;
+        if let Some(trace) = &mut self.answer {
+            match outcome.read {
+                Some(read) => trace.read(read),
+                None => trace.taint(),
+            }
+        }
         Ok(collector::Collected {
             data: outcome.data.to_string(),
             cache_key: outcome.cache_key,

@@ -60,6 +60,7 @@ impl jobs::Host for InstanceState {
     }
 
     async fn enqueue(&mut self, operation_id: String, body: String) -> Result<String, WitError> {
+        self.taint_answer();
         let Some(loaded) = self.loaded.clone() else {
             return Err(to_wit_error(Fault::unavailable(
                 "jobs are not available while a plugin loads",

@@ -99,7 +99,7 @@ macro_rules! export_conversions {
                 content_type: r.content_type,
                 headers: r.headers.into_iter().map(|p| (p.name, p.value)).collect(),
                 body: match r.body {
-                    api::Body::Bytes(b) => ResponseBody::Bytes(b),
+                    api::Body::Bytes(b) => ResponseBody::Bytes(b.into()),
                     api::Body::Stream(s) => ResponseBody::Stream(stream_command_from_wit(s)),
                 },
             }
@@ -145,8 +145,11 @@ impl InstanceState {
         out
     }
 
-    /// The granter of this instance's plugin for the current call.
+    /// The granter of this instance's plugin for the current call. Every import but the
+    /// collector, config and log asks it first, so asking also marks a traced call as having
+    /// read something a stored answer cannot be checked against.
     pub(crate) fn granter(&self) -> Granter<'_> {
+        self.taint_answer();
         Granter::new(&self.plugin, &self.call.request_id)
     }
 }

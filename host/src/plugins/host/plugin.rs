@@ -38,6 +38,7 @@ fn route_from_wit(r: api::Route) -> model::Route {
             })
             .collect(),
         event_stream: r.event_stream,
+        cacheable: r.cacheable,
     }
 }
 

@@ -417,6 +417,7 @@ pub fn manifest_from_wit(m: api::PluginManifest) -> Result<model::Manifest, mode
             stream_body: false,
             errors: v0_1_errors(),
             event_stream: false,
+            cacheable: false,
         });
     }
     let manifest = model::Manifest {

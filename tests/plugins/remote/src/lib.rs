@@ -81,6 +81,24 @@ fn app() -> App {
             collect,
         )
         .route(
+            Route::get("/{host}/cached", "cached")
+                .cacheable()
+                .summary("`collect`, declared cacheable (the host may replay its answer)")
+                .param(Param::path("host").pattern(HOST))
+                .param(Param::query("variant").default("a"))
+                .param(Param::query("force").boolean().default("false"))
+                .param(Param::query("max_age").integer().min(0.0).default("300")),
+            collect,
+        )
+        .route(
+            Route::get("/{host}/cached-exec", "cached_exec")
+                .cacheable()
+                .summary("Declared cacheable, but also runs a command: never replayed")
+                .param(Param::path("host").pattern(HOST))
+                .param(Param::query("max_age").integer().min(0.0).default("300")),
+            cached_exec,
+        )
+        .route(
             Route::post("/{host}/collect-script", "collect_script")
                 .summary("Collects a declared script's output through the collector")
                 .param(Param::path("host").pattern(HOST))
@@ -350,6 +368,20 @@ fn collect(req: &Request) -> Result<Response, Error> {
         }
     }))
     .into())
+}
+
+/// A cached collection plus a fresh command run: the answer changes on every call.
+fn cached_exec(req: &Request) -> Result<Response, Error> {
+    let host = req.path("host")?;
+    let max_age: u64 = req.query_as("max_age")?;
+    let collected = collector::collect(
+        CollectRequest::new("hostname", host, "first_line")
+            .param("variant", "exec")
+            .step(Step::argv("hostname", &["hostname"]))
+            .max_age(Duration::from_secs(max_age)),
+    )?;
+    let now = ssh::exec(host, &["sh", "-c", "date +%s%N", "sh"], None, Duration::from_secs(30))?;
+    Ok(Json(json!({"data": collected.data, "now": now.stdout_str().trim()})).into())
 }
 
 fn collect_script(req: &Request) -> Result<Response, Error> {
