@@ -10,14 +10,14 @@ use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, hit_total, remote_server, server_with_device};
 use serde_json::Value;
 
-const READ: &str = "answer-cache-reader-0123";
+const READ: &str = "answer-cache-first-01234";
 const OTHER: &str = "answer-cache-other-01234";
 
 /// One GET: status, whether it was a replay, the raw body.
 async fn fetch(s: &TestServer, path: &str, key: Option<&str>) -> (u16, bool, Vec<u8>) {
     let mut request = s.client.get(s.url(path));
     if let Some(k) = key {
-        request = request.header("x-api-key", k);
+        request = request.bearer_auth(k);
     }
     let r = request.send().await.expect("request");
     let status = r.status().as_u16();
@@ -44,7 +44,7 @@ async fn replays_are_exact_follow_new_collections_and_never_cross_requests() {
                 name: (*name).into(),
                 key: Some(key.into()),
                 key_sha256: None,
-                scope: Scope::Read,
+                scope: Scope::Write,
             })
             .collect();
     })
@@ -63,7 +63,10 @@ async fn replays_are_exact_follow_new_collections_and_never_cross_requests() {
     let (status, replay, replayed) = fetch(&s, path, Some(READ)).await;
     assert_eq!(status, 200);
     assert!(replay, "the second cached call is a replay");
-    assert_eq!(replayed, rendered, "a replay is exactly what the handler answered");
+    assert_eq!(
+        replayed, rendered,
+        "a replay is exactly what the handler answered"
+    );
 
     // Another key, another query value, another path: each runs the handler first.
     let (_, replay, other_key) = fetch(&s, path, Some(OTHER)).await;
@@ -88,7 +91,10 @@ async fn replays_are_exact_follow_new_collections_and_never_cross_requests() {
     let after = json(&forced)["collection_metadata"]["collected_at"].clone();
     assert_ne!(before, after, "a forced run collects anew");
     let (_, replay, next) = fetch(&s, path, Some(READ)).await;
-    assert!(!replay, "the stored answer was built from the replaced result");
+    assert!(
+        !replay,
+        "the stored answer was built from the replaced result"
+    );
     assert_eq!(json(&next)["collection_metadata"]["collected_at"], after);
     let (_, replay, again) = fetch(&s, path, Some(READ)).await;
     assert!(replay);
@@ -128,7 +134,13 @@ async fn replays_are_exact_follow_new_collections_and_never_cross_requests() {
         seen.insert(json(&body)["now"].as_str().expect("now").to_owned());
     }
     assert_eq!(seen.len(), 4, "each answer ran its own command");
-    let (entries, bytes) = s.app_state().plugins.get("remote").expect("remote").answers().usage();
+    let (entries, bytes) = s
+        .app_state()
+        .plugins
+        .get("remote")
+        .expect("remote")
+        .answers()
+        .usage();
     assert!(entries > 0 && bytes > 0, "{entries} entries, {bytes} bytes");
     s.stop().await;
 }
@@ -138,12 +150,21 @@ async fn replays_are_exact_follow_new_collections_and_never_cross_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_lists_replay_until_the_engine_changes() {
     let docker = Docker::start().expect("dockerd");
-    docker.build_busybox_image("tb-busybox:answers").expect("image");
+    docker
+        .build_busybox_image("tb-busybox:answers")
+        .expect("image");
     let device = Sshd::start(SshdOptions::default()).expect("sshd");
     device.use_docker(&docker).expect("use_docker");
     let s = server_with_device(&device, "box", false, |_| {}).await;
     docker
-        .run(&["create", "--name", "first", "tb-busybox:answers", "sleep", "600"])
+        .run(&[
+            "create",
+            "--name",
+            "first",
+            "tb-busybox:answers",
+            "sleep",
+            "600",
+        ])
         .expect("create");
     let path = "/api/containers/box?all_containers=true";
     fetch(&s, path, None).await;
@@ -164,7 +185,14 @@ async fn container_lists_replay_until_the_engine_changes() {
     };
     assert_eq!(names(&replayed), ["first"]);
     docker
-        .run(&["create", "--name", "second", "tb-busybox:answers", "sleep", "600"])
+        .run(&[
+            "create",
+            "--name",
+            "second",
+            "tb-busybox:answers",
+            "sleep",
+            "600",
+        ])
         .expect("create");
     let (_, _, forced) = fetch(&s, &format!("{path}&live=true"), None).await;
     assert_eq!(names(&forced), ["first", "second"]);

@@ -1,5 +1,6 @@
 //! One integration-test binary (as wasmtime does): every end-to-end suite is a module.
 
+mod answer_cache;
 mod auth_and_limits;
 mod compose;
 mod containers;

@@ -24,7 +24,11 @@ fn main() {
         let native_url = s.url("/api/status");
         if let Ok(route) = std::env::var("PROFILE_ROUTE") {
             // For `perf record`: hammer one route only.
-            sequential(&s.client, &s.url(&route), 20_000).await;
+            let n = std::env::var("PROFILE_REQUESTS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20_000);
+            sequential(&s.client, &s.url(&route), n).await;
             s.stop().await;
             return;
         }

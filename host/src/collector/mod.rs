@@ -321,9 +321,9 @@ impl Collector {
                 return false;
             };
             let stands = |r: &CachedRead| {
-                cache.get(&r.key).is_some_and(|f| {
-                    Arc::ptr_eq(&f.data, &r.data) && f.at.elapsed() < r.max_age
-                })
+                cache
+                    .get(&r.key)
+                    .is_some_and(|f| Arc::ptr_eq(&f.data, &r.data) && f.at.elapsed() < r.max_age)
             };
             if !reads.iter().all(stands) {
                 return false;
@@ -331,16 +331,14 @@ impl Collector {
         }
         let at = crate::time::now_rfc3339();
         for r in reads {
-            self.count(
-                hits::Hit {
-                    plugin: &r.plugin,
-                    data_type: &r.data_type,
-                    target: &r.target,
-                    requester: r.requester.as_deref(),
-                    at: &at,
-                    bytes: r.data.len() as u64,
-                },
-            );
+            self.count(hits::Hit {
+                plugin: &r.plugin,
+                data_type: &r.data_type,
+                target: &r.target,
+                requester: r.requester.as_deref(),
+                at: &at,
+                bytes: r.data.len() as u64,
+            });
         }
         true
     }

@@ -112,22 +112,22 @@ pub fn key(
     path: &str,
     query: &[(String, String)],
 ) -> String {
-    let mut key = String::with_capacity(64 + path.len());
-    let mut part = |s: &str| {
+    fn part(key: &mut String, s: &str) {
         key.push_str(&s.len().to_string());
         key.push(':');
         key.push_str(s);
-    };
-    part(&load_id.to_string());
-    part(operation_id);
+    }
+    let mut key = String::with_capacity(64 + path.len());
+    part(&mut key, &load_id.to_string());
+    part(&mut key, operation_id);
     match principal {
-        Some(p) => part(p),
+        Some(p) => part(&mut key, p),
         None => key.push('-'),
     }
-    part(path);
+    part(&mut key, path);
     for (name, value) in query {
-        part(name);
-        part(value);
+        part(&mut key, name);
+        part(&mut key, value);
     }
     key
 }

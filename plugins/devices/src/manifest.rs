@@ -85,7 +85,7 @@ pub fn app() -> App {
                      connectivity probe runs on `/status` and in the poller. 409 when the \
                      hostname exists.",
                 )
-                .body_schema(reg::create_schema())
+                .body_schema_fn(reg::create_schema)
                 .status(201),
             reg::create,
         )
@@ -130,7 +130,7 @@ pub fn app() -> App {
                      an existing hostname is 409.",
                 )
                 .param(hostname())
-                .body_schema(reg::update_schema()),
+                .body_schema_fn(reg::update_schema),
             reg::update,
         )
         .route(
@@ -295,7 +295,7 @@ pub fn app() -> App {
                      `update_existing=false` leaves existing devices alone. Nothing is written \
                      when the file cannot be read or parsed.",
                 )
-                .body_schema(import::schema()),
+                .body_schema_fn(import::schema),
             import::handler,
         )
         .route(

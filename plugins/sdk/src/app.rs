@@ -270,11 +270,8 @@ mod tests {
         let r = Route::get("/a/{x}/b/{y}", "op")
             .param(Param::path("y").integer().description("why"))
             .param(Param::query("q"));
-        let names: Vec<_> = r
-            .params()
-            .iter()
-            .map(|p| (p.name(), p.location()))
-            .collect();
+        let params = r.params();
+        let names: Vec<_> = params.iter().map(|p| (p.name(), p.location())).collect();
         assert_eq!(
             names,
             [
@@ -283,9 +280,9 @@ mod tests {
                 ("q", ParamLocation::Query)
             ]
         );
-        assert_eq!(r.params()[1].kind(), ParamKind::Integer);
-        assert!(r.params()[0].is_required() && r.params()[1].is_required());
-        assert!(!r.params()[2].is_required());
+        assert_eq!(params[1].kind(), ParamKind::Integer);
+        assert!(params[0].is_required() && params[1].is_required());
+        assert!(!params[2].is_required());
     }
 
     #[test]

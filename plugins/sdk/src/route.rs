@@ -10,20 +10,70 @@ pub use model::{Method, Scope};
 /// The largest `page` of a [`Route::paginated`] list.
 pub const MAX_PAGE: u32 = 1_000_000;
 
+/// A JSON Schema as given, or derived from a type only when the manifest is asked for.
+///
+/// A plugin builds its [`App`](crate::App) in every fresh instance, that is on every call;
+/// deriving schemas there (with `schemars`) used to cost more than the call itself. Only
+/// the `manifest` call (once, at load) and unit tests read them.
+#[derive(Debug, Clone)]
+enum Schema {
+    Given(Value),
+    Derived(fn() -> Value),
+    /// A body schema built by a function, closed like [`Route::body_schema`] closes one.
+    DerivedClosed(fn() -> Value),
+}
+
+impl Schema {
+    fn value(&self) -> Value {
+        match self {
+            Schema::Given(v) => v.clone(),
+            Schema::Derived(derive) => derive(),
+            Schema::DerivedClosed(derive) => {
+                let mut schema = derive();
+                close_objects(&mut schema);
+                schema
+            }
+        }
+    }
+}
+
+/// A declared parameter, or the query parameters of a type (expanded when asked for, like
+/// [`Schema::Derived`]).
+#[derive(Debug, Clone)]
+enum Declared {
+    Param(Param),
+    QueryOf(fn() -> Value),
+}
+
+/// Declares `param` in `params`: replaces the declaration of the same name and location in
+/// place, or appends it.
+fn declare(params: &mut Vec<Param>, param: Param) {
+    match params
+        .iter_mut()
+        .find(|p| p.0.name == param.0.name && p.0.location == param.0.location)
+    {
+        Some(existing) => *existing = param,
+        None => params.push(param),
+    }
+}
+
 /// A route the plugin serves, relative to its mount (`/greet/{name}`).
 ///
 /// `{name}` segments of the template that are not declared with [`Param::path`] are declared
 /// as plain string path parameters automatically.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Schemas derived from types ([`Route::body`], [`Route::returns`], [`Route::query`]) are
+/// derived only when the manifest is built, never when a request is dispatched.
+#[derive(Debug, Clone)]
 pub struct Route {
     method: Method,
     path: String,
     operation_id: String,
     summary: String,
     description: String,
-    params: Vec<Param>,
-    body_schema: Option<Value>,
-    response_schema: Option<Value>,
+    params: Vec<Declared>,
+    body_schema: Option<Schema>,
+    response_schema: Option<Schema>,
     status: u16,
     rate_limit: Option<String>,
     mutates: Option<bool>,
@@ -34,8 +84,6 @@ pub struct Route {
     errors: Vec<model::ErrorStatus>,
     event_stream: bool,
     cacheable: bool,
-    /// Mistakes found while building (reported by `App::validate`).
-    problems: Vec<String>,
 }
 
 impl Route {
@@ -60,10 +108,9 @@ impl Route {
             errors: Vec::new(),
             event_stream: false,
             cacheable: false,
-            problems: Vec::new(),
         };
         for name in model::template_params(path) {
-            route.params.push(Param::path(&name));
+            route.params.push(Declared::Param(Param::path(&name)));
         }
         route
     }
@@ -108,15 +155,7 @@ impl Route {
     /// Declares a parameter. A path parameter replaces the automatic declaration of the same
     /// name; declaring the same query parameter twice keeps the last.
     pub fn param(mut self, param: Param) -> Self {
-        if let Some(existing) = self
-            .params
-            .iter_mut()
-            .find(|p| p.0.name == param.0.name && p.0.location == param.0.location)
-        {
-            *existing = param;
-        } else {
-            self.params.push(param);
-        }
+        self.params.push(Declared::Param(param));
         self
     }
 
@@ -128,7 +167,7 @@ impl Route {
     /// `oneOf`, `$ref`) or setting `unevaluatedProperties` are left alone.
     pub fn body_schema(mut self, mut schema: Value) -> Self {
         close_objects(&mut schema);
-        self.body_schema = Some(schema);
+        self.body_schema = Some(Schema::Given(schema));
         self
     }
 
@@ -154,8 +193,16 @@ impl Route {
     /// The request body is a `T`: its JSON Schema is derived from the type (see
     /// [`schema_of`](crate::schema::schema_of)) and closed like [`Route::body_schema`]'s;
     /// the handler reads it with [`Request::body`](crate::Request::body).
-    pub fn body<T: schemars::JsonSchema>(self) -> Self {
-        self.body_schema(crate::schema::schema_of::<T>())
+    pub fn body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.body_schema = Some(Schema::DerivedClosed(crate::schema::schema_of::<T>));
+        self
+    }
+
+    /// Like [`Route::body_schema`], with the schema built by `schema` only when the manifest
+    /// is asked for (a large hand-written schema then costs nothing on a request).
+    pub fn body_schema_fn(mut self, schema: fn() -> Value) -> Self {
+        self.body_schema = Some(Schema::DerivedClosed(schema));
+        self
     }
 
     /// Declares the query parameters from `T` (a struct of strings, numbers and flags; see
@@ -163,30 +210,30 @@ impl Route {
     /// [`Request::query`](crate::Request::query). A type that does not fit a query is
     /// reported by [`App::validate`](crate::App::validate).
     pub fn query<T: schemars::JsonSchema>(mut self) -> Self {
-        match crate::schema::query_params(&crate::schema::schema_of::<T>()) {
-            Ok(params) => {
-                for p in params {
-                    self = self.param(p);
-                }
-            }
-            Err(e) => self
-                .problems
-                .push(format!("route `{}`: {e}", self.operation_id)),
-        }
+        self.params
+            .push(Declared::QueryOf(crate::schema::schema_of::<T>));
         self
     }
 
     /// The JSON Schema of a success response, for the OpenAPI document.
     pub fn response_schema(mut self, schema: Value) -> Self {
-        self.response_schema = Some(schema);
+        self.response_schema = Some(Schema::Given(schema));
         self
     }
 
     /// The success response is a `T` (what the handler serialises): its JSON Schema is
     /// derived from the type (see [`schema_of`](crate::schema::schema_of)) for the OpenAPI
     /// document.
-    pub fn returns<T: schemars::JsonSchema>(self) -> Self {
-        self.response_schema(crate::schema::schema_of::<T>())
+    pub fn returns<T: schemars::JsonSchema>(mut self) -> Self {
+        self.response_schema = Some(Schema::Derived(crate::schema::schema_of::<T>));
+        self
+    }
+
+    /// Like [`Route::response_schema`], with the schema built by `schema` only when the
+    /// manifest is asked for.
+    pub fn response_schema_fn(mut self, schema: fn() -> Value) -> Self {
+        self.response_schema = Some(Schema::Derived(schema));
+        self
     }
 
     /// Declares an error status the handler answers, with when it does (`404`, "No such
@@ -321,13 +368,35 @@ impl Route {
     }
 
     /// The declared parameters, path parameters first in template order.
-    pub fn params(&self) -> &[Param] {
-        &self.params
+    pub fn params(&self) -> Vec<Param> {
+        self.resolved_params().0
+    }
+
+    /// The declared parameters in order, and the problems of query types that do not fit a
+    /// query.
+    fn resolved_params(&self) -> (Vec<Param>, Vec<String>) {
+        let mut params = Vec::new();
+        let mut problems = Vec::new();
+        for declared in &self.params {
+            match declared {
+                Declared::Param(p) => declare(&mut params, p.clone()),
+                Declared::QueryOf(schema) => match crate::schema::query_params(&schema()) {
+                    Ok(list) => list.into_iter().for_each(|p| declare(&mut params, p)),
+                    Err(e) => problems.push(format!("route `{}`: {e}", self.operation_id)),
+                },
+            }
+        }
+        (params, problems)
     }
 
     /// The request body schema, after [`Route::body_schema`]'s closing of objects.
-    pub fn request_body_schema(&self) -> Option<&Value> {
-        self.body_schema.as_ref()
+    pub fn request_body_schema(&self) -> Option<Value> {
+        self.body_schema.as_ref().map(Schema::value)
+    }
+
+    /// The success response schema.
+    pub fn success_schema(&self) -> Option<Value> {
+        self.response_schema.as_ref().map(Schema::value)
     }
 
     /// Whether the route mutates state (explicit, or derived from the method).
@@ -338,7 +407,7 @@ impl Route {
     /// Mistakes the manifest model cannot carry: a quota given to [`Route::rate_limit`]
     /// that does not parse, a query type that does not fit a query.
     pub(crate) fn build_problems(&self) -> Vec<String> {
-        let mut out = self.problems.clone();
+        let mut out = self.resolved_params().1;
         if let Some(quota) = self.rate_limit.as_deref()
             && let Err(e) = model::Quota::parse(quota)
         {
@@ -360,9 +429,9 @@ impl Route {
             operation_id: self.operation_id.clone(),
             summary: self.summary.clone(),
             description: self.description.clone(),
-            params: self.params.iter().map(|p| p.0.clone()).collect(),
-            request_body: self.body_schema.as_ref().map(Value::to_string),
-            response: self.response_schema.as_ref().map(Value::to_string),
+            params: self.params().into_iter().map(|p| p.0).collect(),
+            request_body: self.request_body_schema().map(|s| s.to_string()),
+            response: self.success_schema().map(|s| s.to_string()),
             success_status: self.status,
             rate_limit,
             mutates: self.is_mutating(),
@@ -374,6 +443,14 @@ impl Route {
             event_stream: self.event_stream,
             cacheable: self.cacheable,
         }
+    }
+}
+
+impl PartialEq for Route {
+    /// Routes are equal when they describe the same route (schemas compared by value) and
+    /// report the same problems.
+    fn eq(&self, other: &Self) -> bool {
+        self.model() == other.model() && self.build_problems() == other.build_problems()
     }
 }
 

@@ -290,7 +290,7 @@ mod tests {
         );
         let schema = app()
             .route_by_id("create_item")
-            .and_then(|r| r.request_body_schema().cloned())
+            .and_then(|r| r.request_body_schema())
             .expect("schema");
         assert_eq!(schema["additionalProperties"], json!(false));
     }

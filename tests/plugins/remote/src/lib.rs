@@ -380,7 +380,12 @@ fn cached_exec(req: &Request) -> Result<Response, Error> {
             .step(Step::argv("hostname", &["hostname"]))
             .max_age(Duration::from_secs(max_age)),
     )?;
-    let now = ssh::exec(host, &["sh", "-c", "date +%s%N", "sh"], None, Duration::from_secs(30))?;
+    let now = ssh::exec(
+        host,
+        &["sh", "-c", "date +%s%N", "sh"],
+        None,
+        Duration::from_secs(30),
+    )?;
     Ok(Json(json!({"data": collected.data, "now": now.stdout_str().trim()})).into())
 }
 
