@@ -183,6 +183,18 @@ fn host_operation(r: &HostRoute) -> Value {
     op
 }
 
+/// The media type of a success answer that is text rather than JSON: a plugin declares one
+/// as a string schema with `contentMediaType` (`text/plain`, `application/yaml`).
+fn text_media_type(schema: &Value) -> Option<&str> {
+    if schema.get("type").and_then(Value::as_str) != Some("string") {
+        return None;
+    }
+    schema
+        .get("contentMediaType")
+        .and_then(Value::as_str)
+        .filter(|m| *m != "application/json" && !m.ends_with("+json"))
+}
+
 /// One plugin route's operation.
 fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Value {
     let mut parameters: Vec<Value> = route
@@ -200,7 +212,8 @@ fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Valu
         .collect();
     let mut responses = Responses::default();
     let success_schema = route.response.clone().unwrap_or(json!({}));
-    let mut content = json!({"application/json": {"schema": success_schema}});
+    let media_type = text_media_type(&success_schema).unwrap_or("application/json");
+    let mut content = json!({media_type: {"schema": success_schema}});
     if route.event_stream {
         content["text/event-stream"] = json!({"schema": {
             "type": "string",
