@@ -77,7 +77,12 @@ pub struct DestroyQuery {
 pub struct DiffQuery {
     /// A later snapshot of the same dataset (full name or the part after `@`), or the
     /// dataset itself for its current state.
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_.:@/-]{1,255}$"))]
+    #[schemars(
+        regex(
+            pattern = r"^([A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*(@[A-Za-z0-9_:][A-Za-z0-9_.:-]*)?|[A-Za-z0-9_:][A-Za-z0-9_.:-]*)$"
+        ),
+        length(min = 1, max = 255)
+    )]
     pub snapshot2: String,
 }
 
