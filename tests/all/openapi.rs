@@ -130,3 +130,87 @@ async fn every_operation_documents_its_scope_and_errors() {
     assert!(device["properties"]["hostname"].is_object(), "{device}");
     s.stop().await;
 }
+
+/// Whether `schema` says what an answer is: properties, a choice of shapes, or a type other
+/// than a bare object (a `{}` or `{"type": "object"}` says only "some JSON").
+fn is_typed(schema: &serde_json::Value) -> bool {
+    let non_empty = |key: &str| {
+        schema[key].as_array().is_some_and(|a| !a.is_empty())
+            || schema[key].as_object().is_some_and(|o| !o.is_empty())
+    };
+    if ["properties", "anyOf", "oneOf", "allOf", "patternProperties"]
+        .iter()
+        .any(|k| non_empty(k))
+    {
+        return true;
+    }
+    match &schema["type"] {
+        serde_json::Value::String(t) => t != "object" || schema["additionalProperties"].is_object(),
+        serde_json::Value::Array(ts) => ts.iter().any(|t| t != "object" && t != "null"),
+        _ => false,
+    }
+}
+
+/// Every mounted plugin operation documents what it answers: each 2xx answer's content (the
+/// JSON answer, text of a named media type, the job of a long-running route) has a schema
+/// naming its shape, never the bare object that says only "some JSON". The event stream a
+/// route may answer instead is documented as text with its events described.
+#[tokio::test]
+async fn every_plugin_operation_documents_a_typed_success_answer() {
+    let s = TestServer::start(&[], |_| {}).await;
+    let (status, doc) = s.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    let mut typed = 0;
+    let mut untyped = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            if !op["x-plugin"].is_object() {
+                continue;
+            }
+            let label = format!("{method} {path} ({})", op["operationId"]);
+            let responses = op["responses"].as_object().expect("responses");
+            let successes: Vec<(&String, &serde_json::Value)> = responses
+                .iter()
+                .filter(|(k, _)| k.starts_with('2'))
+                .collect();
+            assert!(!successes.is_empty(), "{label}: no 2xx answer");
+            let mut all_typed = true;
+            for (code, response) in successes {
+                let content = response["content"].as_object();
+                let Some(content) = content.filter(|c| !c.is_empty()) else {
+                    untyped.push(format!("{label} {code}: no content"));
+                    all_typed = false;
+                    continue;
+                };
+                for (media, body) in content {
+                    if media != "text/event-stream" && !is_typed(&body["schema"]) {
+                        untyped.push(format!("{label} {code} {media}: {}", body["schema"]));
+                        all_typed = false;
+                    }
+                }
+            }
+            if all_typed {
+                typed += 1;
+            }
+        }
+    }
+    println!("plugin operations with a typed success answer: {typed}");
+    assert!(
+        untyped.is_empty(),
+        "{} untyped success answers ({typed} operations typed):\n{}",
+        untyped.len(),
+        untyped.join("\n")
+    );
+    // Every built-in plugin's routes: devices, containers, compose, proxy, zfs, vms.
+    assert!(typed >= 70, "{typed} typed plugin operations");
+    let yaml = &doc["paths"]["/api/compose/download-modified/{device}"]["get"]["responses"]["200"]
+        ["content"];
+    assert!(yaml["application/yaml"].is_object(), "{yaml}");
+    let stats = &doc["paths"]["/api/containers/{hostname}/stats"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    assert!(
+        stats["properties"]["stats"]["items"]["properties"]["cpu_percent"].is_object(),
+        "{stats}"
+    );
+    s.stop().await;
+}

@@ -2,7 +2,10 @@
 //! manifest (never hand-written). Disabled plugins are absent.
 //!
 //! It is built as JSON directly: plugin schemas are JSON Schema (the dialect OpenAPI 3.1
-//! uses), so they are embedded unchanged; the tests parse the result with the `oas3` crate.
+//! uses), so they are embedded unchanged but for their `$defs` (a recursive type's schema,
+//! referenced as `#/$defs/Name`, which would not resolve inside this document), moved to
+//! `components/schemas` as `{plugin}.{Name}` ([`hoist_defs`]); the tests parse the result
+//! with the `oas3` crate.
 
 use serde_json::{Map, Value, json};
 
@@ -183,6 +186,18 @@ fn host_operation(r: &HostRoute) -> Value {
     op
 }
 
+/// The media type of a success answer that is text rather than JSON: a plugin declares one
+/// as a string schema with `contentMediaType` (`text/plain`, `application/yaml`).
+fn text_media_type(schema: &Value) -> Option<&str> {
+    if schema.get("type").and_then(Value::as_str) != Some("string") {
+        return None;
+    }
+    schema
+        .get("contentMediaType")
+        .and_then(Value::as_str)
+        .filter(|m| *m != "application/json" && !m.ends_with("+json"))
+}
+
 /// One plugin route's operation.
 fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Value {
     let mut parameters: Vec<Value> = route
@@ -200,7 +215,8 @@ fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Valu
         .collect();
     let mut responses = Responses::default();
     let success_schema = route.response.clone().unwrap_or(json!({}));
-    let mut content = json!({"application/json": {"schema": success_schema}});
+    let media_type = text_media_type(&success_schema).unwrap_or("application/json");
+    let mut content = json!({media_type: {"schema": success_schema}});
     if route.event_stream {
         content["text/event-stream"] = json!({"schema": {
             "type": "string",
@@ -292,6 +308,87 @@ fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Valu
     op
 }
 
+/// The component key of plugin `plugin`'s definition `name` (`zfs.Vdev`), with `suffix`
+/// when that key holds another schema; characters a component key cannot have become `_`.
+fn component_key(plugin: &str, name: &str, suffix: usize) -> String {
+    let key: String = format!("{plugin}.{name}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if suffix == 0 {
+        key
+    } else {
+        format!("{key}.{suffix}")
+    }
+}
+
+/// Points every `#/$defs/NAME` reference in `value` at `#/components/schemas/KEY` per
+/// `keys` (NAME → KEY).
+fn rewrite_refs(value: &mut Value, keys: &Map<String, Value>) {
+    match value {
+        Value::Object(obj) => {
+            if let Some(Value::String(r)) = obj.get_mut("$ref")
+                && let Some(key) = r
+                    .strip_prefix("#/$defs/")
+                    .and_then(|name| keys.get(name))
+                    .and_then(Value::as_str)
+            {
+                *r = format!("#/components/schemas/{key}");
+            }
+            obj.values_mut().for_each(|v| rewrite_refs(v, keys));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_refs(v, keys)),
+        _ => {}
+    }
+}
+
+/// Moves the `$defs` of plugin `plugin`'s schemas in `value` (an operation) into
+/// `components` under [`component_key`]s and points their references there. Two schemas of
+/// a plugin defining the same name alike share the component.
+fn hoist_defs(value: &mut Value, plugin: &str, components: &mut Map<String, Value>) {
+    match value {
+        Value::Object(obj) => {
+            if let Some(Value::Object(defs)) = obj.remove("$defs") {
+                for suffix in 0.. {
+                    let keys: Map<String, Value> = defs
+                        .keys()
+                        .map(|name| (name.clone(), json!(component_key(plugin, name, suffix))))
+                        .collect();
+                    let mut moved = defs.clone();
+                    moved.values_mut().for_each(|d| rewrite_refs(d, &keys));
+                    let fits = moved.iter().all(|(name, def)| {
+                        keys[name]
+                            .as_str()
+                            .and_then(|k| components.get(k))
+                            .is_none_or(|existing| existing == def)
+                    });
+                    if fits {
+                        for (name, def) in moved {
+                            if let Some(key) = keys[&name].as_str() {
+                                components.insert(key.to_owned(), def);
+                            }
+                        }
+                        obj.values_mut().for_each(|v| rewrite_refs(v, &keys));
+                        break;
+                    }
+                }
+            }
+            obj.values_mut()
+                .for_each(|v| hoist_defs(v, plugin, components));
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| hoist_defs(v, plugin, components)),
+        _ => {}
+    }
+}
+
 /// Builds the document.
 pub fn document(
     common: &[HostRoute],
@@ -300,6 +397,27 @@ pub fn document(
     max_wait_secs: u64,
 ) -> Value {
     let mut paths = Map::new();
+    let mut schemas = Map::new();
+    schemas.insert(
+        "ErrorEnvelope".into(),
+        json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["code", "message", "timestamp", "path", "method", "request_id"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "path": {"type": "string"},
+                    "method": {"type": "string"},
+                    "request_id": {"type": "string"},
+                    "details": {}
+                }
+            }}
+        }),
+    );
     let mut tags = vec![json!({"name": "common", "description": "Server status and metadata"})];
     tags.push(json!({"name": "jobs", "description": "Long-running work: progress, events, results, cancel"}));
     for r in common.iter().filter(|r| r.documented) {
@@ -313,7 +431,9 @@ pub fn document(
             let item = paths
                 .entry(full_path(plugin, route))
                 .or_insert_with(|| json!({}));
-            item[method_name(route.method)] = plugin_operation(m, route, max_wait_secs);
+            let mut op = plugin_operation(m, route, max_wait_secs);
+            hoist_defs(&mut op, &m.name, &mut schemas);
+            item[method_name(route.method)] = op;
         }
     }
     json!({
@@ -329,25 +449,49 @@ pub fn document(
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "ErrorEnvelope": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {
-                        "type": "object",
-                        "required": ["code", "message", "timestamp", "path", "method", "request_id"],
-                        "properties": {
-                            "code": {"type": "string"},
-                            "message": {"type": "string"},
-                            "timestamp": {"type": "string", "format": "date-time"},
-                            "path": {"type": "string"},
-                            "method": {"type": "string"},
-                            "request_id": {"type": "string"},
-                            "details": {}
-                        }
-                    }}
-                }
-            }
+            "schemas": schemas,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defs_move_to_components_and_references_follow() {
+        let tree = json!({
+            "type": "object",
+            "properties": {"root": {"$ref": "#/$defs/Node"}},
+            "$defs": {"Node": {
+                "type": "object",
+                "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+            }},
+        });
+        let mut op = json!({"responses": {"200": {"content": {"application/json": {"schema": tree.clone()}}}}});
+        let mut components = Map::new();
+        hoist_defs(&mut op, "zfs", &mut components);
+        let schema = &op["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(schema.get("$defs").is_none(), "{schema}");
+        assert_eq!(
+            schema["properties"]["root"]["$ref"],
+            "#/components/schemas/zfs.Node"
+        );
+        assert_eq!(
+            components["zfs.Node"]["properties"]["children"]["items"]["$ref"],
+            "#/components/schemas/zfs.Node"
+        );
+        // The same definition again shares the component; another one of the same name
+        // gets its own.
+        let mut again = json!({"schema": tree});
+        hoist_defs(&mut again, "zfs", &mut components);
+        assert_eq!(components.len(), 1);
+        let mut other = json!({"schema": {
+            "$ref": "#/$defs/Node",
+            "$defs": {"Node": {"type": "string"}},
+        }});
+        hoist_defs(&mut other, "zfs", &mut components);
+        assert_eq!(other["schema"]["$ref"], "#/components/schemas/zfs.Node.1");
+        assert_eq!(components["zfs.Node.1"], json!({"type": "string"}));
+    }
 }

@@ -16,7 +16,7 @@ pub const FLAVOUR_TTL_SECS: u64 = 24 * 3600;
 const FLAVOURS: &str = "compose_cli";
 
 /// Which compose command line a device has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavour {
     /// The `docker compose` plugin.

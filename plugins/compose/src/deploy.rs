@@ -65,7 +65,7 @@ pub struct DeployRequest {
 }
 
 /// One step as it ran.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct StepReport {
     /// `detect`, `write`, `validate`, `replace`, `stop`, `pull`, `up`, `ps`, `rollback…`.
     pub step: String,
@@ -77,8 +77,9 @@ pub struct StepReport {
     pub output: String,
 }
 
-/// What a deploy did.
-#[derive(Debug, Clone, Serialize)]
+/// What a deploy did (the job's result; a failed deploy is the job's error, with this
+/// report).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct DeployResult {
     /// The device.
     pub device: String,
@@ -97,6 +98,7 @@ pub struct DeployResult {
     /// The steps in order.
     pub steps: Vec<StepReport>,
     /// Services after the deploy (`ps`).
+    #[schemars(with = "Vec<infrastructor_parsers::compose_ps::ComposeService>")]
     pub services: Vec<Value>,
     /// What failed, when something did.
     pub error: Option<String>,

@@ -65,6 +65,7 @@ pub fn app() -> App {
         .script("read_compose", projects::READ_COMPOSE, &["head"])
         .route(
             Route::post("/modify", "modify")
+.returns::<modify::ModifyResult>()
 .error(404, "The device is not registered")
 .error(400, "The compose YAML is invalid (line and column named)")
                 .summary("Adapt a compose file to a device")
@@ -83,6 +84,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/download-modified/{device}", "download_modified")
+.returns_text("application/yaml", "The adapted compose file (`Content-Disposition: attachment; filename=\"compose.yaml\"`)")
 .error(400, "The compose YAML is invalid (line and column named)")
 .error(404, "No such device")
 .remote()
@@ -94,6 +96,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/download-modified/{device}", "download_modified_project")
+.returns_text("application/yaml", "The adapted compose file (`Content-Disposition: attachment; filename=\"compose.yaml\"`)")
 .error(400, "The compose YAML is invalid (line and column named)")
 .error(404, "No such device or project")
 .remote()
@@ -108,6 +111,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/deploy", "deploy")
+.returns::<deploy::DeployResult>()
 .error(404, "The device is not registered")
 .error(400, "The compose YAML or the deployment path is invalid")
 .error(409, "The file exists and overwrite is off")
@@ -128,6 +132,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/modify-and-deploy", "modify_and_deploy")
+.returns::<stack::ModifyAndDeployResult>()
 .error(404, "The device is not registered")
 .error(400, "The compose YAML or the deployment path is invalid")
 .error(409, "The file exists and overwrite is off")
@@ -143,6 +148,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/scan-ports", "scan_ports")
+.returns::<scan::PortScanResult>()
 .error(404, "The device is not registered")
 .error(400, "The port range is invalid")
 .remote()
@@ -153,6 +159,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/scan-networks", "scan_networks")
+.returns::<scan::NetworkScanResult>()
 .error(404, "The device is not registered")
 .remote()
                 .summary("Docker networks of a device, their containers, and the one to use")
@@ -162,6 +169,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/proxy-configs/{device}/{service_name}", "proxy_config")
+.returns::<modify::ProxyConfigView>()
 .error(400, "The service name or upstream is invalid")
 .error(404, "No such device")
 .remote()
@@ -189,6 +197,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{device}/projects", "projects")
+.returns::<projects::ProjectList>()
 .remote()
                 .summary("Compose projects on a device, from their containers' labels")
                 .param(device()),
@@ -196,6 +205,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{device}/projects/{project}", "project")
+.returns::<projects::ProjectDetail>()
 .error(400, "The project's compose file cannot be read")
 .error(404, "No such project")
 .remote()
@@ -217,5 +227,10 @@ mod tests {
         if let Err(problems) = super::app().validate() {
             panic!("{problems:#?}");
         }
+    }
+
+    #[test]
+    fn every_mounted_route_declares_its_success_response() {
+        assert_eq!(super::app().untyped_routes(), Vec::<String>::new());
     }
 }

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::transform::{self, ModifyOptions, ModifyOutcome};
+use crate::transform::{
+    self, ModifyOptions, ModifyOutcome, PortAssignment, ProxyConfig, VolumeUpdate,
+};
 use crate::{device, scan, swag};
 
 /// How to adapt a compose file to a device.
@@ -135,25 +137,79 @@ fn short_hash(text: &str) -> String {
     format!("{h:016x}")
 }
 
+/// The answer of a modification (`POST /modify`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ModifyResult {
+    /// The target device.
+    pub device: String,
+    /// The one service changed, when limited.
+    pub service_name: Option<String>,
+    /// Always true (failures are errors).
+    pub success: bool,
+    /// The adapted compose file.
+    pub modified_compose: String,
+    /// A change marker of the original file (FNV-1a, hex).
+    pub original_compose_hash: String,
+    /// A change marker of the adapted file.
+    pub modified_compose_hash: String,
+    /// Whether the file changed.
+    pub changed: bool,
+    /// What changed, in words.
+    pub changes_applied: Vec<String>,
+    /// Host ports given per service.
+    pub port_assignments: BTreeMap<String, Vec<PortAssignment>>,
+    /// Host paths rewritten per service.
+    pub volume_updates: BTreeMap<String, Vec<VolumeUpdate>>,
+    /// Networks added per service.
+    pub network_configs: BTreeMap<String, Vec<String>>,
+    /// The SWAG subdomain confs generated.
+    pub proxy_configs: Vec<ProxyConfig>,
+    /// What the scans and the transforms noticed.
+    pub warnings: Vec<String>,
+}
+
 /// The JSON answer of a modification.
-pub fn result_json(req: &ModifyRequest, outcome: &ModifyOutcome, warnings: &[String]) -> Value {
+pub fn result_json(
+    req: &ModifyRequest,
+    outcome: &ModifyOutcome,
+    warnings: &[String],
+) -> ModifyResult {
     let mut all_warnings = warnings.to_vec();
     all_warnings.extend(outcome.warnings.iter().cloned());
-    json!({
-        "device": req.target_device,
-        "service_name": req.service_name,
-        "success": true,
-        "modified_compose": outcome.modified,
-        "original_compose_hash": short_hash(&req.compose_content),
-        "modified_compose_hash": short_hash(&outcome.modified),
-        "changed": outcome.modified != req.compose_content,
-        "changes_applied": outcome.changes,
-        "port_assignments": outcome.port_assignments,
-        "volume_updates": outcome.volume_updates,
-        "network_configs": outcome.network_configs,
-        "proxy_configs": outcome.proxy_configs,
-        "warnings": all_warnings,
-    })
+    ModifyResult {
+        device: req.target_device.clone(),
+        service_name: req.service_name.clone(),
+        success: true,
+        modified_compose: outcome.modified.clone(),
+        original_compose_hash: short_hash(&req.compose_content),
+        modified_compose_hash: short_hash(&outcome.modified),
+        changed: outcome.modified != req.compose_content,
+        changes_applied: outcome.changes.clone(),
+        port_assignments: outcome.port_assignments.clone(),
+        volume_updates: outcome.volume_updates.clone(),
+        network_configs: outcome.network_configs.clone(),
+        proxy_configs: outcome.proxy_configs.clone(),
+        warnings: all_warnings,
+    }
+}
+
+/// A SWAG subdomain conf for one service (`GET /proxy-configs/{device}/{service_name}`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProxyConfigView {
+    /// The service.
+    pub service_name: String,
+    /// The device.
+    pub device: String,
+    /// The upstream address (the device's).
+    pub upstream_app: String,
+    /// The upstream port.
+    pub upstream_port: u16,
+    /// `http` or `https`.
+    pub upstream_proto: String,
+    /// `SERVICE.subdomain.conf`.
+    pub filename: String,
+    /// The conf's text.
+    pub config_content: String,
 }
 
 /// `POST /modify`.
@@ -250,15 +306,15 @@ pub fn proxy_config(req: &Request) -> Result<Response, Error> {
     let upstream = device::upstream_app(&dev);
     let content =
         swag::subdomain_conf(service, &upstream, port, proto).map_err(Error::bad_request)?;
-    Ok(Json(json!({
-        "service_name": service,
-        "device": dev.hostname,
-        "upstream_app": upstream,
-        "upstream_port": port,
-        "upstream_proto": proto,
-        "filename": format!("{service}.subdomain.conf"),
-        "config_content": content,
-    }))
+    Ok(Json(ProxyConfigView {
+        service_name: service.to_owned(),
+        device: dev.hostname,
+        upstream_app: upstream,
+        upstream_port: port,
+        upstream_proto: proto.to_owned(),
+        filename: format!("{service}.subdomain.conf"),
+        config_content: content,
+    })
     .into())
 }
 

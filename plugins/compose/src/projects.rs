@@ -19,7 +19,7 @@ pub const READ_COMPOSE: &str = "case \"$1\" in *.yml|*.yaml) ;; *) echo 'not a c
 [ -f \"$1\" ] || { echo 'no such file' >&2; exit 3; }; head -c \"$2\" \"$1\"";
 
 /// One service container of a project.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ProjectService {
     /// The compose service.
     pub service: Option<String>,
@@ -34,7 +34,7 @@ pub struct ProjectService {
 }
 
 /// A compose project as its containers describe it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Project {
     /// The project name.
     pub name: String,
@@ -104,12 +104,52 @@ fn list(device: &str) -> Result<Vec<Project>, Error> {
     Ok(group(&containers))
 }
 
+/// The answer of `GET /{device}/projects`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProjectList {
+    /// The device.
+    pub device: String,
+    /// Its compose projects.
+    pub projects: Vec<Project>,
+    /// How many there are.
+    pub total: usize,
+}
+
+/// One compose file of a project: its content, or why it could not be read.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProjectFile {
+    /// The file's path on the device.
+    pub path: String,
+    /// Its content (when read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Why it could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer of `GET /{device}/projects/{project}`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProjectDetail {
+    /// The device.
+    pub device: String,
+    /// The project.
+    pub project: Project,
+    /// Its compose files.
+    pub files: Vec<ProjectFile>,
+}
+
 /// `GET /{device}/projects`.
 pub fn list_handler(req: &Request) -> Result<Response, Error> {
     let device = req.path("device")?;
     crate::device::require(device)?;
     let projects = list(device)?;
-    Ok(Json(json!({"device": device, "projects": projects, "total": projects.len()})).into())
+    Ok(Json(ProjectList {
+        device: device.to_owned(),
+        total: projects.len(),
+        projects,
+    })
+    .into())
 }
 
 /// Reads one compose file of the device (only `.yml`/`.yaml` regular files, bounded).
@@ -164,13 +204,26 @@ pub fn get_handler(req: &Request) -> Result<Response, Error> {
             "no compose project `{name}` on `{device}`"
         )));
     };
-    let files: Vec<Value> = project
+    let files: Vec<ProjectFile> = project
         .config_files
         .iter()
         .map(|path| match read_file(device, path) {
-            Ok(content) => json!({"path": path, "content": content}),
-            Err(e) => json!({"path": path, "error": e.to_string()}),
+            Ok(content) => ProjectFile {
+                path: path.clone(),
+                content: Some(content),
+                error: None,
+            },
+            Err(e) => ProjectFile {
+                path: path.clone(),
+                content: None,
+                error: Some(e.to_string()),
+            },
         })
         .collect();
-    Ok(Json(json!({"device": device, "project": project, "files": files})).into())
+    Ok(Json(ProjectDetail {
+        device: device.to_owned(),
+        project,
+        files,
+    })
+    .into())
 }

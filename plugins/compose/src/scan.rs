@@ -111,6 +111,45 @@ pub fn ports(device: &str) -> Result<PortUsage, Error> {
     Ok(usage)
 }
 
+/// The answer of `POST /scan-ports`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PortScanResult {
+    /// The device.
+    pub device: String,
+    /// First port of the range.
+    pub port_range_start: u16,
+    /// Last port of the range.
+    pub port_range_end: u16,
+    /// Ports in the range.
+    pub total_scanned: usize,
+    /// Every port in use (listeners of any protocol, published container ports).
+    pub used_ports: BTreeSet<u16>,
+    /// The free ports of the range.
+    pub available_ports: Vec<u16>,
+    /// Who holds each port in use.
+    pub port_owners: BTreeMap<u16, Vec<String>>,
+    /// Things the scan could not see.
+    pub warnings: Vec<String>,
+    /// How long the scan took.
+    pub execution_time_ms: u64,
+}
+
+/// The answer of `POST /scan-networks`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct NetworkScanResult {
+    /// The device.
+    pub device: String,
+    /// Its docker networks (without `bridge`, `host`, `none` unless asked).
+    pub networks: Vec<docker_network::NetworkDetail>,
+    /// The containers' names by network.
+    pub containers_by_network: BTreeMap<String, Vec<String>>,
+    /// The network to add services to: SWAG's, else the user-defined one with the most
+    /// containers.
+    pub recommended_network: Option<String>,
+    /// How long the scan took.
+    pub execution_time_ms: u64,
+}
+
 /// `POST /scan-ports`.
 pub fn ports_handler(req: &Request) -> Result<Response, Error> {
     let body: PortScanRequest = req.body()?;
@@ -124,17 +163,17 @@ pub fn ports_handler(req: &Request) -> Result<Response, Error> {
     let usage = ports(&body.device)?;
     let range = body.port_range_start..=body.port_range_end;
     let available: Vec<u16> = range.clone().filter(|p| !usage.used.contains(p)).collect();
-    Ok(Json(json!({
-        "device": body.device,
-        "port_range_start": body.port_range_start,
-        "port_range_end": body.port_range_end,
-        "total_scanned": range.count(),
-        "used_ports": usage.used,
-        "available_ports": available,
-        "port_owners": usage.owners,
-        "warnings": usage.warnings,
-        "execution_time_ms": started.elapsed().as_millis() as u64,
-    }))
+    Ok(Json(PortScanResult {
+        device: body.device,
+        port_range_start: body.port_range_start,
+        port_range_end: body.port_range_end,
+        total_scanned: range.count(),
+        used_ports: usage.used,
+        available_ports: available,
+        port_owners: usage.owners,
+        warnings: usage.warnings,
+        execution_time_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
     .into())
 }
 
@@ -201,25 +240,25 @@ pub fn networks_handler(req: &Request) -> Result<Response, Error> {
     crate::device::require(&body.device)?;
     let started = std::time::Instant::now();
     let (all, recommended) = networks(&body.device)?;
-    let shown: Vec<&docker_network::NetworkDetail> = all
-        .iter()
+    let shown: Vec<docker_network::NetworkDetail> = all
+        .into_iter()
         .filter(|n| body.include_system_networks || !SYSTEM_NETWORKS.contains(&n.name.as_str()))
         .collect();
-    let by_network: BTreeMap<&str, Vec<&str>> = shown
+    let by_network: BTreeMap<String, Vec<String>> = shown
         .iter()
         .map(|n| {
             (
-                n.name.as_str(),
-                n.containers.iter().map(|c| c.name.as_str()).collect(),
+                n.name.clone(),
+                n.containers.iter().map(|c| c.name.clone()).collect(),
             )
         })
         .collect();
-    Ok(Json(json!({
-        "device": body.device,
-        "networks": shown,
-        "containers_by_network": by_network,
-        "recommended_network": recommended,
-        "execution_time_ms": started.elapsed().as_millis() as u64,
-    }))
+    Ok(Json(NetworkScanResult {
+        device: body.device,
+        networks: shown,
+        containers_by_network: by_network,
+        recommended_network: recommended,
+        execution_time_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
     .into())
 }

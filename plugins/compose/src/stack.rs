@@ -6,7 +6,7 @@
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::deploy::{self, DeployRequest};
 use crate::modify::{self, ModifyRequest};
@@ -77,6 +77,17 @@ fn destination(req: &ModifyAndDeployRequest) -> Result<String, Error> {
     Ok(path)
 }
 
+/// What a modify-and-deploy did (the job's result).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ModifyAndDeployResult {
+    /// The modification.
+    pub modification: modify::ModifyResult,
+    /// The deploy of the modified file.
+    pub deployment: deploy::DeployResult,
+    /// Whether the deploy succeeded.
+    pub overall_success: bool,
+}
+
 /// `POST /modify-and-deploy`.
 pub fn handler(req: &Request) -> Result<Response, Error> {
     let body: ModifyAndDeployRequest = req.body()?;
@@ -105,10 +116,10 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     deploy::check(&deploy_req)?;
     let result = deploy::deploy(&deploy_req)?;
     let status = deploy::answer(&result).status();
-    Ok(Json(json!({
-        "modification": modify::result_json(&body.modify, &outcome, &warnings),
-        "deployment": result,
-        "overall_success": result.success,
-    }))
+    Ok(Json(ModifyAndDeployResult {
+        modification: modify::result_json(&body.modify, &outcome, &warnings),
+        overall_success: result.success,
+        deployment: result,
+    })
     .with_status(status))
 }

@@ -6,7 +6,7 @@
 //! other non-zero exit of the command → 200 with `success: false`.
 
 use infrastructor_sdk::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::docker::failure;
 use crate::parse::names::split_command;
@@ -31,6 +31,29 @@ pub struct ExecBody {
         "additionalProperties" = {"type": "string", "maxLength": 4096}
     ))]
     pub env: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The answer of an exec that ran the command (whatever its exit status).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ExecResult {
+    /// `exec`.
+    pub action: String,
+    /// The container as named in the path.
+    pub container_name: String,
+    /// The device.
+    pub hostname: String,
+    /// The argv run.
+    pub command: Vec<String>,
+    /// Whether the command exited 0.
+    pub success: bool,
+    /// Its exit status.
+    pub exit_code: i32,
+    /// Its standard output (capped by the host).
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+    /// How long it ran, in seconds.
+    pub execution_time: f64,
 }
 
 /// Pattern of `user` (`name`, `uid`, `uid:gid`, `name:group`).
@@ -97,17 +120,17 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     ) {
         return Err(e);
     }
-    Ok(Json(json!({
-        "action": "exec",
-        "container_name": container,
-        "hostname": hostname,
-        "command": command,
-        "success": out.exit_code == 0,
-        "exit_code": out.exit_code,
-        "stdout": out.stdout_str(),
-        "stderr": stderr,
-        "execution_time": out.duration.as_secs_f64(),
-    }))
+    Ok(Json(ExecResult {
+        action: "exec".to_owned(),
+        container_name: container.to_owned(),
+        hostname: hostname.to_owned(),
+        command,
+        success: out.exit_code == 0,
+        exit_code: out.exit_code,
+        stdout: out.stdout_str().into_owned(),
+        stderr,
+        execution_time: out.duration.as_secs_f64(),
+    })
     .into())
 }
 

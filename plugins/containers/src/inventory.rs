@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::docker::{PS, failure, inspect_format};
+use crate::parse::inspect::InspectSummary;
 use crate::parse::inspect::parse_inspect;
-use crate::parse::ps::parse_ps;
+use crate::parse::ps::{ContainerSummary, parse_ps};
 
 /// Data type of device container lists (snapshots feed `GET /api/containers`).
 pub const CONTAINERS: &str = "containers";
@@ -80,17 +81,97 @@ struct StateOnly<'a> {
     state: Cow<'a, str>,
 }
 
-/// The answer of [`list_device`].
-#[derive(Serialize)]
-struct ListBody<'a> {
-    containers: Vec<&'a RawValue>,
-    hostname: &'a str,
-    total_count: usize,
-    filters: Value,
-    pagination: Value,
-    status: &'static str,
-    collection_time: &'a str,
-    collection_metadata: Value,
+/// The answer of [`list_device`] (`GET /api/containers/{hostname}`).
+#[derive(Serialize, JsonSchema)]
+pub struct ListBody<'a> {
+    /// The page's containers (`docker ps -a` with parsed fields), as collected.
+    #[schemars(with = "Vec<ContainerSummary>")]
+    pub containers: Vec<&'a RawValue>,
+    /// The device.
+    pub hostname: &'a str,
+    /// Containers matching the filters.
+    pub total_count: usize,
+    /// The filters applied.
+    pub filters: ListFilters<'a>,
+    /// Where the page is.
+    pub pagination: Pagination,
+    /// `success`.
+    pub status: &'static str,
+    /// RFC 3339 time the list was collected.
+    pub collection_time: &'a str,
+    /// How the list was collected.
+    pub collection_metadata: CollectionMetadata,
+}
+
+/// The filters of a device's container list.
+#[derive(Serialize, JsonSchema)]
+pub struct ListFilters<'a> {
+    /// The container state asked for; `null` for any.
+    pub status: Option<&'a str>,
+    /// Whether stopped containers are listed.
+    pub all_containers: bool,
+}
+
+/// Where a page of a device's container list is.
+#[derive(Serialize, JsonSchema)]
+pub struct Pagination {
+    /// The page size asked for; `null` for no limit.
+    pub limit: Option<usize>,
+    /// Containers skipped.
+    pub offset: usize,
+    /// Containers on this page.
+    pub returned: usize,
+    /// More containers follow.
+    pub has_more: bool,
+}
+
+/// A container of `GET /api/containers`: the container as collected, its device and when.
+#[derive(Serialize, JsonSchema)]
+pub struct ContainerEntry {
+    /// The container (`docker ps -a` with parsed fields).
+    #[serde(flatten)]
+    #[schemars(with = "ContainerSummary")]
+    pub container: serde_json::Map<String, Value>,
+    /// The device it runs on.
+    pub device_hostname: String,
+    /// RFC 3339 time the device's list was collected.
+    pub last_updated: String,
+}
+
+/// One page of the containers of every device (`GET /api/containers`).
+#[derive(Serialize, JsonSchema)]
+pub struct ContainerPage {
+    /// The page's containers, ordered by device then name.
+    pub items: Vec<ContainerEntry>,
+    /// Containers matching the filters.
+    pub total_count: usize,
+    /// This page, from 1.
+    pub page: usize,
+    /// Containers per page.
+    pub page_size: usize,
+    /// Pages in all.
+    pub total_pages: usize,
+    /// A later page exists.
+    pub has_next: bool,
+    /// An earlier page exists.
+    pub has_previous: bool,
+}
+
+/// The `docker inspect` of a container (`GET /api/containers/{hostname}/{container}`).
+#[derive(Serialize, JsonSchema)]
+pub struct ContainerInfo {
+    /// `docker inspect`'s object, as docker prints it.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub container: Value,
+    /// The fields most asked for, parsed.
+    #[schemars(with = "InspectSummary")]
+    pub summary: Value,
+    /// The device.
+    pub hostname: String,
+    /// The container as named in the path.
+    pub container_name: String,
+    /// How the result was collected.
+    pub collection_metadata: CollectionMetadata,
 }
 
 /// `GET /api/containers/{hostname}`: live list with docker's fields and parsed ones.
@@ -121,8 +202,16 @@ pub fn list_device(req: &Request) -> Result<Response, Error> {
             hostname,
             containers: Vec::new(),
             total_count: count,
-            filters: json!({"status": status, "all_containers": all}),
-            pagination: json!({"limit": limit, "offset": 0, "returned": count, "has_more": false}),
+            filters: ListFilters {
+                status,
+                all_containers: all,
+            },
+            pagination: Pagination {
+                limit,
+                offset: 0,
+                returned: count,
+                has_more: false,
+            },
             status: "success",
             collection_time: &collected.collected_at,
             collection_metadata: metadata,
@@ -159,11 +248,16 @@ pub fn list_device(req: &Request) -> Result<Response, Error> {
         hostname,
         containers: page,
         total_count: total,
-        filters: json!({"status": status, "all_containers": all}),
-        pagination: json!({
-            "limit": limit, "offset": offset, "returned": returned,
-            "has_more": offset + returned < total,
-        }),
+        filters: ListFilters {
+            status,
+            all_containers: all,
+        },
+        pagination: Pagination {
+            limit,
+            offset,
+            returned,
+            has_more: offset + returned < total,
+        },
         status: "success",
         collection_time: &collected.collected_at,
         collection_metadata: metadata,
@@ -180,7 +274,7 @@ pub fn list_all(req: &Request) -> Result<Response, Error> {
         .map(str::to_ascii_lowercase);
     let page: usize = req.query_as("page")?;
     let page_size: usize = req.query_as("page_size")?;
-    let mut items: Vec<Value> = Vec::new();
+    let mut items: Vec<ContainerEntry> = Vec::new();
     for snap in storage::latest_snapshots::<Value>(CONTAINERS)? {
         if device.as_deref().is_some_and(|d| d != snap.target) {
             continue;
@@ -192,34 +286,42 @@ pub fn list_all(req: &Request) -> Result<Response, Error> {
             if status.is_some_and(|s| c["state"] != s) {
                 continue;
             }
-            let mut item = c.clone();
-            item["device_hostname"] = json!(snap.target);
-            item["last_updated"] = json!(snap.collected_at);
-            items.push(item);
+            let Some(container) = c.as_object() else {
+                continue;
+            };
+            let mut container = container.clone();
+            container.remove("device_hostname");
+            container.remove("last_updated");
+            items.push(ContainerEntry {
+                container,
+                device_hostname: snap.target.clone(),
+                last_updated: snap.collected_at.clone(),
+            });
         }
     }
     items.sort_by(|a, b| {
-        let key = |v: &Value| {
-            (
-                v["device_hostname"].as_str().unwrap_or("").to_string(),
-                v["name"].as_str().unwrap_or("").to_string(),
-            )
+        let name = |e: &ContainerEntry| {
+            e.container
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
         };
-        key(a).cmp(&key(b))
+        (&a.device_hostname, name(a)).cmp(&(&b.device_hostname, name(b)))
     });
     let total = items.len();
     let total_pages = total.div_ceil(page_size);
     let start = (page - 1).saturating_mul(page_size);
-    let page_items: Vec<Value> = items.into_iter().skip(start).take(page_size).collect();
-    Ok(Json(json!({
-        "items": page_items,
-        "total_count": total,
-        "page": page,
-        "page_size": page_size,
-        "total_pages": total_pages,
-        "has_next": page < total_pages,
-        "has_previous": page > 1,
-    }))
+    let page_items: Vec<ContainerEntry> = items.into_iter().skip(start).take(page_size).collect();
+    Ok(Json(ContainerPage {
+        items: page_items,
+        total_count: total,
+        page,
+        page_size,
+        total_pages,
+        has_next: page < total_pages,
+        has_previous: page > 1,
+    })
     .into())
 }
 
@@ -261,11 +363,15 @@ pub fn inspect(req: &Request) -> Result<Response, Error> {
             .force_refresh(live),
     )?;
     let metadata = collected.metadata(CONTAINER_INFO, live);
-    let mut body = collected.data;
-    body["hostname"] = json!(hostname);
-    body["container_name"] = json!(container);
-    body["collection_metadata"] = metadata;
-    Ok(Json(body).into())
+    let mut data = collected.data;
+    Ok(Json(ContainerInfo {
+        container: data["container"].take(),
+        summary: data["summary"].take(),
+        hostname: hostname.to_owned(),
+        container_name: container.to_owned(),
+        collection_metadata: metadata,
+    })
+    .into())
 }
 
 /// Checks that `container` exists on `hostname` (one `docker inspect`), for routes that

@@ -8,7 +8,66 @@ use infrastructor_sdk::prelude::*;
 
 use crate::docker::failure;
 use crate::inventory::require_container;
-use crate::parse::logs::parse_logs;
+use crate::parse::logs::{LogLine, parse_logs};
+use serde::Serialize;
+
+/// Which stream a log line came from.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A log line of the merged list, tagged with its stream.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TaggedLine {
+    /// The stream.
+    pub stream: Stream,
+    /// RFC 3339 time docker stamped (with `timestamps`); `null` otherwise.
+    pub timestamp: Option<String>,
+    /// The line.
+    pub message: String,
+}
+
+/// The options a logs answer was read with.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LogOptions {
+    /// `--since`, when given.
+    pub since: Option<String>,
+    /// `--until`, when given.
+    pub until: Option<String>,
+    /// `--tail`.
+    pub tail: u32,
+    /// `--timestamps`.
+    pub timestamps: bool,
+}
+
+/// A container's logs (`GET /{hostname}/{container}/logs` without `follow`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContainerLogs {
+    /// Standard output's lines.
+    #[schemars(with = "Vec<LogLine>")]
+    pub stdout: Value,
+    /// Standard error's lines.
+    #[schemars(with = "Vec<LogLine>")]
+    pub stderr: Value,
+    /// Both streams' lines, each tagged, in time order with `timestamps`.
+    #[schemars(with = "Vec<TaggedLine>")]
+    pub lines: Value,
+    /// How many lines there are in all.
+    pub line_count: usize,
+    /// The device.
+    pub hostname: String,
+    /// The container as named in the path.
+    pub container_name: String,
+    /// The options the logs were read with.
+    pub options: LogOptions,
+    /// How the logs were collected.
+    pub collection_metadata: CollectionMetadata,
+}
 
 /// Data type of log collections.
 pub const CONTAINER_LOGS: &str = "container_logs";
@@ -55,21 +114,23 @@ pub fn parse(outputs: &[StepOutput], args: &Value) -> Result<Value, Error> {
     let upstream = |e: crate::parse::ParseError| Error::upstream(e.to_string());
     let stdout = parse_logs(&out.stdout_str(), timestamps).map_err(upstream)?;
     let stderr = parse_logs(&out.stderr_str(), timestamps).map_err(upstream)?;
-    let mut lines: Vec<Value> = stdout
+    let mut lines: Vec<TaggedLine> = stdout
         .iter()
-        .map(|l| (l, "stdout"))
-        .chain(stderr.iter().map(|l| (l, "stderr")))
-        .map(
-            |(l, stream)| json!({"stream": stream, "timestamp": l.timestamp, "message": l.message}),
-        )
+        .map(|l| (l, Stream::Stdout))
+        .chain(stderr.iter().map(|l| (l, Stream::Stderr)))
+        .map(|(l, stream)| TaggedLine {
+            stream,
+            timestamp: l.timestamp.clone(),
+            message: l.message.clone(),
+        })
         .collect();
     if timestamps {
         // RFC 3339 with the same zone and precision sorts as text; stable keeps arrival order.
         lines.sort_by(|a, b| {
-            a["timestamp"]
-                .as_str()
+            a.timestamp
+                .as_deref()
                 .unwrap_or("")
-                .cmp(b["timestamp"].as_str().unwrap_or(""))
+                .cmp(b.timestamp.as_deref().unwrap_or(""))
         });
     }
     Ok(json!({
@@ -113,14 +174,26 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             .force_refresh(live),
     )?;
     let metadata = collected.metadata(CONTAINER_LOGS, live);
-    let mut body = collected.data;
-    body["hostname"] = json!(hostname);
-    body["container_name"] = json!(container);
-    body["options"] = json!({
-        "since": opts.since, "until": opts.until, "tail": opts.tail, "timestamps": opts.timestamps,
-    });
-    body["collection_metadata"] = metadata;
-    Ok(Json(body).into())
+    let mut data = collected.data;
+    Ok(Json(ContainerLogs {
+        stdout: data["stdout"].take(),
+        stderr: data["stderr"].take(),
+        lines: data["lines"].take(),
+        line_count: data["line_count"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0),
+        hostname: hostname.to_owned(),
+        container_name: container.to_owned(),
+        options: LogOptions {
+            since: opts.since.map(str::to_owned),
+            until: opts.until.map(str::to_owned),
+            tail: opts.tail,
+            timestamps: opts.timestamps,
+        },
+        collection_metadata: metadata,
+    })
+    .into())
 }
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("", "list_all_containers")
+.returns::<inventory::ContainerPage>()
                 .summary("Containers of every device (from the database)")
                 .description(
                     "The newest container list of every device, as written by live lists and \
@@ -69,6 +70,7 @@ pub fn app() -> App {
         .route(
             Route::get("/{hostname}", "list_containers")
                 .cacheable()
+.returns::<inventory::ListBody<'static>>()
 .remote()
                 .summary("Containers on a host")
                 .description(
@@ -96,6 +98,7 @@ pub fn app() -> App {
         .route(
             Route::get("/{hostname}/stats", "host_container_stats")
                 .cacheable()
+.returns::<stats::HostStats>()
 .remote()
                 .summary("Resource usage of every container on a host")
                 .description(
@@ -110,6 +113,7 @@ pub fn app() -> App {
         .route(
             Route::get("/{hostname}/{container}", "inspect_container")
                 .cacheable()
+.returns::<inventory::ContainerInfo>()
 .error(404, "No such container")
 .remote()
                 .summary("Inspect a container")
@@ -122,6 +126,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/{container}/logs", "container_logs")
+.returns::<logs::ContainerLogs>()
 .event_stream()
 .error(400, "docker refused an option value")
 .error(404, "No such container")
@@ -228,6 +233,7 @@ pub fn app() -> App {
         .route(
             Route::get("/{hostname}/{container}/stats", "container_stats")
                 .cacheable()
+.returns::<stats::ContainerStatsView>()
 .error(404, "No such container, or it is not running")
 .remote()
                 .summary("Resource usage of a container")
@@ -239,6 +245,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/{container}/exec", "exec_in_container")
+.returns::<exec::ExecResult>()
 .error(400, "No command, a command that does not split, or exit 126/127 (not executable, not found)")
 .error(404, "No such container, or it is not running (exit 125)")
 .remote()
@@ -264,6 +271,11 @@ pub fn app() -> App {
 mod tests {
     use super::*;
     use infrastructor_sdk::ParamKind;
+
+    #[test]
+    fn every_mounted_route_declares_its_success_response() {
+        assert_eq!(app().untyped_routes(), Vec::<String>::new());
+    }
 
     #[test]
     fn the_manifest_is_valid_and_typed_queries_declare_their_params() {

@@ -3,10 +3,42 @@
 //! PIDs). All containers of a host come from ONE docker run.
 
 use infrastructor_sdk::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::docker::failure;
-use crate::parse::stats::parse_stats;
+use crate::parse::stats::{ContainerStats, parse_stats};
+
+/// One container's resource usage (`GET /{hostname}/{container}/stats`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContainerStatsView {
+    /// The device.
+    pub hostname: String,
+    /// The container as named in the path.
+    pub container_name: String,
+    /// Its usage: docker's strings and the numbers parsed from them.
+    #[schemars(with = "ContainerStats")]
+    pub stats: Value,
+    /// RFC 3339 time the stats were collected.
+    pub timestamp: String,
+    /// How the stats were collected.
+    pub collection_metadata: CollectionMetadata,
+}
+
+/// Every container's resource usage on a host (`GET /{hostname}/stats`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HostStats {
+    /// Each container's usage: docker's strings and the numbers parsed from them.
+    #[schemars(with = "Vec<ContainerStats>")]
+    pub stats: Value,
+    /// RFC 3339 time the stats were collected.
+    pub timestamp: String,
+    /// How the stats were collected.
+    pub collection_metadata: CollectionMetadata,
+    /// The device.
+    pub hostname: String,
+    /// How many containers there are.
+    pub container_count: usize,
+}
 
 /// Data type of one container's stats.
 pub const CONTAINER_STATS: &str = "container_stats";
@@ -59,13 +91,13 @@ pub fn container(req: &Request) -> Result<Response, Error> {
         .and_then(|s| s.first())
         .cloned()
         .ok_or_else(|| Error::not_found(format!("no stats for container {container}")))?;
-    Ok(Json(json!({
-        "hostname": hostname,
-        "container_name": container,
-        "stats": stats,
-        "timestamp": collected.collected_at,
-        "collection_metadata": collected.metadata(CONTAINER_STATS, live),
-    }))
+    Ok(Json(ContainerStatsView {
+        hostname: hostname.to_owned(),
+        container_name: container.to_owned(),
+        stats,
+        collection_metadata: collected.metadata(CONTAINER_STATS, live),
+        timestamp: collected.collected_at,
+    })
     .into())
 }
 
@@ -110,10 +142,15 @@ pub fn host(req: &Request) -> Result<Response, Error> {
             .max_age(Duration::from_secs(5))
             .force_refresh(live),
     )?;
-    let count = collected.data["stats"].as_array().map_or(0, Vec::len);
-    Ok(collected
-        .answer(HOST_STATS, live)
-        .field("hostname", hostname)
-        .field("container_count", count)
-        .into())
+    let metadata = collected.metadata(HOST_STATS, live);
+    let mut data = collected.data;
+    let stats = data["stats"].take();
+    Ok(Json(HostStats {
+        container_count: stats.as_array().map_or(0, Vec::len),
+        stats,
+        timestamp: collected.collected_at,
+        collection_metadata: metadata,
+        hostname: hostname.to_owned(),
+    })
+    .into())
 }

@@ -16,6 +16,8 @@ use crate::parse::cpuinfo::parse_cpuinfo;
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::os_release::parse_os_release;
 use crate::sections::Sections;
+use crate::views::DeviceView;
+use serde::Serialize;
 
 /// The data type of analysis snapshots.
 pub const DATA_TYPE: &str = "device_analysis";
@@ -73,6 +75,84 @@ fn lines(text: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// The capability tags an analysis finds (merged into the device's tags).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AnalysisTags {
+    /// Docker's client is installed.
+    pub docker: bool,
+    /// Docker's server version (else the client's).
+    pub docker_version: Option<String>,
+    /// The Docker daemon answered.
+    pub docker_daemon_reachable: bool,
+    /// Containers, running or not.
+    pub container_count: usize,
+    /// ZFS pools exist.
+    pub zfs: bool,
+    /// The pools' names.
+    pub zfs_pools: Vec<String>,
+    /// SWAG runs as a container or its configuration directory exists.
+    pub swag: bool,
+    /// The SWAG container is running.
+    pub swag_running: bool,
+    /// The SWAG container's name.
+    pub swag_container: Option<String>,
+    /// SWAG's proxy-confs directory.
+    pub swag_config_path: Option<String>,
+    /// `virsh` is installed.
+    pub vms: bool,
+    /// libvirt domains.
+    pub vm_count: usize,
+    /// A GPU was found.
+    pub gpu: bool,
+    /// The first compose file found.
+    pub docker_compose_path: Option<String>,
+    /// Every compose file found.
+    pub all_docker_compose_paths: Vec<String>,
+    /// The first appdata directory found.
+    pub docker_appdata_path: Option<String>,
+    /// The OS's pretty name.
+    pub os: Option<String>,
+    /// The OS's id (`debian`).
+    pub os_id: Option<String>,
+    /// The kernel release.
+    pub kernel: Option<String>,
+    /// The machine architecture.
+    pub architecture: Option<String>,
+    /// The CPU model.
+    pub cpu_model: Option<String>,
+    /// Logical processors.
+    pub cpu_count: Option<u32>,
+    /// Memory in bytes.
+    pub memory_total_bytes: Option<u64>,
+}
+
+/// What an analysis found (the parser's output, with the collection's time).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Analysis {
+    /// The capability tags.
+    #[schemars(with = "AnalysisTags")]
+    pub tags: Value,
+    /// The findings in detail: OS release, CPU, memory, Docker, compose files, appdata,
+    /// SWAG, ZFS pools, VMs, GPUs.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub details: Value,
+    /// RFC 3339 time of the analysis.
+    pub collected_at: String,
+    /// How long it took, in milliseconds.
+    pub collection_duration_ms: u64,
+}
+
+/// The answer of `POST /{hostname}/analyze`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AnalyzeAnswer {
+    /// The device.
+    pub hostname: String,
+    /// What the analysis found.
+    pub analysis: Analysis,
+    /// The device with the merged tags.
+    pub device: DeviceView,
+}
+
 /// Parser `device_analysis`: the script's output → the findings and the tags they imply.
 pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     let out = StepOutput::find(outputs, SCRIPT)?;
@@ -127,31 +207,36 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     let vms = lines(s.get("virsh"));
     let gpus = lines(s.get("gpu"));
 
-    let tags = json!({
-        "docker": docker_installed,
-        "docker_version": docker_server.clone().or(docker_client.clone()),
-        "docker_daemon_reachable": docker_server.is_some(),
-        "container_count": containers.len(),
-        "zfs": !pools.is_empty(),
-        "zfs_pools": pools.iter().filter_map(|p| p["name"].as_str()).collect::<Vec<_>>(),
-        "swag": swag.is_some() || !swag_dirs.is_empty(),
-        "swag_running": swag_running,
-        "swag_container": swag.and_then(|c| c["name"].as_str()),
-        "swag_config_path": swag_dirs.first(),
-        "vms": virsh_present,
-        "vm_count": vms.len(),
-        "gpu": !gpus.is_empty(),
-        "docker_compose_path": compose_files.first(),
-        "all_docker_compose_paths": compose_files,
-        "docker_appdata_path": appdata.first(),
-        "os": os.as_ref().and_then(|o| o.pretty_name.clone().or(o.name.clone())),
-        "os_id": os.as_ref().and_then(|o| o.id.clone()),
-        "kernel": uname.first(),
-        "architecture": uname.get(1),
-        "cpu_model": cpu.as_ref().and_then(|c| c.model_name.clone()),
-        "cpu_count": cpu.as_ref().map(|c| c.processors),
-        "memory_total_bytes": mem.as_ref().map(|m| m.total),
-    });
+    let tags = AnalysisTags {
+        docker: docker_installed,
+        docker_version: docker_server.clone().or(docker_client.clone()),
+        docker_daemon_reachable: docker_server.is_some(),
+        container_count: containers.len(),
+        zfs: !pools.is_empty(),
+        zfs_pools: pools
+            .iter()
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect(),
+        swag: swag.is_some() || !swag_dirs.is_empty(),
+        swag_running,
+        swag_container: swag.and_then(|c| c["name"].as_str().map(str::to_owned)),
+        swag_config_path: swag_dirs.first().cloned(),
+        vms: virsh_present,
+        vm_count: vms.len(),
+        gpu: !gpus.is_empty(),
+        docker_compose_path: compose_files.first().cloned(),
+        all_docker_compose_paths: compose_files.clone(),
+        docker_appdata_path: appdata.first().cloned(),
+        os: os
+            .as_ref()
+            .and_then(|o| o.pretty_name.clone().or(o.name.clone())),
+        os_id: os.as_ref().and_then(|o| o.id.clone()),
+        kernel: uname.first().cloned(),
+        architecture: uname.get(1).cloned(),
+        cpu_model: cpu.as_ref().and_then(|c| c.model_name.clone()),
+        cpu_count: cpu.as_ref().map(|c| c.processors),
+        memory_total_bytes: mem.as_ref().map(|m| m.total),
+    };
     Ok(json!({
         "tags": tags,
         "details": {
@@ -159,7 +244,7 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
             "cpu": cpu,
             "memory": mem.as_ref().map(|m| json!({"total": m.total, "available": m.available, "swap_total": m.swap_total})),
             "docker": {"installed": docker_installed, "client_version": docker_client, "server_version": docker_server, "containers": containers},
-            "compose_files": tags["all_docker_compose_paths"],
+            "compose_files": compose_files,
             "appdata_dirs": appdata,
             "swag": {"container": swag, "config_dirs": swag_dirs},
             "zfs_pools": pools,
@@ -170,7 +255,7 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
 }
 
 /// Runs the analysis of `device` (always fresh) and merges its tags into the device's.
-pub fn analyze(device: &Device) -> Result<(Value, Device), Error> {
+pub fn analyze(device: &Device) -> Result<(Analysis, Device), Error> {
     let collected = collector::collect(
         CollectRequest::new(DATA_TYPE, &device.hostname, DATA_TYPE)
             .step(step())
@@ -193,21 +278,25 @@ pub fn analyze(device: &Device) -> Result<(Value, Device), Error> {
             ..DeviceFields::default()
         },
     )?;
-    let mut report = collected.data;
-    report["collected_at"] = json!(collected.collected_at);
-    report["collection_duration_ms"] = json!(collected.duration.as_millis() as u64);
+    let mut data = collected.data;
+    let report = Analysis {
+        tags: data["tags"].take(),
+        details: data["details"].take(),
+        collected_at: collected.collected_at,
+        collection_duration_ms: u64::try_from(collected.duration.as_millis()).unwrap_or(u64::MAX),
+    };
     Ok((report, updated))
 }
 
 /// `POST /{hostname}/analyze`: analyses now and answers the findings and the device.
 pub fn handler(req: &Request) -> Result<Response, Error> {
     let device = require_device(req.path("hostname")?)?;
-    let (report, updated) = analyze(&device)?;
-    Ok(Json(json!({
-        "hostname": updated.hostname,
-        "analysis": report,
-        "device": crate::device::device_json(&updated),
-    }))
+    let (analysis, updated) = analyze(&device)?;
+    Ok(Json(AnalyzeAnswer {
+        hostname: updated.hostname.clone(),
+        analysis,
+        device: DeviceView::of(&updated),
+    })
     .into())
 }
 

@@ -9,11 +9,12 @@ use infrastructor_sdk::prelude::*;
 
 use crate::device::require_device;
 use crate::drives::drive_param;
-use crate::metrics::filesystem_json;
+use crate::metrics::{FilesystemUsage, filesystem_usage};
 use crate::parse::df::parse_df;
 use crate::parse::diskstats::{DiskStat, parse_diskstats};
 use crate::parse::lsblk::{BlockDevice, parse_lsblk_json, select_disks};
 use crate::sections::Sections;
+use serde::Serialize;
 
 /// The data type of drive statistics.
 pub const DATA_TYPE: &str = "drive_stats";
@@ -51,8 +52,64 @@ fn descendants(dev: &BlockDevice, out: &mut Vec<String>) {
     }
 }
 
-fn stat_json(s: &DiskStat) -> Value {
-    json!(s)
+/// One whole disk's counters and filesystems.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DriveStats {
+    /// `/dev/NAME`.
+    pub drive_name: String,
+    /// The kernel name (`sda`, `nvme0n1`).
+    pub name: String,
+    /// Its size in bytes, when lsblk printed it.
+    pub size_bytes: Option<u64>,
+    /// Its model, when lsblk printed it.
+    pub model: Option<String>,
+    /// Whether it spins, when lsblk printed it.
+    pub rotational: Option<bool>,
+    /// Its `/proc/diskstats` counters; `null` when the kernel lists none.
+    pub usage_stats: Option<DiskStat>,
+    /// The counters of its partitions (and the devices stacked on them).
+    pub partitions: Vec<DiskStat>,
+    /// The usage of every filesystem mounted from it.
+    pub filesystem_usage: Vec<FilesystemUsage>,
+    /// Whether anything of it is mounted.
+    pub mounted: bool,
+}
+
+/// Parser `drive_stats`'s output.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DriveStatsData {
+    /// `success`.
+    pub status: String,
+    /// How many disks there are.
+    pub drive_count: usize,
+    /// The disks.
+    pub drives: Vec<DriveStats>,
+    /// The usage of every mounted filesystem.
+    pub filesystem_usage: Vec<FilesystemUsage>,
+}
+
+/// The answer of `GET /{hostname}/drives/stats`: the parser's output (only the disk `drive`
+/// names, when given), the device and the collection.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DriveStatsAnswer {
+    /// `success`.
+    pub status: String,
+    /// How many disks are listed.
+    pub drive_count: usize,
+    /// The disks.
+    #[schemars(with = "Vec<DriveStats>")]
+    pub drives: Value,
+    /// The usage of every mounted filesystem.
+    #[schemars(with = "Vec<FilesystemUsage>")]
+    pub filesystem_usage: Value,
+    /// RFC 3339 time the data was collected.
+    pub timestamp: String,
+    /// How the data was collected.
+    pub collection_metadata: CollectionMetadata,
+    /// The device's id.
+    pub device_id: String,
+    /// The device.
+    pub hostname: String,
 }
 
 /// Parser `drive_stats`.
@@ -66,7 +123,7 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     let stats = parse_diskstats(s.require(SCRIPT, "diskstats")?).map_err(upstream)?;
     let df = parse_df(s.require(SCRIPT, "df")?).map_err(upstream)?;
     let stat_of = |name: &str| stats.iter().find(|st| st.name == name);
-    let drives: Vec<Value> = select_disks(&devices, false)
+    let drives: Vec<DriveStats> = select_disks(&devices, false)
         .into_iter()
         .map(|d| {
             let name = d.kname.clone().unwrap_or_else(|| d.name.clone());
@@ -74,31 +131,32 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
             mount_points(d, &mut mounts);
             let mut parts = Vec::new();
             descendants(d, &mut parts);
-            let filesystems: Vec<Value> = df
+            let filesystems: Vec<FilesystemUsage> = df
                 .filesystems
                 .iter()
                 .filter(|f| mounts.contains(&f.mount_point))
-                .map(filesystem_json)
+                .map(filesystem_usage)
                 .collect();
-            json!({
-                "drive_name": format!("/dev/{name}"),
-                "name": name,
-                "size_bytes": d.size_bytes,
-                "model": d.model,
-                "rotational": d.rotational,
-                "usage_stats": stat_of(&name).map(stat_json),
-                "partitions": parts.iter().filter_map(|p| stat_of(p)).map(stat_json).collect::<Vec<_>>(),
-                "filesystem_usage": filesystems,
-                "mounted": !mounts.is_empty(),
-            })
+            DriveStats {
+                drive_name: format!("/dev/{name}"),
+                size_bytes: d.size_bytes,
+                model: d.model.clone(),
+                rotational: d.rotational,
+                usage_stats: stat_of(&name).cloned(),
+                partitions: parts.iter().filter_map(|p| stat_of(p)).cloned().collect(),
+                filesystem_usage: filesystems,
+                mounted: !mounts.is_empty(),
+                name,
+            }
         })
         .collect();
-    Ok(json!({
-        "status": "success",
-        "drive_count": drives.len(),
-        "drives": drives,
-        "filesystem_usage": df.filesystems.iter().map(filesystem_json).collect::<Vec<_>>(),
-    }))
+    let data = DriveStatsData {
+        status: "success".to_owned(),
+        drive_count: drives.len(),
+        drives,
+        filesystem_usage: df.filesystems.iter().map(filesystem_usage).collect(),
+    };
+    serde_json::to_value(data).map_err(|e| Error::internal(e.to_string()))
 }
 
 /// `GET /{hostname}/drives/stats`: every disk, or the one `drive` names (404 when absent).
@@ -123,10 +181,21 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             })
             .unwrap_or_default()
     });
-    let mut answer = collected
-        .answer(DATA_TYPE, live)
-        .field("device_id", &device.id)
-        .field("hostname", &device.hostname);
+    let collection_metadata = collected.metadata(DATA_TYPE, live);
+    let mut data = collected.data;
+    let mut answer = DriveStatsAnswer {
+        status: data["status"].as_str().unwrap_or("success").to_owned(),
+        drive_count: data["drive_count"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0),
+        drives: data["drives"].take(),
+        filesystem_usage: data["filesystem_usage"].take(),
+        timestamp: collected.collected_at,
+        collection_metadata,
+        device_id: device.id.clone(),
+        hostname: device.hostname.clone(),
+    };
     if let (Some(name), Some(kept)) = (&drive, kept) {
         if kept.is_empty() {
             return Err(Error::not_found(format!(
@@ -134,11 +203,10 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
                 device.hostname
             )));
         }
-        answer = answer
-            .field("drive_count", kept.len())
-            .field("drives", kept);
+        answer.drive_count = kept.len();
+        answer.drives = Value::Array(kept);
     }
-    Ok(answer.into())
+    Ok(Json(answer).into())
 }
 
 #[cfg(test)]

@@ -15,6 +15,136 @@ use crate::parse::smartctl::{
     Health, SmartReport, parse_smartctl_json, parse_smartctl_text_with_status,
 };
 use crate::sections::Sections;
+use serde::Serialize;
+
+/// The SMART figures of a drive smartctl reported on.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SmartFigures {
+    /// Current temperature, °C.
+    pub temperature_celsius: Option<i64>,
+    /// Power-on hours.
+    pub power_on_hours: Option<u64>,
+    /// Power cycles.
+    pub power_cycles: Option<u64>,
+    /// Reallocated sectors (ATA attribute 5).
+    pub reallocated_sectors: Option<u64>,
+    /// Pending sectors (ATA attribute 197).
+    pub pending_sectors: Option<u64>,
+    /// Offline (198) or else reported (187) uncorrectable errors.
+    pub uncorrectable_errors: Option<u64>,
+    /// The NVMe critical warning bits.
+    pub nvme_critical_warning: Option<u8>,
+    /// Percentage of rated endurance used.
+    pub percentage_used: Option<u64>,
+    /// What deserves attention.
+    pub warnings: Vec<String>,
+    /// The whole SMART report.
+    pub smart: SmartReport,
+}
+
+/// One drive's health: lsblk's identity plus the SMART report.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DriveHealth {
+    /// `/dev/NAME`.
+    pub drive_name: String,
+    /// The kernel name.
+    pub name: String,
+    /// Size in bytes.
+    pub size_bytes: Option<u64>,
+    /// Model (smartctl's, else lsblk's).
+    pub model: Option<String>,
+    /// Serial number (smartctl's, else lsblk's).
+    pub serial: Option<String>,
+    /// Vendor.
+    pub vendor: Option<String>,
+    /// Transport (`sata`, `nvme`, `usb`…).
+    pub transport: Option<String>,
+    /// Whether it spins.
+    pub rotational: Option<bool>,
+    /// Whether it is removable.
+    pub removable: Option<bool>,
+    /// `hdd`, `ssd` or `nvme`.
+    pub drive_type: Option<String>,
+    /// `passed`, `failed` or `unavailable`.
+    pub health: Health,
+    /// `PASSED`, `FAILED` or `UNKNOWN`.
+    pub smart_status: String,
+    /// `healthy`, `warning`, `critical` or `unknown`.
+    pub health_status: String,
+    /// Why the health is `failed` or `unavailable`.
+    pub health_detail: Option<String>,
+    /// The SMART figures, when smartctl reported on the drive.
+    #[serde(flatten)]
+    pub smart: Option<SmartFigures>,
+}
+
+/// How many drives are in which health.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct HealthSummary {
+    /// Drives that passed.
+    pub passed: usize,
+    /// Drives that failed.
+    pub failed: usize,
+    /// Drives without SMART data.
+    pub unavailable: usize,
+    /// `failed`, `passed`, `partial` or `unavailable`.
+    pub overall: String,
+    /// The drives' average temperature, °C (one decimal); `null` without any.
+    pub average_temperature_celsius: Option<f64>,
+}
+
+/// Parser `drive_health`'s output on a real machine.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DrivesChecked {
+    /// `success`.
+    pub status: String,
+    /// Whether smartctl is installed.
+    pub smartctl_installed: bool,
+    /// How many drives there are.
+    pub drive_count: usize,
+    /// The health counts.
+    pub summary: HealthSummary,
+    /// The drives.
+    pub drives: Vec<DriveHealth>,
+}
+
+/// Parser `drive_health`'s output on WSL, which has no access to the drives.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DrivesSkipped {
+    /// `skipped_wsl`.
+    pub status: String,
+    /// Why.
+    pub message: String,
+    /// Always empty.
+    pub drives: Vec<DriveHealth>,
+    /// Always 0.
+    pub drive_count: usize,
+}
+
+/// Parser `drive_health`'s output.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DrivesData {
+    /// The drives were checked.
+    Checked(DrivesChecked),
+    /// WSL: skipped.
+    Skipped(DrivesSkipped),
+}
+
+/// The answer of `GET /{hostname}/drives`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DrivesAnswer {
+    /// The drives.
+    #[serde(flatten)]
+    #[schemars(with = "DrivesData")]
+    pub data: serde_json::Map<String, Value>,
+    /// How the data was collected.
+    pub collection_metadata: CollectionMetadata,
+    /// The device's id.
+    pub device_id: String,
+    /// The device.
+    pub hostname: String,
+}
 
 /// The data type of drive-health snapshots.
 pub const DATA_TYPE: &str = "drive_health";
@@ -76,19 +206,25 @@ pub fn step(drive: &str, timeout: Duration) -> Step {
 }
 
 /// One drive: lsblk's identity plus the SMART report.
-fn drive_json(disk: &BlockDevice, smart: Result<SmartReport, String>) -> Value {
+fn drive_health(disk: &BlockDevice, smart: Result<SmartReport, String>) -> DriveHealth {
     let name = disk.kname.as_deref().unwrap_or(&disk.name);
-    let mut v = json!({
-        "drive_name": format!("/dev/{name}"),
-        "name": name,
-        "size_bytes": disk.size_bytes,
-        "model": disk.model,
-        "serial": disk.serial,
-        "vendor": disk.vendor,
-        "transport": disk.transport,
-        "rotational": disk.rotational,
-        "removable": disk.removable,
-    });
+    let mut v = DriveHealth {
+        drive_name: format!("/dev/{name}"),
+        name: name.to_owned(),
+        size_bytes: disk.size_bytes,
+        model: disk.model.clone(),
+        serial: disk.serial.clone(),
+        vendor: disk.vendor.clone(),
+        transport: disk.transport.clone(),
+        rotational: disk.rotational,
+        removable: disk.removable,
+        drive_type: None,
+        health: Health::Unavailable,
+        smart_status: "UNKNOWN".to_owned(),
+        health_status: "unknown".to_owned(),
+        health_detail: None,
+        smart: None,
+    };
     match smart {
         Ok(r) => {
             let smart_status = match r.health {
@@ -101,30 +237,31 @@ fn drive_json(disk: &BlockDevice, smart: Result<SmartReport, String>) -> Value {
                     .map(|rot| if rot { "hdd" } else { "ssd" }.to_string())
             });
             let uncorrectable = r.offline_uncorrectable.or(r.reported_uncorrectable);
-            v["model"] = json!(r.model.clone().or(disk.model.clone()));
-            v["serial"] = json!(r.serial.clone().or(disk.serial.clone()));
-            v["drive_type"] = json!(drive_type);
-            v["health"] = json!(r.health);
-            v["smart_status"] = json!(smart_status);
-            v["health_status"] = json!(r.condition);
-            v["health_detail"] = json!(r.health_detail);
-            v["temperature_celsius"] = json!(r.temperature_celsius);
-            v["power_on_hours"] = json!(r.power_on_hours);
-            v["power_cycles"] = json!(r.power_cycles);
-            v["reallocated_sectors"] = json!(r.reallocated_sectors);
-            v["pending_sectors"] = json!(r.pending_sectors);
-            v["uncorrectable_errors"] = json!(uncorrectable);
-            v["nvme_critical_warning"] = json!(r.nvme.as_ref().map(|n| n.critical_warning));
-            v["percentage_used"] = json!(r.percentage_used);
-            v["warnings"] = json!(r.warnings);
-            v["smart"] = json!(r);
+            v.model = r.model.clone().or(disk.model.clone());
+            v.serial = r.serial.clone().or(disk.serial.clone());
+            v.drive_type = drive_type;
+            v.health = r.health;
+            v.smart_status = smart_status.to_owned();
+            v.health_status = r.condition.to_owned();
+            v.health_detail = r.health_detail.clone();
+            v.smart = Some(SmartFigures {
+                temperature_celsius: r.temperature_celsius,
+                power_on_hours: r.power_on_hours,
+                power_cycles: r.power_cycles,
+                reallocated_sectors: r.reallocated_sectors,
+                pending_sectors: r.pending_sectors,
+                uncorrectable_errors: uncorrectable,
+                nvme_critical_warning: r.nvme.as_ref().map(|n| n.critical_warning),
+                percentage_used: r.percentage_used,
+                warnings: r.warnings.clone(),
+                smart: r,
+            });
         }
         Err(message) => {
-            v["drive_type"] = json!(disk.rotational.map(|rot| if rot { "hdd" } else { "ssd" }));
-            v["health"] = json!("unavailable");
-            v["smart_status"] = json!("UNKNOWN");
-            v["health_status"] = json!("unknown");
-            v["health_detail"] = json!(message);
+            v.drive_type = disk
+                .rotational
+                .map(|rot| if rot { "hdd" } else { "ssd" }.to_owned());
+            v.health_detail = Some(message);
         }
     }
     v
@@ -157,17 +294,17 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
     let text = out.stdout_str();
     let s = Sections::parse(&text);
     if s.get("wsl").is_some() {
-        return Ok(json!({
-            "status": "skipped_wsl",
-            "message": "WSL has no access to the physical drives' SMART data",
-            "drives": [],
-            "drive_count": 0,
+        return to_value(DrivesData::Skipped(DrivesSkipped {
+            status: "skipped_wsl".to_owned(),
+            message: "WSL has no access to the physical drives' SMART data".to_owned(),
+            drives: Vec::new(),
+            drive_count: 0,
         }));
     }
     let listing = s.require(SCRIPT, "lsblk")?;
     let devices = parse_lsblk_json(listing).map_err(|e| Error::upstream(e.to_string()))?;
     let no_smartctl = s.get("no_smartctl").is_some();
-    let drives: Vec<Value> = select_disks(&devices, false)
+    let drives: Vec<DriveHealth> = select_disks(&devices, false)
         .into_iter()
         .filter(|d| {
             let name = d.kname.as_deref().unwrap_or(&d.name);
@@ -183,38 +320,48 @@ pub fn parse(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
             } else {
                 smart_of(&s, name)
             };
-            drive_json(d, smart)
+            drive_health(d, smart)
         })
         .collect();
-    let count = |h: &str| drives.iter().filter(|d| d["health"] == h).count();
+    let count = |h: Health| drives.iter().filter(|d| d.health == h).count();
     let temps: Vec<f64> = drives
         .iter()
-        .filter_map(|d| d["temperature_celsius"].as_f64())
+        .filter_map(|d| d.smart.as_ref()?.temperature_celsius)
+        .map(|t| t as f64)
         .collect();
     let average_temperature = (!temps.is_empty())
         .then(|| (temps.iter().sum::<f64>() / temps.len() as f64 * 10.0).round() / 10.0);
-    let overall = if count("failed") > 0 {
+    let (passed, failed, unavailable) = (
+        count(Health::Passed),
+        count(Health::Failed),
+        count(Health::Unavailable),
+    );
+    let overall = if failed > 0 {
         "failed"
-    } else if count("passed") > 0 && count("unavailable") == 0 {
+    } else if passed > 0 && unavailable == 0 {
         "passed"
-    } else if count("passed") > 0 {
+    } else if passed > 0 {
         "partial"
     } else {
         "unavailable"
     };
-    Ok(json!({
-        "status": "success",
-        "smartctl_installed": !no_smartctl,
-        "drive_count": drives.len(),
-        "summary": {
-            "passed": count("passed"),
-            "failed": count("failed"),
-            "unavailable": count("unavailable"),
-            "overall": overall,
-            "average_temperature_celsius": average_temperature,
+    to_value(DrivesData::Checked(DrivesChecked {
+        status: "success".to_owned(),
+        smartctl_installed: !no_smartctl,
+        drive_count: drives.len(),
+        summary: HealthSummary {
+            passed,
+            failed,
+            unavailable,
+            overall: overall.to_owned(),
+            average_temperature_celsius: average_temperature,
         },
-        "drives": drives,
+        drives,
     }))
+}
+
+fn to_value(data: DrivesData) -> Result<Value, Error> {
+    serde_json::to_value(data).map_err(|e| Error::internal(e.to_string()))
 }
 
 /// `GET /{hostname}/drives`.
@@ -239,12 +386,17 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             device.hostname
         )));
     }
-    Ok(collected
-        .answer(DATA_TYPE, live)
-        .without_timestamp()
-        .field("device_id", &device.id)
-        .field("hostname", &device.hostname)
-        .into())
+    let collection_metadata = collected.metadata(DATA_TYPE, live);
+    let Value::Object(data) = collected.data else {
+        return Err(Error::internal("the drive parser answered a non-object"));
+    };
+    Ok(Json(DrivesAnswer {
+        data,
+        collection_metadata,
+        device_id: device.id,
+        hostname: device.hostname,
+    })
+    .into())
 }
 
 #[cfg(test)]

@@ -17,11 +17,12 @@ use std::collections::BTreeSet;
 
 use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::registry::{Device, DeviceFields};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::crud::queue_probe;
-use crate::device::{DEVICE_TYPES, device_json, valid_address};
+use crate::device::{DEVICE_TYPES, valid_address};
 use crate::parse::ssh_config::{IncludedFile, SshHost, parse_ssh_config_with_includes, wildcard};
+use crate::views::DeviceView;
 
 /// Where the host preopens the import directory in the guest.
 const GUEST_DIR: &str = "/import_dir";
@@ -100,23 +101,46 @@ fn import_dir() -> Result<Option<String>, Error> {
         .filter(|s| !s.is_empty()))
 }
 
+/// Why a path is refused as a file of the import directory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathRefused {
+    /// The path is elsewhere: it names no file of the import directory.
+    #[error("{path} is not inside the import directory {dir}")]
+    Outside {
+        /// The path asked for.
+        path: String,
+        /// The import directory.
+        dir: String,
+    },
+    /// The path has `.` or `..` segments (or names the directory itself).
+    #[error("{path}: `.` and `..` are not allowed; name a file inside the import directory")]
+    DotSegment {
+        /// The path asked for.
+        path: String,
+    },
+}
+
 /// A request path → a path relative to the import directory, or why it is refused.
-pub fn relative_to_import_dir(path: &str, dir: &str) -> Result<String, String> {
+pub fn relative_to_import_dir(path: &str, dir: &str) -> Result<String, PathRefused> {
+    let outside = || PathRefused::Outside {
+        path: path.to_owned(),
+        dir: dir.to_owned(),
+    };
     let rel = if let Some(rest) = path.strip_prefix(dir).filter(|r| r.starts_with('/')) {
         rest.trim_start_matches('/')
     } else if path.starts_with('/') {
-        return Err(format!("{path} is not inside the import directory {dir}"));
+        return Err(outside());
     } else if let Some(rest) = path.strip_prefix("~/.ssh/") {
         rest
     } else if path.starts_with('~') {
-        return Err(format!("{path} is not inside the import directory {dir}"));
+        return Err(outside());
     } else {
         path
     };
     if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") {
-        return Err(format!(
-            "{path}: `.` and `..` are not allowed; name a file inside the import directory"
-        ));
+        return Err(PathRefused::DotSegment {
+            path: path.to_owned(),
+        });
     }
     Ok(rel.to_string())
 }
@@ -295,20 +319,121 @@ fn without_refused_key<T>(
     }
 }
 
+/// What an import did (or, with `dry_run`, would do) to one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportAction {
+    /// A device was registered.
+    Created,
+    /// The device's connection settings were changed.
+    Updated,
+    /// The device was left alone (up to date, or `update_existing=false`).
+    Skipped,
+    /// The host could not be imported (`error_message` says why).
+    Error,
+    /// `dry_run`: a device would be registered.
+    WouldCreate,
+    /// `dry_run`: the device's connection settings would change.
+    WouldUpdate,
+    /// `dry_run`: the device would be left alone.
+    WouldSkip,
+}
+
+/// What happened to one host of the configuration.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct HostResult {
+    /// The hostname (the `Host` alias).
+    pub hostname: String,
+    /// The alias as written.
+    pub alias: String,
+    /// `HostName`, when given.
+    pub address: Option<String>,
+    /// Where the `Host` block is (`file:line`).
+    pub declared_at: String,
+    /// The device's id (none for a new device in a dry run, or an error).
+    pub device_id: Option<String>,
+    /// Why the host could not be imported.
+    pub error_message: Option<String>,
+    /// What changed (or would): the new device's fields, `{field: {from, to}}` of an
+    /// update, or `{reason}` of a skip.
+    #[schemars(with = "serde_json::Map<String, Value>")]
+    pub changes: Value,
+    /// What the parse or the import noticed about this host.
+    pub warnings: Vec<String>,
+    /// What happened.
+    pub action: ImportAction,
+    /// The device as written (created or updated only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceView>,
+}
+
+/// How many hosts had each outcome.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ImportSummary {
+    /// Devices registered.
+    pub created: usize,
+    /// Devices changed.
+    pub updated: usize,
+    /// Devices left alone.
+    pub skipped: usize,
+    /// Hosts that failed.
+    pub errors: usize,
+    /// `dry_run`: devices that would be registered.
+    pub would_create: usize,
+    /// `dry_run`: devices that would change.
+    pub would_update: usize,
+    /// `dry_run`: devices that would be left alone.
+    pub would_skip: usize,
+}
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImportSource {
+    /// The request body's `ssh_config`.
+    Body,
+    /// A file of the import directory.
+    Path {
+        /// Its path relative to the import directory.
+        path: String,
+    },
+}
+
+/// The answer of `POST /import`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ImportReport {
+    /// Distinct hosts found.
+    pub total_hosts_found: usize,
+    /// What happened to each.
+    pub results: Vec<HostResult>,
+    /// The counts of each outcome.
+    pub summary: ImportSummary,
+    /// What the parse noticed about the file (`Match` blocks, skipped includes…).
+    pub warnings: Vec<String>,
+    /// Where the configuration came from.
+    pub source: ImportSource,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// RFC 3339 time of the import.
+    pub import_timestamp: String,
+}
+
 /// What happened to one host.
-fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
-    let mut result = json!({
-        "hostname": host.hostname,
-        "alias": host.alias,
-        "address": host.address,
-        "declared_at": host.declared_at,
-        "device_id": null,
-        "error_message": null,
-        "changes": {},
-        "warnings": host.warnings,
-    });
+fn import_host(host: &SshHost, req: &ImportRequest) -> HostResult {
+    let mut result = HostResult {
+        hostname: host.hostname.clone(),
+        alias: host.alias.clone(),
+        address: host.address.clone(),
+        declared_at: host.declared_at.clone(),
+        device_id: None,
+        error_message: None,
+        changes: json!({}),
+        warnings: host.warnings.clone(),
+        action: ImportAction::Error,
+        device: None,
+    };
     let mut key_warnings = Vec::new();
-    let outcome: Result<(&str, Option<Device>, Value), Error> = (|| {
+    let outcome: Result<(ImportAction, Option<Device>, Value), Error> = (|| {
         let existing = registry::get(&host.hostname)?;
         match existing {
             None => {
@@ -319,18 +444,22 @@ fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
                     map.retain(|_, v| !v.is_null());
                 }
                 if req.dry_run {
-                    return Ok(("would_create", None, changes));
+                    return Ok((ImportAction::WouldCreate, None, changes));
                 }
                 let device = without_refused_key(&fields, &mut changes, &mut key_warnings, |f| {
                     registry::create(f)
                 })?;
                 queue_probe(&device);
-                Ok(("created", Some(device), changes))
+                Ok((ImportAction::Created, Some(device), changes))
             }
             Some(device) if !req.update_existing => {
                 let why = json!({"reason": "device already exists and update_existing=false"});
                 Ok((
-                    if req.dry_run { "would_skip" } else { "skipped" },
+                    if req.dry_run {
+                        ImportAction::WouldSkip
+                    } else {
+                        ImportAction::Skipped
+                    },
                     Some(device),
                     why,
                 ))
@@ -341,40 +470,44 @@ fn import_host(host: &SshHost, req: &ImportRequest) -> Value {
                 if changes.is_empty() {
                     let why = json!({"reason": "already up to date"});
                     return Ok((
-                        if req.dry_run { "would_skip" } else { "skipped" },
+                        if req.dry_run {
+                            ImportAction::WouldSkip
+                        } else {
+                            ImportAction::Skipped
+                        },
                         Some(device),
                         why,
                     ));
                 }
                 if req.dry_run {
-                    return Ok(("would_update", Some(device), Value::Object(changes)));
+                    return Ok((
+                        ImportAction::WouldUpdate,
+                        Some(device),
+                        Value::Object(changes),
+                    ));
                 }
                 let fields = changed_fields(wanted, &changes);
                 let mut changes = Value::Object(changes);
                 let updated = without_refused_key(&fields, &mut changes, &mut key_warnings, |f| {
                     registry::update(&host.hostname, f)
                 })?;
-                Ok(("updated", Some(updated), changes))
+                Ok((ImportAction::Updated, Some(updated), changes))
             }
         }
     })();
-    if !key_warnings.is_empty()
-        && let Some(list) = result["warnings"].as_array_mut()
-    {
-        list.extend(key_warnings.into_iter().map(Value::from));
-    }
+    result.warnings.extend(key_warnings);
     match outcome {
         Ok((action, device, changes)) => {
-            result["action"] = json!(action);
-            result["device_id"] = json!(device.as_ref().map(|d| d.id.clone()));
-            result["changes"] = changes;
-            if action == "created" || action == "updated" {
-                result["device"] = device.as_ref().map(device_json).unwrap_or(Value::Null);
+            result.action = action;
+            result.device_id = device.as_ref().map(|d| d.id.clone());
+            result.changes = changes;
+            if matches!(action, ImportAction::Created | ImportAction::Updated) {
+                result.device = device.as_ref().map(DeviceView::of);
             }
         }
         Err(e) => {
-            result["action"] = json!("error");
-            result["error_message"] = json!(e.message());
+            result.action = ImportAction::Error;
+            result.error_message = Some(e.message().to_owned());
         }
     }
     result
@@ -385,7 +518,7 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     let body: ImportRequest = req.body()?;
     let dir = import_dir()?;
     let (text, source) = match (&body.ssh_config, &body.ssh_config_path) {
-        (Some(text), None) => (text.clone(), json!({"kind": "body"})),
+        (Some(text), None) => (text.clone(), ImportSource::Body),
         (None, Some(path)) => {
             let Some(dir) = dir.as_deref() else {
                 return Err(Error::bad_request(
@@ -395,12 +528,9 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
             };
             // A path outside the import directory names no file in it: 404, as a missing
             // one (only `.`/`..` segments, which the schema's pattern refuses, are 400).
-            let rel = relative_to_import_dir(path, dir).map_err(|m| {
-                if m.contains("not inside") {
-                    Error::not_found(m)
-                } else {
-                    Error::bad_request(m)
-                }
+            let rel = relative_to_import_dir(path, dir).map_err(|why| match why {
+                PathRefused::Outside { .. } => Error::not_found(why.to_string()),
+                PathRefused::DotSegment { .. } => Error::bad_request(why.to_string()),
             })?;
             let text = read_text(&rel).map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound
@@ -412,7 +542,7 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
                     "{path}: cannot be read from the import directory: {e}"
                 )),
             })?;
-            (text, json!({"kind": "path", "path": rel}))
+            (text, ImportSource::Path { path: rel })
         }
         _ => {
             return Err(Error::bad_request(
@@ -426,38 +556,67 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     })
     .map_err(|e| Error::bad_request(e.to_string()))?;
     let mut seen = BTreeSet::new();
-    let results: Vec<Value> = parsed
+    let results: Vec<HostResult> = parsed
         .hosts
         .iter()
         .filter(|h| seen.insert(h.hostname.clone()))
         .map(|h| import_host(h, &body))
         .collect();
-    let count = |a: &str| results.iter().filter(|r| r["action"] == a).count();
+    let count = |a: ImportAction| results.iter().filter(|r| r.action == a).count();
     let mut warnings = parsed.warnings;
     warnings.extend(include_warnings);
-    Ok(Json(json!({
-        "total_hosts_found": results.len(),
-        "results": results,
-        "summary": {
-            "created": count("created"),
-            "updated": count("updated"),
-            "skipped": count("skipped"),
-            "errors": count("error"),
-            "would_create": count("would_create"),
-            "would_update": count("would_update"),
-            "would_skip": count("would_skip"),
-        },
-        "warnings": warnings,
-        "source": source,
-        "dry_run": body.dry_run,
-        "import_timestamp": crate::clock::now_rfc3339(),
-    }))
+    let summary = ImportSummary {
+        created: count(ImportAction::Created),
+        updated: count(ImportAction::Updated),
+        skipped: count(ImportAction::Skipped),
+        errors: count(ImportAction::Error),
+        would_create: count(ImportAction::WouldCreate),
+        would_update: count(ImportAction::WouldUpdate),
+        would_skip: count(ImportAction::WouldSkip),
+    };
+    Ok(Json(ImportReport {
+        total_hosts_found: results.len(),
+        results,
+        summary,
+        warnings,
+        source,
+        dry_run: body.dry_run,
+        import_timestamp: crate::clock::now_rfc3339(),
+    })
     .into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_elsewhere_is_outside_and_dot_segments_are_refused() {
+        let dir = "/srv/import";
+        for outside in ["/etc/passwd", "/srv/importer/x", "~/x", "~root/.ssh/config"] {
+            assert!(
+                matches!(
+                    relative_to_import_dir(outside, dir),
+                    Err(PathRefused::Outside { .. })
+                ),
+                "{outside}"
+            );
+        }
+        for dots in [
+            "../etc/passwd",
+            "a/../../etc",
+            "./config",
+            "/srv/import/./x",
+        ] {
+            assert!(
+                matches!(
+                    relative_to_import_dir(dots, dir),
+                    Err(PathRefused::DotSegment { .. })
+                ),
+                "{dots}"
+            );
+        }
+    }
 
     #[test]
     fn paths_stay_inside_the_import_directory() {

@@ -7,8 +7,35 @@
 use infrastructor_sdk::prelude::*;
 
 use crate::device::require_device;
-use crate::parse::journal::{journal_since, parse_journal_json};
+use crate::parse::journal::{JournalEntry, journal_since, parse_journal_json};
 use crate::sections::Sections;
+use serde::Serialize;
+
+/// A device's journal (`GET /{hostname}/logs`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JournalLogs {
+    /// The device's id.
+    pub device_id: String,
+    /// The device.
+    pub hostname: String,
+    /// The unit asked for.
+    pub service: Option<String>,
+    /// The start asked for.
+    pub since: Option<String>,
+    /// The lowest priority asked for.
+    pub priority: Option<String>,
+    /// The most entries asked for.
+    pub lines: u32,
+    /// `success`, or `unavailable` when the device has no journal.
+    pub status: String,
+    /// Why the journal is unavailable (only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The entries, oldest first.
+    pub logs: Vec<JournalEntry>,
+    /// How many entries there are.
+    pub log_count: usize,
+}
 
 /// The script's name.
 pub const SCRIPT: &str = "logs";
@@ -82,14 +109,18 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     )?;
     let text = out.stdout_str();
     let s = Sections::parse(&text);
-    let mut body = json!({
-        "device_id": device.id,
-        "hostname": device.hostname,
-        "service": service,
-        "since": since,
-        "priority": priority,
-        "lines": lines,
-    });
+    let mut body = JournalLogs {
+        device_id: device.id.clone(),
+        hostname: device.hostname.clone(),
+        service: service.map(str::to_owned),
+        since: since.map(str::to_owned),
+        priority: priority.map(str::to_owned),
+        lines,
+        status: "success".to_owned(),
+        message: None,
+        logs: Vec::new(),
+        log_count: 0,
+    };
     let unavailable = if s.get("no_journalctl").is_some() {
         Some("journalctl is not installed on the device (no systemd journal)")
     } else if s.get("no_journal").is_some() {
@@ -101,10 +132,8 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
         None
     };
     if let Some(message) = unavailable {
-        body["status"] = json!("unavailable");
-        body["message"] = json!(message);
-        body["logs"] = json!([]);
-        body["log_count"] = json!(0);
+        body.status = "unavailable".to_owned();
+        body.message = Some(message.to_owned());
         return Ok(Json(body).into());
     }
     if out.exit_code != 0 {
@@ -116,9 +145,8 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
     }
     let entries = parse_journal_json(s.require(SCRIPT, "journal")?)
         .map_err(|e| Error::upstream(e.to_string()))?;
-    body["status"] = json!("success");
-    body["log_count"] = json!(entries.len());
-    body["logs"] = json!(entries);
+    body.log_count = entries.len();
+    body.logs = entries;
     Ok(Json(body).into())
 }
 

@@ -171,6 +171,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/metrics", "device_metrics")
+.returns::<metrics::MetricsAnswer>()
 .error(404, "No such device, or no history of it")
 .remote()
                 .summary("System metrics over SSH")
@@ -189,6 +190,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/ports", "device_ports")
+.returns::<ports::PortsView>()
 .error(404, "No such device")
 .remote()
                 .summary("Listening ports")
@@ -202,6 +204,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/drives", "device_drives")
+.returns::<drives::DrivesAnswer>()
 .error(400, "`drive` is not a disk name")
 .error(404, "No such device or drive")
 .remote()
@@ -226,6 +229,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/drives/stats", "device_drive_stats")
+.returns::<drive_stats::DriveStatsAnswer>()
 .error(404, "No such device or drive")
 .remote()
                 .summary("Drive I/O counters and filesystem usage")
@@ -246,6 +250,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/logs", "device_logs")
+.returns::<logs::JournalLogs>()
 .error(400, "`since` is not a time journalctl understands")
 .error(404, "No such device")
 .remote()
@@ -281,6 +286,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/import", "import_devices")
+.returns::<import::ImportReport>()
 .error(400, "The ssh_config cannot be read or parsed, or its path is outside the import directory")
 .error(404, "`ssh_config_path` names no file in the import directory")
                 .summary("Import devices from an ssh_config")
@@ -300,6 +306,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/analyze", "analyze_device")
+.returns::<analyze::AnalyzeAnswer>()
 .error(404, "No such device")
 .remote()
                 .summary("Analyse a device's capabilities")
@@ -326,6 +333,11 @@ pub fn app() -> App {
 mod tests {
     use super::*;
     use infrastructor_sdk::ParamKind;
+
+    #[test]
+    fn every_mounted_route_declares_its_success_response() {
+        assert_eq!(app().untyped_routes(), Vec::<String>::new());
+    }
 
     #[test]
     fn the_manifest_is_valid_and_typed_queries_declare_their_params() {

@@ -1,8 +1,22 @@
 //! `GET /api/devices/{hostname}/ports`: listening TCP/UDP sockets from `ss -tulpn` (netstat
 //! when `ss` is missing), in one round trip, with process names and PIDs when visible.
 
-use infrastructor_parsers::ss::{parse_netstat, parse_ss};
+use infrastructor_parsers::ss::{Socket, parse_netstat, parse_ss};
 use infrastructor_sdk::prelude::*;
+use serde::Serialize;
+
+/// A device's listening sockets (`GET /{hostname}/ports`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PortsView {
+    /// The device.
+    pub hostname: String,
+    /// The tool that listed them: `ss` or `netstat`.
+    pub source: String,
+    /// The listening TCP and UDP sockets.
+    pub ports: Vec<Socket>,
+    /// How many there are.
+    pub port_count: usize,
+}
 
 /// The script's name.
 pub const SCRIPT: &str = "ports";
@@ -42,11 +56,11 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
         parse_netstat(rest)
     }
     .map_err(|e| Error::upstream(e.to_string()))?;
-    Ok(Json(json!({
-        "hostname": hostname,
-        "source": tool,
-        "ports": sockets,
-        "port_count": sockets.len(),
-    }))
+    Ok(Json(PortsView {
+        hostname: hostname.to_owned(),
+        source: tool.to_owned(),
+        port_count: sockets.len(),
+        ports: sockets,
+    })
     .into())
 }

@@ -24,7 +24,7 @@ const V1_CMD: &str = "docker-compose ps";
 const V1_HEADERS: [&str; 4] = ["Name", "Command", "State", "Ports"];
 
 /// One container of a compose project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ComposeService {
     /// The container's name (`myapp-web-1`; `myapp_web_1` with compose v1).
     pub name: String,

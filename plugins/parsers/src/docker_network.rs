@@ -27,7 +27,7 @@ pub struct NetworkSummary {
 }
 
 /// A container attached to a network, from `docker network inspect`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkContainer {
     /// The container's id (the key docker lists it under; `lb-<network>` for a swarm load
     /// balancer endpoint).
@@ -40,7 +40,7 @@ pub struct NetworkContainer {
 }
 
 /// One network of `docker network inspect`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkDetail {
     /// The full network id (64 hex digits).
     pub id: String,

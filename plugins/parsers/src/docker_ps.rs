@@ -28,7 +28,7 @@ pub const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
 pub const MAX_EXPANDED_RANGE: u32 = 1024;
 
 /// A container's lifecycle state, as docker's `State` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ContainerState {
     /// Created, never started.
@@ -96,7 +96,7 @@ pub struct StatusInfo {
 
 /// One published or exposed port (or, for a range longer than [`MAX_EXPANDED_RANGE`], a
 /// range of them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PortMapping {
     /// The host address the port is published on (`0.0.0.0`, `::`, `127.0.0.1`), without
     /// brackets; `None` for a port that is exposed but not published.
@@ -114,7 +114,7 @@ pub struct PortMapping {
 }
 
 /// One container of `docker ps`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ContainerSummary {
     /// Docker's `ID` (64 hex digits with `--no-trunc`, else 12).
     pub id: String,

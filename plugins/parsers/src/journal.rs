@@ -9,7 +9,7 @@ use infrastructor_sdk::text::{ParseError, rfc3339_from_micros};
 const CMD: &str = "journalctl";
 
 /// How the `MESSAGE` field came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// A UTF-8 string.
@@ -24,7 +24,7 @@ pub enum MessageKind {
 }
 
 /// One journal entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct JournalEntry {
     /// `__REALTIME_TIMESTAMP` as RFC 3339 UTC with microseconds.
     pub timestamp: Option<String>,

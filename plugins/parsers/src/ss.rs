@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::tokens::spans;
 
 /// A process holding a socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SocketProcess {
     /// Command name (ss: the kernel's 15-character `comm`; netstat: its program name).
     pub name: String,
@@ -18,7 +18,7 @@ pub struct SocketProcess {
 }
 
 /// One end of a socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Endpoint {
     /// Address without brackets or scope (`0.0.0.0`, `::`, `::ffff:1.2.3.4`, `*`).
     pub address: String,
@@ -31,7 +31,7 @@ pub struct Endpoint {
 }
 
 /// One socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Socket {
     /// `tcp`, `udp`, `raw`, `icmp6`, `sctp`… (netstat's `tcp6`/`udp6` are `tcp`/`udp` with
     /// `ip_version` 6).

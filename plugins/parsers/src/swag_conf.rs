@@ -16,7 +16,7 @@ use crate::nginx_conf::{Directive, flatten, parse_nginx_conf};
 
 /// What a proxy conf serves: a subdomain (`server` blocks), a subfolder (`location` blocks
 /// included in the default server), or anything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConfKind {
     /// `<service>.subdomain.conf`
@@ -39,7 +39,7 @@ impl ConfKind {
 }
 
 /// What a proxy conf's file name tells.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfName {
     /// The service (`nextcloud`; `_template` for the templates).
     pub service: String,
@@ -79,7 +79,19 @@ pub fn conf_name(file_name: &str) -> Option<ConfName> {
 }
 
 /// An authentication a conf enables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
     /// An `include` of SWAG's `authelia-server.conf` / `authelia-location.conf`.
@@ -116,7 +128,7 @@ const AUTH_INCLUDES: [(&str, AuthMethod); 4] = [
 ];
 
 /// One `location` block of a conf.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Location {
     /// What it matches (`/`, `/sonarr/api`, a regex such as `/auth-([0-9]+)`, `@name`).
     pub path: String,
@@ -139,7 +151,7 @@ pub struct Location {
 }
 
 /// A parsed SWAG proxy conf.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SwagConf {
     /// The service, from the file name (see [`conf_name`]); the file name itself when it is
     /// not a conf's.

@@ -4,14 +4,62 @@
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::detect::{self, Detection};
 use crate::names::{self, ConfType};
-use crate::records::{CONFIGS, Record, SYNCS, Status};
+use crate::records::{CONFIGS, ConfView, Record, SYNCS, Status};
 use crate::remote;
-use crate::sync::{self, LastSync};
+use crate::sync::{self, LastSync, SyncReport};
+
+/// A page of conf records (`GET /configs`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConfPage {
+    /// The page's records (without the full parse), ordered by file name.
+    pub items: Vec<ConfView>,
+    /// Records matching the filters.
+    pub total: u64,
+    /// This page, from 1.
+    pub page: u32,
+    /// Records per page.
+    pub page_size: u32,
+    /// Pages in all.
+    pub total_pages: u64,
+    /// The sync run first (`live`, or nothing synced yet); `null` otherwise.
+    pub live_sync: Option<SyncReport>,
+}
+
+/// The answer of `POST /configs/{service_name}/sync`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SyncOne {
+    /// What the sync did.
+    pub sync: SyncReport,
+    /// The service's records after it.
+    pub configs: Vec<ConfView>,
+}
+
+/// A conf compared with its sample (`GET /configs/{service_name}/diff`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConfDiff {
+    /// The device.
+    pub device: String,
+    /// The conf file.
+    pub file: String,
+    /// Its sample.
+    pub sample: String,
+    /// The conf's `## Version` date.
+    pub version: Option<String>,
+    /// The sample's `## Version` date.
+    pub sample_version: Option<String>,
+    /// Whether the conf is older than its sample.
+    pub outdated: bool,
+    /// Lines only in the conf.
+    pub lines_only_in_conf: usize,
+    /// Lines only in the sample.
+    pub lines_only_in_sample: usize,
+    /// The unified diff, conf to sample.
+    pub diff: String,
+}
 
 /// Filters and paging of `GET /configs`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -133,14 +181,14 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     }
     let page = query.fetch::<Record>()?;
     let total_pages = page.total.div_ceil(u64::from(q.limit));
-    Ok(Json(json!({
-        "items": page.items.iter().map(|d| d.body.view(false)).collect::<Vec<_>>(),
-        "total": page.total,
-        "page": q.offset / q.limit + 1,
-        "page_size": q.limit,
-        "total_pages": total_pages,
-        "live_sync": synced,
-    }))
+    Ok(Json(ConfPage {
+        items: page.items.iter().map(|d| d.body.view(false)).collect(),
+        total: page.total,
+        page: q.offset / q.limit + 1,
+        page_size: q.limit,
+        total_pages,
+        live_sync: synced,
+    })
     .into())
 }
 
@@ -193,7 +241,7 @@ pub fn get(req: &Request) -> Result<Response, Error> {
             &dir,
             std::slice::from_ref(&record.file_name),
         )?;
-        view["content"] = json!(file.map(|f| f.content));
+        view.content = Some(file.map(|f| f.content));
     }
     Ok(Json(view).into())
 }
@@ -227,10 +275,10 @@ pub fn sync_one(req: &Request) -> Result<Response, Error> {
             detection.device
         )));
     }
-    Ok(Json(json!({
-        "sync": report,
-        "configs": records.iter().map(|r| r.view(true)).collect::<Vec<_>>(),
-    }))
+    Ok(Json(SyncOne {
+        sync: report,
+        configs: records.iter().map(|r| r.view(true)).collect(),
+    })
     .into())
 }
 
@@ -275,16 +323,16 @@ pub fn diff(req: &Request) -> Result<Response, Error> {
         .to_string();
     let outdated =
         matches!((&mine.version_date, &theirs.version_date), (Some(a), Some(b)) if a < b);
-    Ok(Json(json!({
-        "device": detection.device,
-        "file": conf.name,
-        "sample": sample_name,
-        "version": mine.version_date,
-        "sample_version": theirs.version_date,
-        "outdated": outdated,
-        "lines_only_in_conf": removed,
-        "lines_only_in_sample": added,
-        "diff": unified,
-    }))
+    Ok(Json(ConfDiff {
+        device: detection.device,
+        file: conf.name,
+        sample: sample_name,
+        version: mine.version_date,
+        sample_version: theirs.version_date,
+        outdated,
+        lines_only_in_conf: removed,
+        lines_only_in_sample: added,
+        diff: unified,
+    })
     .into())
 }

@@ -29,7 +29,7 @@ const DETECTIONS: &str = "detections";
 const MAX_DEVICES: u32 = 256;
 
 /// How SWAG was found on a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     /// The running container's `/config` mount.
@@ -39,7 +39,7 @@ pub enum Source {
 }
 
 /// What detection found on one device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Detection {
     /// The device (as named in the registry or the request).
     pub device: String,

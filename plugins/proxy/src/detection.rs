@@ -2,8 +2,7 @@
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::detect;
 
@@ -19,6 +18,17 @@ pub struct DetectionQuery {
     pub refresh: bool,
 }
 
+/// The answer of `GET /detection`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DetectionReport {
+    /// What was found on each device.
+    pub devices: Vec<detect::Detection>,
+    /// Devices with SWAG.
+    pub found: usize,
+    /// Devices probed (or answered from memory).
+    pub probed: usize,
+}
+
 /// `GET /detection`.
 pub fn handler(req: &Request) -> Result<Response, Error> {
     let q: DetectionQuery = req.query()?;
@@ -27,10 +37,10 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
         None => detect::monitored_devices()?,
     };
     let results = detect::detect_all(&devices, q.refresh)?;
-    Ok(Json(json!({
-        "devices": results,
-        "found": results.iter().filter(|d| d.found).count(),
-        "probed": devices.len(),
-    }))
+    Ok(Json(DetectionReport {
+        found: results.iter().filter(|d| d.found).count(),
+        probed: devices.len(),
+        devices: results,
+    })
     .into())
 }

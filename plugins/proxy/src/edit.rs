@@ -5,13 +5,12 @@
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::configs::candidates;
 use crate::detect::{self, Detection};
 use crate::names::{self, ConfType};
-use crate::records::{CONFIGS, record_id};
+use crate::records::{CONFIGS, ConfView, record_id};
 use crate::remote::{self, Change};
 use crate::render::{self, Auth, Proto, Upstream};
 use crate::sync;
@@ -100,7 +99,7 @@ fn service(req: &Request) -> Result<String, Error> {
 
 /// Re-syncs `file` after a change, so the records follow the file; a failure here does not
 /// undo the change (the next scan catches up).
-fn resync(detection: &Detection, dir: &str, file: &str) -> Option<serde_json::Value> {
+fn resync(detection: &Detection, dir: &str, file: &str) -> Option<ConfView> {
     match sync::sync(detection, dir, &[file.to_owned()], false) {
         Ok((_, records)) => records.first().map(|r| r.view(false)),
         Err(e) => {
@@ -111,6 +110,67 @@ fn resync(detection: &Detection, dir: &str, file: &str) -> Option<serde_json::Va
             None
         }
     }
+}
+
+/// The answer of `POST /configs/{service_name}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConfCreated {
+    /// The device.
+    pub device: String,
+    /// The conf file written.
+    pub file: String,
+    /// Its full path.
+    pub path: String,
+    /// `created`.
+    pub action: String,
+    /// The sample or template it was made from.
+    pub from: String,
+    /// `passed`: `nginx -t` accepted it.
+    pub nginx_test: String,
+    /// Whether nginx was reloaded.
+    pub reloaded: bool,
+    /// The file's record after the change (`null` when the re-sync failed).
+    pub record: Option<ConfView>,
+}
+
+/// The answer of `PUT /configs/{service_name}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConfUpdated {
+    /// The device.
+    pub device: String,
+    /// The conf file.
+    pub file: String,
+    /// Its full path.
+    pub path: String,
+    /// `updated`, or `unchanged` when the file already said so.
+    pub action: String,
+    /// The copy of the previous version, when the file changed.
+    pub backup: Option<String>,
+    /// `passed`, or `not run` when nothing changed.
+    pub nginx_test: String,
+    /// Whether nginx was reloaded.
+    pub reloaded: bool,
+    /// The file's record after the change (`null` when the re-sync failed).
+    pub record: Option<ConfView>,
+}
+
+/// The answer of `DELETE /configs/{service_name}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConfDeleted {
+    /// The device.
+    pub device: String,
+    /// The conf file removed.
+    pub file: String,
+    /// Its full path.
+    pub path: String,
+    /// `deleted`.
+    pub action: String,
+    /// The copy kept of it.
+    pub backup: Option<String>,
+    /// `passed`: `nginx -t` accepted the configuration without it.
+    pub nginx_test: String,
+    /// Whether nginx was reloaded.
+    pub reloaded: bool,
 }
 
 /// `POST /configs/{service_name}`.
@@ -148,16 +208,16 @@ pub fn create(req: &Request) -> Result<Response, Error> {
         .map_err(|e| Error::bad_request(format!("`{source}`: {e}")))?;
     remote::apply(&detection, &file, Change::Create, &text)?;
     let record = resync(&detection, &dir, &file);
-    Ok(Json(json!({
-        "device": detection.device,
-        "file": file,
-        "path": format!("{dir}/{file}"),
-        "action": "created",
-        "from": source,
-        "nginx_test": "passed",
-        "reloaded": true,
-        "record": record,
-    }))
+    Ok(Json(ConfCreated {
+        device: detection.device,
+        path: format!("{dir}/{file}"),
+        file,
+        action: "created".to_owned(),
+        from: source,
+        nginx_test: "passed".to_owned(),
+        reloaded: true,
+        record,
+    })
     .with_status(201))
 }
 
@@ -205,16 +265,16 @@ pub fn update(req: &Request) -> Result<Response, Error> {
         remote::apply(&detection, &current.name, Change::Replace, &text)?
     };
     let record = resync(&detection, &dir, &current.name);
-    Ok(Json(json!({
-        "device": detection.device,
-        "file": current.name,
-        "path": format!("{dir}/{}", current.name),
-        "action": if unchanged { "unchanged" } else { "updated" },
-        "backup": backup,
-        "nginx_test": if unchanged { "not run" } else { "passed" },
-        "reloaded": !unchanged,
-        "record": record,
-    }))
+    Ok(Json(ConfUpdated {
+        device: detection.device,
+        path: format!("{dir}/{}", current.name),
+        file: current.name,
+        action: if unchanged { "unchanged" } else { "updated" }.to_owned(),
+        backup,
+        nginx_test: if unchanged { "not run" } else { "passed" }.to_owned(),
+        reloaded: !unchanged,
+        record,
+    })
     .into())
 }
 
@@ -234,14 +294,14 @@ pub fn delete(req: &Request) -> Result<Response, Error> {
     };
     let backup = remote::apply(&detection, &current.name, Change::Delete, "")?;
     storage::delete(CONFIGS, &record_id(&detection.device, &current.name))?;
-    Ok(Json(json!({
-        "device": detection.device,
-        "file": current.name,
-        "path": format!("{dir}/{}", current.name),
-        "action": "deleted",
-        "backup": backup,
-        "nginx_test": "passed",
-        "reloaded": true,
-    }))
+    Ok(Json(ConfDeleted {
+        device: detection.device,
+        path: format!("{dir}/{}", current.name),
+        file: current.name,
+        action: "deleted".to_owned(),
+        backup,
+        nginx_test: "passed".to_owned(),
+        reloaded: true,
+    })
     .into())
 }

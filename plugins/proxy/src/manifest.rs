@@ -9,7 +9,9 @@ use crate::names::{SAMPLE_PATTERN, SERVICE_PATTERN};
 use crate::samples::DeviceQuery;
 use crate::scan::ScanQuery;
 use crate::summary::SummaryQuery;
-use crate::{configs, detect, detection, edit, listing, remote, samples, scan, summary};
+use crate::{
+    configs, detect, detection, edit, listing, records, remote, samples, scan, summary, sync,
+};
 
 fn service() -> Param {
     Param::path("service_name")
@@ -56,6 +58,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs", "list_configs")
+                .returns::<configs::ConfPage>()
                 .error(404, "No SWAG found on the named or monitored devices")
                 .remote()
                 .summary("Proxy confs, from the records")
@@ -69,6 +72,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs/{service_name}", "get_config")
+                .returns::<records::ConfView>()
                 .error(404, "No such proxy config")
                 .remote()
                 .summary("One proxy conf: its record, full parse and content")
@@ -82,6 +86,10 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs/{service_name}/content", "get_config_content")
+                .returns_text(
+                    "text/plain",
+                    "The conf file as it is on the device (its name in `X-Conf-File`)",
+                )
                 .error(404, "No such proxy config")
                 .remote()
                 .summary("A proxy conf's content, as text")
@@ -91,6 +99,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/configs/{service_name}/diff", "diff_config")
+                .returns::<configs::ConfDiff>()
                 .error(404, "No such proxy config")
                 .remote()
                 .summary("A proxy conf against its sample: unified diff and versions")
@@ -105,6 +114,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/configs/{service_name}", "create_config")
+                .returns::<edit::ConfCreated>()
                 .error(400, "The config or service name is invalid")
                 .error(404, "No SWAG found on the device")
                 .error(409, "The config exists already")
@@ -124,6 +134,7 @@ pub fn app() -> App {
         )
         .route(
             Route::put("/configs/{service_name}", "update_config")
+                .returns::<edit::ConfUpdated>()
                 .error(400, "The config is invalid")
                 .error(404, "No such proxy config")
                 .error(409, "The file changed since it was read")
@@ -139,6 +150,7 @@ pub fn app() -> App {
         )
         .route(
             Route::delete("/configs/{service_name}", "delete_config")
+                .returns::<edit::ConfDeleted>()
                 .error(404, "No such proxy config")
                 .remote()
                 .summary("Delete a proxy conf (a backup is kept), then reload SWAG")
@@ -148,6 +160,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/configs/{service_name}/sync", "sync_config")
+                .returns::<configs::SyncOne>()
                 .error(400, "The config is invalid")
                 .error(404, "No such proxy config")
                 .remote()
@@ -158,6 +171,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/scan", "scan_configs")
+                .returns::<sync::SyncReport>()
                 .error(404, "No SWAG found on the device")
                 .remote()
                 .summary("Reconcile a device's confs directory into the records")
@@ -171,12 +185,17 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/summary", "proxy_summary")
+                .returns::<summary::ProxySummary>()
                 .summary("Counts over the records: status, type, device, auth, TLS, outdated")
                 .query::<SummaryQuery>(),
             summary::handler,
         )
         .route(
             Route::get("/templates/{template_type}", "get_template")
+                .returns_text(
+                    "text/plain",
+                    "SWAG's template for the type, as it is on the device",
+                )
                 .error(404, "No such template")
                 .remote()
                 .summary("SWAG's subdomain or subfolder template, as text")
@@ -190,6 +209,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/samples", "list_samples")
+                .returns::<samples::SampleList>()
                 .error(404, "No SWAG found on the device")
                 .remote()
                 .summary("SWAG's samples on the device, with their versions")
@@ -198,6 +218,10 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/samples/{sample_name}", "get_sample")
+                .returns_text(
+                    "text/plain",
+                    "The sample file as it is on the device (its name in `X-Sample-File`)",
+                )
                 .error(400, "Not a sample name")
                 .error(404, "No such sample")
                 .remote()
@@ -215,6 +239,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/detection", "detect_swag")
+                .returns::<detection::DetectionReport>()
                 .remote()
                 .summary("Where SWAG runs: container, image and config directory per device")
                 .query::<DetectionQuery>(),
@@ -229,5 +254,10 @@ mod tests {
         if let Err(problems) = super::app().validate() {
             panic!("{problems:#?}");
         }
+    }
+
+    #[test]
+    fn every_mounted_route_declares_its_success_response() {
+        assert_eq!(super::app().untyped_routes(), Vec::<String>::new());
     }
 }

@@ -28,7 +28,7 @@ pub enum Status {
 }
 
 /// One conf file of a device, as last synced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Record {
     /// The device.
     pub device: String,
@@ -70,12 +70,31 @@ pub struct Record {
     pub proxy_pass: Option<String>,
     /// `none`, `authelia`, `authentik`, `ldap`, `tinyauth`, `basic`, or several joined by `+`.
     pub auth_method: String,
-    /// The parse, in full (locations, includes, problems).
+    /// The parse, in full (locations, includes, problems). Left out of the schema: the API
+    /// shows it only in [`ConfView::parsed`].
+    #[schemars(skip)]
     pub parsed: Option<SwagConf>,
     /// Why the file is in error.
     pub error: Option<String>,
     /// When this record was last synced (RFC 3339).
     pub synced_at: String,
+}
+
+/// A conf record as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ConfView {
+    /// The record's fields.
+    #[serde(flatten)]
+    #[schemars(with = "Record")]
+    pub record: serde_json::Map<String, serde_json::Value>,
+    /// The parse, in full (locations, includes, problems; `null` for a file in error), where
+    /// the route shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parsed: Option<Option<SwagConf>>,
+    /// The file's content as read from the device now (`null` when it is gone), where asked
+    /// (`include_content`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Option<String>>,
 }
 
 /// The document id of `device`'s `file`.
@@ -184,12 +203,17 @@ impl Record {
     }
 
     /// The record as the API shows it: without the full parse unless `full`.
-    pub fn view(&self, full: bool) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
-        if !full && let Some(map) = value.as_object_mut() {
-            map.remove("parsed");
+    pub fn view(&self, full: bool) -> ConfView {
+        let mut record = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        record.remove("parsed");
+        ConfView {
+            record,
+            parsed: full.then(|| self.parsed.clone()),
+            content: None,
         }
-        value
     }
 }
 

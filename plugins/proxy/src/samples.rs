@@ -4,7 +4,6 @@ use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::text::rfc3339_from_micros;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::names::{self, ConfType};
 use crate::{detect, remote};
@@ -19,7 +18,7 @@ pub struct DeviceQuery {
 }
 
 /// One sample file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Sample {
     /// `nextcloud.subdomain.conf.sample`.
     pub filename: String,
@@ -89,6 +88,19 @@ pub fn parse_samples(dir: &str, text: &str) -> Vec<Sample> {
     out
 }
 
+/// The answer of `GET /samples`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SampleList {
+    /// The device.
+    pub device: String,
+    /// The directory listed.
+    pub samples_directory: String,
+    /// How many samples there are.
+    pub total_samples: usize,
+    /// The samples.
+    pub samples: Vec<Sample>,
+}
+
 /// `GET /samples`.
 pub fn list(req: &Request) -> Result<Response, Error> {
     let q: DeviceQuery = req.query()?;
@@ -108,12 +120,12 @@ pub fn list(req: &Request) -> Result<Response, Error> {
         )));
     }
     let samples = parse_samples(&dir, &out.check("listing the samples")?.stdout_str());
-    Ok(Json(json!({
-        "device": detection.device,
-        "samples_directory": dir,
-        "total_samples": samples.len(),
-        "samples": samples,
-    }))
+    Ok(Json(SampleList {
+        device: detection.device,
+        samples_directory: dir,
+        total_samples: samples.len(),
+        samples,
+    })
     .into())
 }
 

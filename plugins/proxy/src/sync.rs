@@ -16,7 +16,7 @@ use crate::records::{self, CONFIGS, Record, SYNCS};
 pub const MAX_FILES: usize = 1000;
 
 /// A file that could not be recorded cleanly.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FileError {
     /// The file name.
     pub file: String,
@@ -25,7 +25,7 @@ pub struct FileError {
 }
 
 /// What a scan or sync did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SyncReport {
     /// The device.
     pub device: String,
@@ -52,7 +52,7 @@ pub struct SyncReport {
 }
 
 /// The last sync of a device, remembered for the summary and listings.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct LastSync {
     /// The device.
     pub device: String,

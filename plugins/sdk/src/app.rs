@@ -158,6 +158,18 @@ impl App {
         self.routes().find(|r| r.operation_id() == operation_id)
     }
 
+    /// The operation ids of the mounted routes (not [`Route::internal`]) that declare no
+    /// success response ([`Route::returns`], [`Route::returns_text`]): the OpenAPI document
+    /// can only say "some JSON" of their answers. A unit test asserting it is empty keeps a
+    /// plugin's document typed.
+    pub fn untyped_routes(&self) -> Vec<String> {
+        self.routes()
+            .map(Route::model)
+            .filter(|r| !r.internal && r.response.is_none())
+            .map(|r| r.operation_id)
+            .collect()
+    }
+
     /// The declared scripts.
     pub fn scripts(&self) -> &[Script] {
         &self.scripts

@@ -180,18 +180,37 @@ pub struct Collected<T> {
     pub cache_hit: bool,
 }
 
+/// The `collection_metadata` object of a route serving a collection.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct CollectionMetadata {
+    /// The data type collected (`containers`, `system_metrics`…).
+    pub data_type: String,
+    /// The full cache key.
+    pub cache_key: String,
+    /// RFC 3339 time the data was collected.
+    pub collected_at: String,
+    /// How long the remote steps and the parse took, in milliseconds.
+    pub collection_duration_ms: u64,
+    /// Whether the result came from the cache.
+    pub cache_hit: bool,
+    /// Whether the request forced a new run.
+    pub force_refresh: bool,
+}
+
 impl<T> Collected<T> {
     /// The `collection_metadata` object routes answer with: data type, cache key, collection
     /// time and duration, whether the cache served it and whether the request forced a run.
-    pub fn metadata(&self, data_type: &str, force_refresh: bool) -> Value {
-        serde_json::json!({
-            "data_type": data_type,
-            "cache_key": self.cache_key,
-            "collected_at": self.collected_at,
-            "collection_duration_ms": u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
-            "cache_hit": self.cache_hit,
-            "force_refresh": force_refresh,
-        })
+    pub fn metadata(&self, data_type: &str, force_refresh: bool) -> CollectionMetadata {
+        CollectionMetadata {
+            data_type: data_type.to_owned(),
+            cache_key: self.cache_key.clone(),
+            collected_at: self.collected_at.clone(),
+            collection_duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+            cache_hit: self.cache_hit,
+            force_refresh,
+        }
     }
 }
 
@@ -247,7 +266,10 @@ impl Collected<Value> {
             }
         };
         body.insert("timestamp".to_owned(), Value::String(self.collected_at));
-        body.insert("collection_metadata".to_owned(), metadata);
+        body.insert(
+            "collection_metadata".to_owned(),
+            serde_json::to_value(metadata).unwrap_or(Value::Null),
+        );
         CollectedAnswer { body }
     }
 
@@ -439,7 +461,10 @@ mod tests {
         assert_eq!(body["b"], 3, "fields replace the parser's");
         assert_eq!(body["host"], "h");
         assert_eq!(body["timestamp"], "t");
-        assert_eq!(body["collection_metadata"], c.metadata("kind", true));
+        assert_eq!(
+            body["collection_metadata"],
+            serde_json::to_value(c.metadata("kind", true)).expect("metadata")
+        );
         assert!(
             c.clone()
                 .answer("kind", false)

@@ -91,7 +91,9 @@ pub mod bindings {
 
 /// What a plugin needs in scope: `use infrastructor_sdk::prelude::*;`.
 pub mod prelude {
-    pub use crate::collector::{CollectRequest, Collected, CollectedAnswer, Step};
+    pub use crate::collector::{
+        CollectRequest, Collected, CollectedAnswer, CollectionMetadata, Step,
+    };
     pub use crate::{
         App, Collector, Command, Error, Json, JsonSchema, Method, Param, Request, Response, Route,
         Scope, StepOutput,

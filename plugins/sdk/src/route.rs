@@ -222,10 +222,12 @@ impl Route {
     }
 
     /// The success response is a `T` (what the handler serialises): its JSON Schema is
-    /// derived from the type (see [`schema_of`](crate::schema::schema_of)) for the OpenAPI
-    /// document.
+    /// derived from the type as it serialises (see
+    /// [`response_schema_of`](crate::schema::response_schema_of)) for the OpenAPI document,
+    /// only when the manifest is asked for. A long-running route's `T` is its job's result
+    /// (its inline answer with `?wait=`).
     pub fn returns<T: schemars::JsonSchema>(mut self) -> Self {
-        self.response_schema = Some(Schema::Derived(crate::schema::schema_of::<T>));
+        self.response_schema = Some(Schema::Derived(crate::schema::response_schema_of::<T>));
         self
     }
 
@@ -234,6 +236,18 @@ impl Route {
     pub fn response_schema_fn(mut self, schema: fn() -> Value) -> Self {
         self.response_schema = Some(Schema::Derived(schema));
         self
+    }
+
+    /// The success response is text of `media_type` (`text/plain`, `application/yaml`), not
+    /// JSON, as [`Response::bytes`](crate::Response::bytes) or
+    /// [`Response::text`](crate::Response::text) answer it: the OpenAPI document lists a
+    /// string of that media type, described by `description`.
+    pub fn returns_text(self, media_type: &str, description: &str) -> Self {
+        self.response_schema(serde_json::json!({
+            "type": "string",
+            "contentMediaType": media_type,
+            "description": description,
+        }))
     }
 
     /// Declares an error status the handler answers, with when it does (`404`, "No such

@@ -11,7 +11,19 @@ use crate::param::Param;
 /// OpenAPI document, where a `$ref` into the schema's own `$defs` would not resolve), without
 /// the `$schema` keyword.
 pub fn schema_of<T: JsonSchema>() -> Value {
-    let schema = SchemaSettings::draft2020_12()
+    inlined::<T>(SchemaSettings::draft2020_12())
+}
+
+/// The JSON Schema of `T` as it is serialised (what a handler answers), inlined as
+/// [`schema_of`]'s: a field is required unless serde may skip it (`skip_serializing_if`),
+/// where [`schema_of`] describes what deserialises (a field with a default, or an `Option`,
+/// may be absent).
+pub fn response_schema_of<T: JsonSchema>() -> Value {
+    inlined::<T>(SchemaSettings::draft2020_12().for_serialize())
+}
+
+fn inlined<T: JsonSchema>(settings: SchemaSettings) -> Value {
+    let schema = settings
         .with(|s| s.inline_subschemas = true)
         .into_generator()
         .into_root_schema_for::<T>();

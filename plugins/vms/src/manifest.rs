@@ -87,4 +87,9 @@ mod tests {
             panic!("{problems:#?}");
         }
     }
+
+    #[test]
+    fn every_mounted_route_declares_its_success_response() {
+        assert_eq!(super::app().untyped_routes(), Vec::<String>::new());
+    }
 }

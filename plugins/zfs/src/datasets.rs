@@ -2,8 +2,7 @@
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::names;
 use crate::parse::{zfs_get, zfs_list};
@@ -64,13 +63,37 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     }
     let tools = tools::of(host)?;
     let datasets = list_datasets(host, tools, q.pool_name.as_deref())?;
-    Ok(Json(json!({
-        "hostname": host,
-        "pool_name": q.pool_name,
-        "total_datasets": datasets.len(),
-        "datasets": datasets,
-    }))
+    Ok(Json(DatasetList {
+        hostname: host.to_owned(),
+        pool_name: q.pool_name,
+        total_datasets: datasets.len(),
+        datasets,
+    })
     .into())
+}
+
+/// The answer of `GET /{hostname}/datasets`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DatasetList {
+    /// The device.
+    pub hostname: String,
+    /// The pool (or dataset) asked for; `null` for every pool.
+    pub pool_name: Option<String>,
+    /// How many datasets there are.
+    pub total_datasets: usize,
+    /// The filesystems and volumes, as `zfs list` shows them.
+    pub datasets: Vec<zfs_list::Dataset>,
+}
+
+/// The answer of `GET /{hostname}/datasets/{dataset_name}/properties`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DatasetProperties {
+    /// The device.
+    pub hostname: String,
+    /// The dataset.
+    pub dataset_name: String,
+    /// Its properties by name, with their values and sources.
+    pub properties: zfs_get::Properties,
 }
 
 /// `GET /{hostname}/datasets/{dataset_name}/properties`.
@@ -86,10 +109,10 @@ pub fn properties(req: &Request) -> Result<Response, Error> {
     let out = run::exec(host, &argv, READ_TIMEOUT)?;
     let properties: zfs_get::Properties =
         zfs_get::parse_properties(&out.stdout_str(), "zfs get").map_err(run::unparsable)?;
-    Ok(Json(json!({
-        "hostname": host,
-        "dataset_name": dataset,
-        "properties": properties,
-    }))
+    Ok(Json(DatasetProperties {
+        hostname: host.to_owned(),
+        dataset_name: dataset.to_owned(),
+        properties,
+    })
     .into())
 }

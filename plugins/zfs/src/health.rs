@@ -3,6 +3,7 @@
 //! says which).
 
 use infrastructor_sdk::prelude::*;
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
 
@@ -37,30 +38,104 @@ pub fn has_errors(p: &zpool_status::PoolStatus) -> bool {
         })
 }
 
+/// A pool that is not `ONLINE`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UnhealthyPool {
+    /// The pool.
+    pub name: String,
+    /// Its state (`DEGRADED`, `FAULTED`…).
+    pub state: String,
+    /// Its `status:` message.
+    pub status: Option<String>,
+    /// Its `action:` message.
+    pub action: Option<String>,
+}
+
+/// Whether every pool is well: `healthy`, or `degraded` when a pool is not `ONLINE` or
+/// reports errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OverallHealth {
+    /// Every pool is `ONLINE` without errors.
+    Healthy,
+    /// A pool is not `ONLINE`, or reports errors.
+    Degraded,
+}
+
+/// The health of a device's pools (`GET /{hostname}/health`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Health {
+    /// Every pool well, or not.
+    pub overall_health: OverallHealth,
+    /// The `ONLINE` pools.
+    pub healthy_pools: Vec<String>,
+    /// The pools that are not `ONLINE`.
+    pub pools_with_errors: Vec<UnhealthyPool>,
+    /// The pools reporting data errors or vdevs with read, write or checksum errors.
+    pub pools_with_data_errors: Vec<String>,
+    /// Every pool's structured `zpool status`.
+    pub pools: Vec<zpool_status::PoolStatus>,
+    /// The device (absent from the report's `health_check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+/// The answer of `GET /{hostname}/arc-stats`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ArcStatsView {
+    /// The device.
+    pub hostname: String,
+    /// The ARC statistics.
+    pub arc_stats: arcstats::ArcStats,
+}
+
+/// The answer of `GET /{hostname}/events`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventList {
+    /// The device.
+    pub hostname: String,
+    /// Where the events come from: `zpool-events`, `journal` or `dmesg`.
+    pub source: String,
+    /// How many events there are.
+    pub total_events: usize,
+    /// The events, newest last.
+    pub events: Vec<Event>,
+}
+
 /// The health of every pool of one `zpool status`.
-pub fn health_of(pools: &[zpool_status::PoolStatus]) -> serde_json::Value {
-    let healthy: Vec<&str> = pools
+pub fn health_of(pools: &[zpool_status::PoolStatus]) -> Health {
+    let healthy: Vec<String> = pools
         .iter()
         .filter(|p| p.state == "ONLINE")
-        .map(|p| p.name.as_str())
+        .map(|p| p.name.clone())
         .collect();
-    let unhealthy: Vec<serde_json::Value> = pools
+    let unhealthy: Vec<UnhealthyPool> = pools
         .iter()
         .filter(|p| p.state != "ONLINE")
-        .map(|p| json!({"name": p.name, "state": p.state, "status": p.status, "action": p.action}))
+        .map(|p| UnhealthyPool {
+            name: p.name.clone(),
+            state: p.state.clone(),
+            status: p.status.clone(),
+            action: p.action.clone(),
+        })
         .collect();
-    let with_errors: Vec<&str> = pools
+    let with_errors: Vec<String> = pools
         .iter()
         .filter(|p| has_errors(p))
-        .map(|p| p.name.as_str())
+        .map(|p| p.name.clone())
         .collect();
-    json!({
-        "overall_health": if unhealthy.is_empty() && with_errors.is_empty() { "healthy" } else { "degraded" },
-        "healthy_pools": healthy,
-        "pools_with_errors": unhealthy,
-        "pools_with_data_errors": with_errors,
-        "pools": pools,
-    })
+    Health {
+        overall_health: if unhealthy.is_empty() && with_errors.is_empty() {
+            OverallHealth::Healthy
+        } else {
+            OverallHealth::Degraded
+        },
+        healthy_pools: healthy,
+        pools_with_errors: unhealthy,
+        pools_with_data_errors: with_errors,
+        pools: pools.to_vec(),
+        hostname: None,
+    }
 }
 
 /// `GET /{hostname}/health`.
@@ -69,7 +144,7 @@ pub fn health(req: &Request) -> Result<Response, Error> {
     let out = run::exec(host, &["zpool", "status", "-v"], READ_TIMEOUT)?;
     let pools = zpool_status::parse_zpool_status(&out.stdout_str()).map_err(run::unparsable)?;
     let mut answer = health_of(&pools);
-    answer["hostname"] = json!(host);
+    answer.hostname = Some(host.to_owned());
     Ok(Json(answer).into())
 }
 
@@ -86,11 +161,15 @@ pub fn arc(req: &Request) -> Result<Response, Error> {
     }
     let stats = arcstats::parse_arcstats(&out.check("reading arcstats")?.stdout_str())
         .map_err(run::unparsable)?;
-    Ok(Json(json!({"hostname": host, "arc_stats": stats})).into())
+    Ok(Json(ArcStatsView {
+        hostname: host.to_owned(),
+        arc_stats: stats,
+    })
+    .into())
 }
 
 /// One event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Event {
     /// When (as the source prints it).
     pub time: String,
@@ -152,12 +231,12 @@ pub fn events(req: &Request) -> Result<Response, Error> {
     let host = req.path("hostname")?;
     let out = ssh::run_script(host, "events", &[], None, READ_TIMEOUT)?;
     let (source, events) = parse_events(&out.check("reading events")?.stdout_str());
-    Ok(Json(json!({
-        "hostname": host,
-        "source": source,
-        "total_events": events.len(),
-        "events": events,
-    }))
+    Ok(Json(EventList {
+        hostname: host.to_owned(),
+        total_events: events.len(),
+        source,
+        events,
+    })
     .into())
 }
 

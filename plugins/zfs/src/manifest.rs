@@ -54,6 +54,7 @@ pub fn app() -> App {
         .script("wait_status", scrub::WAIT_STATUS, &["sleep", "zpool"])
         .route(
             Route::get("/{hostname}/pools", "list_pools")
+.returns::<pools::PoolList>()
 .remote()
                 .summary("Pools with exact sizes, capacity, fragmentation, dedup ratio, health")
                 .param(host()),
@@ -61,6 +62,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/pools/{pool_name}/status", "pool_status")
+.returns::<pools::PoolStatusView>()
 .error(404, "No such pool")
 .remote()
                 .summary("A pool's status as a tree (state, scan, vdevs with error counts, errors) and its properties")
@@ -70,6 +72,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/pools/{pool_name}/scrub", "start_scrub")
+.returns::<scrub::ScrubResult>()
 .error(404, "No such pool")
 .error(409, "A scrub is running already")
 .remote()
@@ -86,6 +89,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/pools/{pool_name}/scrub", "scrub_status")
+.returns::<scrub::ScrubStatus>()
 .error(404, "No such pool")
 .remote()
                 .summary("A pool's scrub or resilver: state, progress, errors, last completion")
@@ -95,6 +99,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/datasets", "list_datasets")
+.returns::<datasets::DatasetList>()
 .error(404, "No such pool or dataset")
 .remote()
                 .summary("Filesystems and volumes with exact sizes and their main properties")
@@ -104,6 +109,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/datasets/{dataset_name}/properties", "dataset_properties")
+.returns::<datasets::DatasetProperties>()
 .error(404, "No such dataset")
 .remote()
                 .summary("Every property of a dataset with its source")
@@ -118,6 +124,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/snapshots", "list_snapshots")
+.returns::<snapshots::SnapshotList>()
 .error(404, "No such pool or dataset")
 .remote()
                 .summary("Snapshots with exact sizes and creation times")
@@ -127,6 +134,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/snapshots", "create_snapshot")
+.returns::<snapshots::SnapshotCreated>()
 .error(400, "Not a dataset or snapshot name")
 .error(404, "No such dataset")
 .error(409, "The snapshot exists already")
@@ -139,6 +147,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/snapshots/usage", "snapshot_usage")
+.returns::<snapshots::SnapshotUsage>()
 .error(404, "No such pool or dataset")
 .remote()
                 .summary("Snapshots by dataset, the largest, the oldest, cleanup advice")
@@ -147,6 +156,7 @@ pub fn app() -> App {
         )
         .route(
             Route::delete("/{hostname}/snapshots/{snapshot}", "destroy_snapshot")
+.returns::<snapshots::SnapshotDestroyed>()
 .error(400, "Not a snapshot name")
 .error(404, "No such snapshot")
 .error(409, "The snapshot has dependent clones or holds")
@@ -159,6 +169,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/snapshots/{snapshot}/clone", "clone_snapshot")
+.returns::<snapshots::SnapshotCloned>()
 .error(400, "Not a snapshot or dataset name")
 .error(404, "No such snapshot")
 .error(409, "The clone's name is taken")
@@ -172,6 +183,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/snapshots/{snapshot}/send", "send_snapshot")
+.returns::<transfer::SendReport>()
 .error(400, "Not a snapshot or dataset name, or an incremental base after the snapshot")
 .error(404, "No such snapshot or target device")
 .error(409, "The target dataset exists")
@@ -191,6 +203,7 @@ pub fn app() -> App {
         )
         .route(
             Route::post("/{hostname}/receive", "receive_snapshot")
+.returns::<transfer::Received>()
 .error(400, "Not a dataset name, or not a send stream")
 .error(404, "No such pool")
 .error(409, "The target dataset exists")
@@ -204,6 +217,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/snapshots/{snapshot}/diff", "diff_snapshot")
+.returns::<snapshots::SnapshotDiff>()
 .error(400, "Not a snapshot name")
 .error(404, "No such snapshot")
 .remote()
@@ -215,6 +229,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/health", "zfs_health")
+.returns::<health::Health>()
 .error(404, "No ZFS on the host")
 .remote()
                 .summary("Every pool's state and errors, and the overall health")
@@ -223,6 +238,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/arc-stats", "arc_stats")
+.returns::<health::ArcStatsView>()
 .error(404, "No ARC statistics on the host")
 .remote()
                 .summary("ARC statistics: size, target, hit ratio")
@@ -231,6 +247,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/events", "zfs_events")
+.returns::<health::EventList>()
 .remote()
                 .summary("ZFS events: `zpool events -v`, else the kernel journal, else dmesg")
                 .param(host()),
@@ -238,6 +255,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/report", "zfs_report")
+.returns::<report::ReportView>()
 .remote()
                 .summary("Pools, status, datasets, snapshots and ARC from one batched run")
                 .param(host()),
@@ -245,6 +263,7 @@ pub fn app() -> App {
         )
         .route(
             Route::get("/{hostname}/optimize", "zfs_optimize")
+.returns::<report::OptimizeView>()
 .remote()
                 .summary("Advice: ARC hit ratio, capacity, fragmentation, compression, atime, dedup, old snapshots")
                 .param(host()),
@@ -259,5 +278,10 @@ mod tests {
         if let Err(problems) = super::app().validate() {
             panic!("{problems:#?}");
         }
+    }
+
+    #[test]
+    fn every_mounted_route_declares_its_success_response() {
+        assert_eq!(super::app().untyped_routes(), Vec::<String>::new());
     }
 }

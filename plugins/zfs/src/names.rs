@@ -4,7 +4,7 @@
 
 use infrastructor_sdk::prelude::*;
 
-use crate::parse::names;
+use crate::parse::names::{self, NameError};
 
 /// A pool name.
 pub const POOL_PATTERN: &str = r"^[A-Za-z][A-Za-z0-9_.:-]{0,254}$";
@@ -20,11 +20,13 @@ pub const SNAPSHOT_SHORT_PATTERN: &str = r"^[A-Za-z0-9_:][A-Za-z0-9_.:-]{0,254}$
 /// A name the ZFS rules refuse. The patterns say everything but the pool names ZFS
 /// reserves (`mirror…`, `log`, `c0…`): no pool can have one, so a name in one names
 /// nothing that exists (404), as any other pool that does not exist.
-fn bad(what: &str, name: &str, why: String) -> Error {
-    if why.contains("reserved") {
-        return Error::not_found(format!("{what} `{name}` cannot exist: {why}"));
+fn bad(what: &str, name: &str, why: NameError) -> Error {
+    match why {
+        NameError::Reserved(why) => {
+            Error::not_found(format!("{what} `{name}` cannot exist: {why}"))
+        }
+        NameError::Invalid(why) => Error::bad_request(format!("{what} `{name}`: {why}")),
     }
-    Error::bad_request(format!("{what} `{name}`: {why}"))
 }
 
 /// A pool name by ZFS's rules.
@@ -54,4 +56,24 @@ pub fn path<'a>(
     let value = req.path(name)?;
     check(value)?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_pool_names_name_nothing_and_other_bad_names_are_refused() {
+        fn status(r: Result<&str, Error>) -> Result<&str, u16> {
+            r.map_err(|e| e.status())
+        }
+        assert_eq!(status(pool("mirror0")), Err(404));
+        assert_eq!(status(pool("c0t0d0")), Err(404));
+        assert_eq!(status(dataset("log/app")), Err(404));
+        assert_eq!(status(snapshot("spare1/a@s")), Err(404));
+        assert_eq!(status(pool("1tank")), Err(400));
+        assert_eq!(status(dataset("tank/a b")), Err(400));
+        assert_eq!(status(snapshot("tank@-x")), Err(400));
+        assert_eq!(status(pool("tank")), Ok("tank"));
+    }
 }

@@ -1,7 +1,8 @@
 //! Pools: the list (exact numbers), one pool's structured status and properties.
 
 use infrastructor_sdk::prelude::*;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::names;
 use crate::parse::{zfs_get, zpool_list, zpool_status};
@@ -61,13 +62,41 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     let host = req.path("hostname")?;
     let tools = tools::of(host)?;
     let pools = list_pools(host, tools)?;
-    Ok(Json(json!({
-        "hostname": host,
-        "tools": tools.label(),
-        "total_pools": pools.len(),
-        "pools": pools,
-    }))
+    Ok(Json(PoolList {
+        hostname: host.to_owned(),
+        tools: tools.label(),
+        total_pools: pools.len(),
+        pools,
+    })
     .into())
+}
+
+/// The answer of `GET /{hostname}/pools`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PoolList {
+    /// The device.
+    pub hostname: String,
+    /// Which ZFS tools the device has (`openzfs-2.2`, or `legacy` for tools older than OpenZFS).
+    pub tools: String,
+    /// How many pools there are.
+    pub total_pools: usize,
+    /// The pools, as `zpool list` shows them.
+    pub pools: Vec<zpool_list::PoolSummary>,
+}
+
+/// The answer of `GET /{hostname}/pools/{pool_name}/status`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PoolStatusView {
+    /// The device.
+    pub hostname: String,
+    /// The pool.
+    pub pool_name: String,
+    /// The pool's structured `zpool status`.
+    pub status: zpool_status::PoolStatus,
+    /// The pool's properties by name, with their values and sources.
+    pub properties: zfs_get::Properties,
+    /// The raw `zpool status` text, when the text form was read (no JSON output).
+    pub status_output: Option<String>,
 }
 
 /// The structured `zpool status` of `pool` (JSON on OpenZFS 2.3+, text otherwise), and its
@@ -132,12 +161,12 @@ pub fn status(req: &Request) -> Result<Response, Error> {
     let tools = tools::of(host)?;
     let (status, raw) = status_of(host, tools, pool)?;
     let properties = properties_of(host, tools, pool)?;
-    Ok(Json(json!({
-        "hostname": host,
-        "pool_name": pool,
-        "status": status,
-        "properties": properties,
-        "status_output": raw,
-    }))
+    Ok(Json(PoolStatusView {
+        hostname: host.to_owned(),
+        pool_name: pool.to_owned(),
+        status,
+        properties,
+        status_output: raw,
+    })
     .into())
 }

@@ -2,15 +2,15 @@
 //! the optimisation advice computed from the same data.
 
 use infrastructor_sdk::prelude::*;
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::datasets::DATASET_COLUMNS;
-use crate::health::health_of;
+use crate::health::{Health, OverallHealth, health_of};
 use crate::parse::{arcstats, zfs_list, zpool_list, zpool_status};
 use crate::pools::list_columns;
 use crate::run::{self, READ_TIMEOUT};
-use crate::snapshots::{SNAPSHOT_COLUMNS, usage};
+use crate::snapshots::{SNAPSHOT_COLUMNS, SnapshotUsage, usage};
 use crate::tools::{self, Tools};
 
 /// Everything the report needs in one run: `$1` `-p` or empty, `$2` the pool columns, `$3`
@@ -97,33 +97,85 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// The counts of a report.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReportSummary {
+    /// How many pools there are.
+    pub total_pools: usize,
+    /// How many filesystems and volumes there are.
+    pub total_datasets: usize,
+    /// How many snapshots there are.
+    pub total_snapshots: usize,
+    /// Every pool well, or not.
+    pub overall_health: OverallHealth,
+}
+
+/// The answer of `GET /{hostname}/report`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReportView {
+    /// The device.
+    pub hostname: String,
+    /// Which ZFS tools the device has (`openzfs-2.2`, or `legacy`).
+    pub tools: String,
+    /// The counts.
+    pub summary: ReportSummary,
+    /// The pools, as `zpool list` shows them.
+    pub pools: Vec<zpool_list::PoolSummary>,
+    /// The filesystems and volumes.
+    pub datasets: Vec<zfs_list::Dataset>,
+    /// The snapshots.
+    pub snapshots: Vec<zfs_list::Snapshot>,
+    /// The pools' health.
+    pub health_check: Health,
+    /// The ARC statistics; `null` where the kernel has none.
+    pub arc_statistics: Option<arcstats::ArcStats>,
+    /// The snapshot usage analysis.
+    pub snapshot_usage: SnapshotUsage,
+}
+
+/// The answer of `GET /{hostname}/optimize`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OptimizeView {
+    /// The device.
+    pub hostname: String,
+    /// The ARC statistics; `null` where the kernel has none.
+    pub current_arc_stats: Option<arcstats::ArcStats>,
+    /// The pools, as `zpool list` shows them.
+    pub pool_status: Vec<zpool_list::PoolSummary>,
+    /// The advice.
+    pub recommendations: Vec<Recommendation>,
+    /// How many pieces of advice there are.
+    pub total_recommendations: usize,
+}
+
 /// `GET /{hostname}/report`.
 pub fn report(req: &Request) -> Result<Response, Error> {
     let host = req.path("hostname")?;
     let tools = tools::of(host)?;
     let r = collect(host, tools)?;
     let health = health_of(&r.status);
-    Ok(Json(json!({
-        "hostname": host,
-        "tools": tools.label(),
-        "summary": {
-            "total_pools": r.pools.len(),
-            "total_datasets": r.datasets.len(),
-            "total_snapshots": r.snapshots.len(),
-            "overall_health": health["overall_health"],
+    let snapshot_usage = usage(&r.snapshots, now_secs());
+    Ok(Json(ReportView {
+        hostname: host.to_owned(),
+        tools: tools.label(),
+        summary: ReportSummary {
+            total_pools: r.pools.len(),
+            total_datasets: r.datasets.len(),
+            total_snapshots: r.snapshots.len(),
+            overall_health: health.overall_health,
         },
-        "pools": r.pools,
-        "datasets": r.datasets,
-        "snapshots": r.snapshots,
-        "health_check": health,
-        "arc_statistics": r.arc,
-        "snapshot_usage": usage(&r.snapshots, now_secs()),
-    }))
+        pools: r.pools,
+        datasets: r.datasets,
+        snapshots: r.snapshots,
+        health_check: health,
+        arc_statistics: r.arc,
+        snapshot_usage,
+    })
     .into())
 }
 
 /// One piece of advice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Recommendation {
     /// `performance`, `capacity`, `fragmentation`, `compression`, `atime`, `dedup`,
     /// `snapshots`.
@@ -213,9 +265,8 @@ pub fn recommendations(r: &Report, now: i64) -> Vec<Recommendation> {
         }
     }
     let u = usage(&r.snapshots, now);
-    if let Some(old) = u["old_snapshots"].as_u64()
-        && old > 0
-    {
+    let old = u.old_snapshots;
+    if old > 0 {
         out.push(Recommendation {
             kind: "snapshots",
             priority: "low",
@@ -232,12 +283,12 @@ pub fn optimize(req: &Request) -> Result<Response, Error> {
     let tools = tools::of(host)?;
     let r = collect(host, tools)?;
     let recs = recommendations(&r, now_secs());
-    Ok(Json(json!({
-        "hostname": host,
-        "current_arc_stats": r.arc,
-        "pool_status": r.pools,
-        "recommendations": recs,
-        "total_recommendations": recs.len(),
-    }))
+    Ok(Json(OptimizeView {
+        hostname: host.to_owned(),
+        current_arc_stats: r.arc,
+        pool_status: r.pools,
+        total_recommendations: recs.len(),
+        recommendations: recs,
+    })
     .into())
 }

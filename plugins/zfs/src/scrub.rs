@@ -3,8 +3,7 @@
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::names;
 use crate::parse::zpool_status::{Scan, ScanState};
@@ -28,8 +27,43 @@ pub struct ScrubQuery {
     pub stop: bool,
 }
 
-fn scan_json(scan: Option<&Scan>) -> serde_json::Value {
-    json!(scan)
+/// The answer of a stopped scrub.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScrubStopped {
+    /// The pool.
+    pub pool: String,
+    /// Always true.
+    pub stopped: bool,
+    /// The pool's scan after the stop; `null` when zpool prints none.
+    pub scan: Option<Scan>,
+}
+
+/// A pool's scrub: where it is, and (after a scrub the job followed) how often it was
+/// looked at.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScrubStatus {
+    /// The pool.
+    pub pool: String,
+    /// The pool's state (`ONLINE`, `DEGRADED`…).
+    pub state: String,
+    /// The scrub or resilver; `null` when zpool prints no scan line.
+    pub scan: Option<Scan>,
+    /// The pool's `errors:` text other than the file list; `null` for no known data errors.
+    pub errors: Option<String>,
+    /// How many times the job looked at the running scrub (absent from `GET`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub polls: Option<u32>,
+}
+
+/// The answer of `POST /{hostname}/pools/{pool_name}/scrub`: the stop, or the finished
+/// scrub.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ScrubResult {
+    /// `stop=true`: the scrub was stopped.
+    Stopped(ScrubStopped),
+    /// The scrub ran to its end.
+    Finished(ScrubStatus),
 }
 
 /// `POST /{hostname}/pools/{pool_name}/scrub` (a job).
@@ -41,9 +75,11 @@ pub fn start(req: &Request) -> Result<Response, Error> {
     if q.stop {
         run::exec(host, &["zpool", "scrub", "-s", pool], CHANGE_TIMEOUT)?;
         let (status, _) = status_of(host, tools, pool)?;
-        return Ok(Json(
-            json!({"pool": pool, "stopped": true, "scan": scan_json(status.scan.as_ref())}),
-        )
+        return Ok(Json(ScrubResult::Stopped(ScrubStopped {
+            pool: pool.to_owned(),
+            stopped: true,
+            scan: status.scan,
+        }))
         .into());
     }
     run::exec(host, &["zpool", "scrub", pool], CHANGE_TIMEOUT)?;
@@ -88,12 +124,12 @@ pub fn start(req: &Request) -> Result<Response, Error> {
         polls += 1;
     }
     jobs::progress(100, Some(100), "percent", "scrub ended");
-    Ok(Json(json!({
-        "pool": pool,
-        "state": status.state,
-        "scan": scan_json(status.scan.as_ref()),
-        "errors": status.errors,
-        "polls": polls,
+    Ok(Json(ScrubResult::Finished(ScrubStatus {
+        pool: pool.to_owned(),
+        state: status.state,
+        scan: status.scan,
+        errors: status.errors,
+        polls: Some(polls),
     }))
     .into())
 }
@@ -104,11 +140,12 @@ pub fn get(req: &Request) -> Result<Response, Error> {
     let pool = names::path(req, "pool_name", names::pool)?;
     let tools = tools::of(host)?;
     let (status, _) = status_of(host, tools, pool)?;
-    Ok(Json(json!({
-        "pool": pool,
-        "state": status.state,
-        "scan": scan_json(status.scan.as_ref()),
-        "errors": status.errors,
-    }))
+    Ok(Json(ScrubStatus {
+        pool: pool.to_owned(),
+        state: status.state,
+        scan: status.scan,
+        errors: status.errors,
+        polls: None,
+    })
     .into())
 }

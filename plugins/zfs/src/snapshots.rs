@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::names;
 use crate::parse::{diff as zfs_diff, zfs_list};
@@ -78,8 +77,98 @@ pub struct DestroyQuery {
 pub struct DiffQuery {
     /// A later snapshot of the same dataset (full name or the part after `@`), or the
     /// dataset itself for its current state.
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_.:@/-]{1,255}$"))]
+    #[schemars(
+        regex(
+            pattern = r"^([A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_:][A-Za-z0-9_.:-]*)*(@[A-Za-z0-9_:][A-Za-z0-9_.:-]*)?|[A-Za-z0-9_:][A-Za-z0-9_.:-]*)$"
+        ),
+        length(min = 1, max = 255)
+    )]
     pub snapshot2: String,
+}
+
+/// The answer of `GET /{hostname}/snapshots`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotList {
+    /// The device.
+    pub hostname: String,
+    /// The dataset asked for; `null` for all.
+    pub dataset_name: Option<String>,
+    /// How many snapshots there are.
+    pub total_snapshots: usize,
+    /// The snapshots.
+    pub snapshots: Vec<zfs_list::Snapshot>,
+}
+
+/// The answer of `POST /{hostname}/snapshots`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotCreated {
+    /// The dataset.
+    pub dataset_name: String,
+    /// The snapshot's short name (after `@`).
+    pub snapshot_name: String,
+    /// `dataset@snapshot`.
+    pub full_name: String,
+    /// Whether every child dataset was snapshotted too.
+    pub recursive: bool,
+    /// `created`.
+    pub status: String,
+}
+
+/// The answer of `POST /{hostname}/snapshots/{snapshot}/clone`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotCloned {
+    /// The snapshot cloned.
+    pub source_snapshot: String,
+    /// The new dataset.
+    pub clone_name: String,
+    /// `cloned`.
+    pub status: String,
+}
+
+/// The answer of `DELETE /{hostname}/snapshots/{snapshot}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotDestroyed {
+    /// The snapshot destroyed.
+    pub snapshot: String,
+    /// Whether the same-named snapshots of every child dataset went too.
+    pub recursive: bool,
+    /// `destroyed`.
+    pub status: String,
+}
+
+/// The answer of `GET /{hostname}/snapshots/{snapshot}/diff`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotDiff {
+    /// The older snapshot.
+    pub snapshot1: String,
+    /// The later snapshot, or the dataset for its current state.
+    pub snapshot2: String,
+    /// How many paths changed.
+    pub total_changes: usize,
+    /// The changes, as `zfs diff` lists them.
+    pub changes: Vec<zfs_diff::DiffEntry>,
+}
+
+/// The snapshot usage analysis of a device (`GET /{hostname}/snapshots/usage`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SnapshotUsage {
+    /// How many snapshots there are.
+    pub total_snapshots: usize,
+    /// The bytes used only by snapshots, summed.
+    pub total_used_bytes: u64,
+    /// The snapshots' full names by dataset.
+    pub snapshots_by_dataset: BTreeMap<String, Vec<String>>,
+    /// The ten snapshots using the most space, largest first.
+    pub largest_snapshots: Vec<zfs_list::Snapshot>,
+    /// The ten oldest snapshots (of those with a creation time), oldest first.
+    pub oldest_snapshots: Vec<zfs_list::Snapshot>,
+    /// How many snapshots are older than 90 days.
+    pub old_snapshots: usize,
+    /// What to clean up, in words.
+    pub cleanup_recommendations: Vec<String>,
+    /// The device (set by the handler; absent from [`usage`]'s own result).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 /// `zfs list -H [-p] -t snapshot -o COLUMNS [-r DATASET]`, parsed.
@@ -110,12 +199,12 @@ pub fn list(req: &Request) -> Result<Response, Error> {
     }
     let tools = tools::of(host)?;
     let snapshots = list_snapshots(host, tools, q.dataset_name.as_deref())?;
-    Ok(Json(json!({
-        "hostname": host,
-        "dataset_name": q.dataset_name,
-        "total_snapshots": snapshots.len(),
-        "snapshots": snapshots,
-    }))
+    Ok(Json(SnapshotList {
+        hostname: host.to_owned(),
+        dataset_name: q.dataset_name,
+        total_snapshots: snapshots.len(),
+        snapshots,
+    })
     .into())
 }
 
@@ -132,13 +221,13 @@ pub fn create(req: &Request) -> Result<Response, Error> {
     }
     argv.push(&full);
     run::exec(host, &argv, CHANGE_TIMEOUT)?;
-    Ok(Json(json!({
-        "dataset_name": body.dataset_name,
-        "snapshot_name": body.snapshot_name,
-        "full_name": full,
-        "recursive": body.recursive,
-        "status": "created",
-    }))
+    Ok(Json(SnapshotCreated {
+        dataset_name: body.dataset_name,
+        snapshot_name: body.snapshot_name,
+        full_name: full,
+        recursive: body.recursive,
+        status: "created".to_owned(),
+    })
     .with_status(201))
 }
 
@@ -153,11 +242,11 @@ pub fn clone(req: &Request) -> Result<Response, Error> {
         &["zfs", "clone", snapshot, &body.clone_name],
         CHANGE_TIMEOUT,
     )?;
-    Ok(Json(json!({
-        "source_snapshot": snapshot,
-        "clone_name": body.clone_name,
-        "status": "cloned",
-    }))
+    Ok(Json(SnapshotCloned {
+        source_snapshot: snapshot.to_owned(),
+        clone_name: body.clone_name,
+        status: "cloned".to_owned(),
+    })
     .with_status(201))
 }
 
@@ -172,7 +261,12 @@ pub fn destroy(req: &Request) -> Result<Response, Error> {
     }
     argv.push(snapshot);
     run::exec(host, &argv, CHANGE_TIMEOUT)?;
-    Ok(Json(json!({"snapshot": snapshot, "recursive": q.recursive, "status": "destroyed"})).into())
+    Ok(Json(SnapshotDestroyed {
+        snapshot: snapshot.to_owned(),
+        recursive: q.recursive,
+        status: "destroyed".to_owned(),
+    })
+    .into())
 }
 
 /// `GET /{hostname}/snapshots/{snapshot}/diff`.
@@ -205,12 +299,12 @@ pub fn diff(req: &Request) -> Result<Response, Error> {
         Duration::from_secs(120),
     )?;
     let changes = zfs_diff::parse_diff(&out.stdout_str()).map_err(run::unparsable)?;
-    Ok(Json(json!({
-        "snapshot1": snapshot,
-        "snapshot2": other,
-        "total_changes": changes.len(),
-        "changes": changes,
-    }))
+    Ok(Json(SnapshotDiff {
+        snapshot1: snapshot.to_owned(),
+        snapshot2: other,
+        total_changes: changes.len(),
+        changes,
+    })
     .into())
 }
 
@@ -231,7 +325,7 @@ fn epoch_of(rfc3339: &str) -> Option<i64> {
 }
 
 /// The usage analysis of `snapshots` at `now` (seconds since the epoch).
-pub fn usage(snapshots: &[zfs_list::Snapshot], now: i64) -> serde_json::Value {
+pub fn usage(snapshots: &[zfs_list::Snapshot], now: i64) -> SnapshotUsage {
     let mut by_dataset: BTreeMap<&str, Vec<&zfs_list::Snapshot>> = BTreeMap::new();
     for s in snapshots {
         by_dataset
@@ -264,18 +358,19 @@ pub fn usage(snapshots: &[zfs_list::Snapshot], now: i64) -> serde_json::Value {
             "{old_count} snapshots are older than {OLD_DAYS} days: consider destroying them"
         ));
     }
-    json!({
-        "total_snapshots": snapshots.len(),
-        "total_used_bytes": snapshots.iter().filter_map(|s| s.used).sum::<u64>(),
-        "snapshots_by_dataset": by_dataset
+    SnapshotUsage {
+        total_snapshots: snapshots.len(),
+        total_used_bytes: snapshots.iter().filter_map(|s| s.used).sum::<u64>(),
+        snapshots_by_dataset: by_dataset
             .iter()
-            .map(|(d, s)| (d.to_string(), s.iter().map(|x| x.name.clone()).collect::<Vec<_>>()))
-            .collect::<BTreeMap<_, _>>(),
-        "largest_snapshots": largest.into_iter().take(10).collect::<Vec<_>>(),
-        "oldest_snapshots": oldest.iter().take(10).map(|(s, _)| *s).collect::<Vec<_>>(),
-        "old_snapshots": old_count,
-        "cleanup_recommendations": recommendations,
-    })
+            .map(|(d, s)| (d.to_string(), s.iter().map(|x| x.name.clone()).collect()))
+            .collect(),
+        largest_snapshots: largest.into_iter().take(10).cloned().collect(),
+        oldest_snapshots: oldest.iter().take(10).map(|(s, _)| (*s).clone()).collect(),
+        old_snapshots: old_count,
+        cleanup_recommendations: recommendations,
+        hostname: None,
+    }
 }
 
 /// `GET /{hostname}/snapshots/usage`.
@@ -288,6 +383,6 @@ pub fn usage_handler(req: &Request) -> Result<Response, Error> {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
         .unwrap_or(0);
     let mut answer = usage(&snapshots, now);
-    answer["hostname"] = json!(host);
+    answer.hostname = Some(host.to_owned());
     Ok(Json(answer).into())
 }

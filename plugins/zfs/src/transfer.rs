@@ -7,8 +7,7 @@
 
 use infrastructor_sdk::prelude::*;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::names;
 
@@ -35,6 +34,42 @@ pub struct SendRequest {
     /// `zfs receive -F`.
     #[serde(default)]
     pub force: bool,
+}
+
+/// What a send moved (the result of `POST /{hostname}/snapshots/{snapshot}/send`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SendReport {
+    /// The snapshot sent.
+    pub snapshot: String,
+    /// The sending device.
+    pub source_device: String,
+    /// The receiving device.
+    pub destination_device: String,
+    /// The dataset received into.
+    pub destination_dataset: String,
+    /// The incremental base (full snapshot name); `null` for a full stream.
+    pub incremental_from: Option<String>,
+    /// Bytes streamed.
+    pub bytes: u64,
+    /// The stream size `zfs send -nvP` estimated; `null` when it could not.
+    pub estimated_bytes: Option<u64>,
+    /// How long the transfer took, in milliseconds.
+    pub duration_ms: u64,
+    /// `zfs send`'s exit status.
+    pub send_exit_code: i32,
+    /// `zfs receive`'s exit status.
+    pub receive_exit_code: i32,
+}
+
+/// The answer of `POST /{hostname}/receive`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Received {
+    /// The dataset created from the stream.
+    pub dataset_name: String,
+    /// Always true (failures are errors).
+    pub received: bool,
+    /// How long the receive took, in milliseconds.
+    pub duration_ms: u64,
 }
 
 /// The incremental base as a full snapshot name of `snapshot`'s dataset.
@@ -136,18 +171,18 @@ pub fn send(req: &Request) -> Result<Response, Error> {
         estimate,
         None,
     )?;
-    let report = json!({
-        "snapshot": snapshot,
-        "source_device": source,
-        "destination_device": body.destination_device,
-        "destination_dataset": body.destination_dataset,
-        "incremental_from": base,
-        "bytes": out.bytes,
-        "estimated_bytes": estimate,
-        "duration_ms": u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
-        "send_exit_code": out.source.exit_code,
-        "receive_exit_code": out.sink.exit_code,
-    });
+    let report = SendReport {
+        snapshot: snapshot.to_owned(),
+        source_device: source.to_owned(),
+        destination_device: body.destination_device.clone(),
+        destination_dataset: body.destination_dataset.clone(),
+        incremental_from: base.clone(),
+        bytes: out.bytes,
+        estimated_bytes: estimate,
+        duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
+        send_exit_code: out.source.exit_code,
+        receive_exit_code: out.sink.exit_code,
+    };
     // The side that failed by itself is the cause: a send that exited non-zero ends the
     // receive's stream, a receive that refused gets the send killed (-1).
     let send_failure = || {
@@ -205,11 +240,11 @@ pub fn receive(req: &Request) -> Result<Response, Error> {
             &out.stderr_str(),
         ));
     }
-    Ok(Json(json!({
-        "dataset_name": q.dataset_name,
-        "received": true,
-        "duration_ms": u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
-    }))
+    Ok(Json(Received {
+        dataset_name: q.dataset_name,
+        received: true,
+        duration_ms: u64::try_from(out.duration.as_millis()).unwrap_or(u64::MAX),
+    })
     .into())
 }
 

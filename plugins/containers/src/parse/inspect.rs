@@ -18,7 +18,7 @@ const CMD: &str = "docker inspect";
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// The fields of a container's inspect output most callers need.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct InspectSummary {
     /// The full container id (`Id`).
     pub id: String,

@@ -8,7 +8,7 @@ use super::{ParseError, is_rfc3339};
 const CMD: &str = "docker logs";
 
 /// One log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct LogLine {
     /// When docker received the line, RFC 3339 with nanoseconds as docker prints it
     /// (`2024-01-01T12:00:00.123456789Z`); `None` without `--timestamps`.

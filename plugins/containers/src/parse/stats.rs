@@ -16,7 +16,7 @@ use super::table::parse_table;
 const CMD: &str = "docker stats";
 
 /// One container's resource usage, as docker printed it and as numbers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ContainerStats {
     /// Docker's `Container`: the name or id the container was asked for by (the id when all
     /// containers are listed).

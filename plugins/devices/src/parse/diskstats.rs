@@ -11,7 +11,7 @@ const CMD: &str = "/proc/diskstats";
 pub const SECTOR_BYTES: u64 = 512;
 
 /// The counters of one block device (or partition).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DiskStat {
     /// Major device number.
     pub major: u32,

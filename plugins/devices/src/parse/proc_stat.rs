@@ -81,7 +81,7 @@ pub struct ProcStat {
 }
 
 /// CPU use between two samples, in percent of the elapsed CPU time (two decimals).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CpuUsage {
     /// Busy: everything but idle and iowait.
     pub total: f64,

@@ -11,7 +11,7 @@ use super::{ParseError, parse_grouped_u64};
 const CMD: &str = "smartctl";
 
 /// The overall SMART health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
     /// The device's self-assessment passed.
@@ -23,7 +23,7 @@ pub enum Health {
 }
 
 /// smartctl's exit status, bit by bit (smartctl(8) "RETURN VALUES").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExitStatus {
     /// The status as a number.
     pub code: u8,
@@ -64,7 +64,7 @@ impl ExitStatus {
 }
 
 /// One row of the ATA SMART attribute table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AtaAttribute {
     /// Attribute id (5 = reallocated sectors…).
     pub id: u8,
@@ -87,7 +87,7 @@ pub struct AtaAttribute {
 }
 
 /// NVMe SMART/Health log (log page 2).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct NvmeHealth {
     /// Critical warning bits (0 = none).
     pub critical_warning: u8,
@@ -112,7 +112,7 @@ pub struct NvmeHealth {
 }
 
 /// What one `smartctl` run says about one device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SmartReport {
     /// `json` or `text`.
     pub source: &'static str,

@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 
 use infrastructor_sdk::text::ParseError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 const CMD: &str = "arcstats";
 
 /// The values of a kstat file, and the ARC figures read from them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ArcStats {
     /// Every unsigned value by name (`hits`, `size`, `c_max`…).
     pub values: BTreeMap<String, u64>,

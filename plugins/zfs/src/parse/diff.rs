@@ -7,12 +7,13 @@
 //! `\NNNN` octal escapes, decoded here.
 
 use infrastructor_sdk::text::ParseError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 const CMD: &str = "zfs diff";
 
 /// What happened to a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffChange {
     /// `+`: created.
@@ -26,7 +27,7 @@ pub enum DiffChange {
 }
 
 /// One line of `zfs diff`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DiffEntry {
     /// What happened.
     pub change: DiffChange,

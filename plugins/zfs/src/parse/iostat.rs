@@ -2,6 +2,7 @@
 //! and per vdev with `-v`.
 
 use infrastructor_sdk::text::ParseError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::indent_width;
@@ -10,7 +11,7 @@ use super::size::parse_size;
 const CMD: &str = "zpool iostat";
 
 /// One row of `zpool iostat`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IostatRow {
     /// The pool the row belongs to.
     pub pool: String,

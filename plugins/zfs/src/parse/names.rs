@@ -2,7 +2,25 @@
 //!
 //! Stricter than ZFS itself where argv safety or the API asks for it: no component may start
 //! with `-` (it would read as an option), and spaces are refused although ZFS allows them in
-//! dataset names. Every check returns `Err` with the reason, in words fit for an API error.
+//! dataset names. Every check returns `Err` with the reason, in words fit for an API error,
+//! and whether the name is one ZFS reserves ([`NameError::Reserved`]).
+
+/// Why a name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name breaks the naming rules.
+    #[error("{0}")]
+    Invalid(String),
+    /// A pool name ZFS reserves (`mirror…`, `log`, a disk name `c0…`): no pool can have it.
+    #[error("{0}")]
+    Reserved(String),
+}
+
+impl From<String> for NameError {
+    fn from(reason: String) -> Self {
+        NameError::Invalid(reason)
+    }
+}
 
 /// The longest full name ZFS accepts (`ZFS_MAX_DATASET_NAME_LEN` less its NUL).
 pub const MAX_NAME_LEN: usize = 255;
@@ -56,26 +74,30 @@ fn check_len(what: &str, name: &str) -> Result<(), String> {
 /// Checks a pool name: a letter first, then letters, digits, `_`, `.`, `:` and `-`; not a
 /// reserved word (`mirror…`, `raidz…`, `draid…`, `spare…`, `log`, `cache`, `special`, `dedup`)
 /// nor a Solaris disk name (`c0…`); at most [`MAX_NAME_LEN`] characters.
-pub fn validate_pool(name: &str) -> Result<(), String> {
+pub fn validate_pool(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
-        return Err("empty pool name".to_string());
+        return Err(NameError::Invalid("empty pool name".to_string()));
     }
     check_len("pool name", name)?;
     if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return Err(format!("pool name {name:?} must start with a letter"));
+        return Err(NameError::Invalid(format!(
+            "pool name {name:?} must start with a letter"
+        )));
     }
     check_chars("pool name", name)?;
     let lower = name.to_ascii_lowercase();
     if RESERVED_POOL_PREFIXES.iter().any(|p| lower.starts_with(p))
         || RESERVED_POOL_NAMES.contains(&lower.as_str())
     {
-        return Err(format!("pool name {name:?} is reserved"));
+        return Err(NameError::Reserved(format!(
+            "pool name {name:?} is reserved"
+        )));
     }
     let mut chars = name.chars();
     if chars.next() == Some('c') && chars.next().is_some_and(|c| c.is_ascii_digit()) {
-        return Err(format!(
+        return Err(NameError::Reserved(format!(
             "pool name {name:?} looks like a disk name (c<digit>…), which is reserved"
-        ));
+        )));
     }
     Ok(())
 }
@@ -83,17 +105,17 @@ pub fn validate_pool(name: &str) -> Result<(), String> {
 /// Checks a dataset name (filesystem or volume): `pool[/component…]`, the pool as in
 /// [`validate_pool`], every component non-empty, not `.` or `..`, not starting with `-`,
 /// made of letters, digits, `_`, `.`, `:` and `-`; at most [`MAX_NAME_LEN`] characters.
-pub fn validate_dataset(name: &str) -> Result<(), String> {
+pub fn validate_dataset(name: &str) -> Result<(), NameError> {
     check_len("dataset name", name)?;
     if name.contains('@') {
-        return Err(format!(
+        return Err(NameError::Invalid(format!(
             "dataset name {name:?} contains '@' (that is a snapshot name)"
-        ));
+        )));
     }
     if name.contains('#') {
-        return Err(format!(
+        return Err(NameError::Invalid(format!(
             "dataset name {name:?} contains '#' (that is a bookmark name)"
-        ));
+        )));
     }
     let mut parts = name.split('/');
     validate_pool(parts.next().unwrap_or_default())?;
@@ -105,36 +127,44 @@ pub fn validate_dataset(name: &str) -> Result<(), String> {
 
 /// Checks the short name of a snapshot (the part after `@`): non-empty, not `.` or `..`, not
 /// starting with `-`, letters, digits, `_`, `.`, `:` and `-` only.
-pub fn validate_snapshot_short(name: &str) -> Result<(), String> {
+pub fn validate_snapshot_short(name: &str) -> Result<(), NameError> {
     check_len("snapshot name", name)?;
-    check_component("snapshot name", name)
+    check_component("snapshot name", name).map_err(NameError::Invalid)
 }
 
 /// Checks a full snapshot name `dataset@snapshot` ([`validate_dataset`] and
 /// [`validate_snapshot_short`], exactly one `@`, at most [`MAX_NAME_LEN`] characters).
-pub fn validate_snapshot(name: &str) -> Result<(), String> {
+pub fn validate_snapshot(name: &str) -> Result<(), NameError> {
     check_len("snapshot name", name)?;
     let Some((dataset, snap)) = name.split_once('@') else {
-        return Err(format!("snapshot name {name:?} has no '@'"));
+        return Err(NameError::Invalid(format!(
+            "snapshot name {name:?} has no '@'"
+        )));
     };
     if snap.contains('@') {
-        return Err(format!("snapshot name {name:?} has more than one '@'"));
+        return Err(NameError::Invalid(format!(
+            "snapshot name {name:?} has more than one '@'"
+        )));
     }
     validate_dataset(dataset)?;
     validate_snapshot_short(snap)
 }
 
 /// Checks a full bookmark name `dataset#bookmark` (as [`validate_snapshot`], with `#`).
-pub fn validate_bookmark(name: &str) -> Result<(), String> {
+pub fn validate_bookmark(name: &str) -> Result<(), NameError> {
     check_len("bookmark name", name)?;
     let Some((dataset, mark)) = name.split_once('#') else {
-        return Err(format!("bookmark name {name:?} has no '#'"));
+        return Err(NameError::Invalid(format!(
+            "bookmark name {name:?} has no '#'"
+        )));
     };
     if mark.contains('#') {
-        return Err(format!("bookmark name {name:?} has more than one '#'"));
+        return Err(NameError::Invalid(format!(
+            "bookmark name {name:?} has more than one '#'"
+        )));
     }
     validate_dataset(dataset)?;
-    check_component("bookmark name", mark)
+    check_component("bookmark name", mark).map_err(NameError::Invalid)
 }
 
 #[cfg(test)]
@@ -240,17 +270,17 @@ mod tests {
         assert!(
             validate_dataset(&long)
                 .expect_err("refused")
+                .to_string()
                 .contains("255")
         );
         assert!(
             validate_dataset("tank/a b")
                 .expect_err("refused")
+                .to_string()
                 .contains("space")
         );
         assert!(
-            validate_pool("mirror")
-                .expect_err("refused")
-                .contains("reserved")
+            matches!(validate_pool("mirror"), Err(NameError::Reserved(r)) if r.contains("reserved"))
         );
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use infrastructor_sdk::text::ParseError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -18,7 +19,7 @@ use super::zfs_list::{JsonDataset, JsonProp};
 use super::zpool_list::json_text;
 
 /// One property's value and where it comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Property {
     /// The value as printed (`on`, `25.2M`, `Wed Dec  2  7:45 2026`, `-`).
     pub value: String,

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use infrastructor_sdk::text::ParseError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -23,7 +24,7 @@ use super::zpool_list::json_text;
 const CMD: &str = "zfs list";
 
 /// One dataset (filesystem, volume, snapshot or bookmark) as `zfs list` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Dataset {
     /// The full name (`tank/app/db`, `tank/app/db@daily`).
     pub name: String,
@@ -51,7 +52,7 @@ pub struct Dataset {
 }
 
 /// One snapshot, from `zfs list -t snapshot -H -o name,used,referenced,creation`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Snapshot {
     /// The full name `dataset@snapshot`.
     pub name: String,

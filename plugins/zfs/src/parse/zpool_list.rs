@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use infrastructor_sdk::text::ParseError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ const SECTIONS: [&str; 7] = [
 
 /// One pool as `zpool list` shows it. Sizes are exact with `-p` (and in JSON with
 /// `--json-int`), rounded from zfs' human units otherwise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PoolSummary {
     /// The pool's name.
     pub name: String,

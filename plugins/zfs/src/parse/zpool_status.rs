@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use infrastructor_sdk::text::ParseError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -22,7 +23,7 @@ use super::time::{parse_duration, rfc3339_from_epoch};
 const CMD: &str = "zpool status";
 
 /// One pool of `zpool status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PoolStatus {
     /// The pool's name.
     pub name: String,
@@ -50,7 +51,7 @@ pub struct PoolStatus {
 }
 
 /// What a scan does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanKind {
     /// A scrub (`zpool scrub`).
@@ -62,7 +63,7 @@ pub enum ScanKind {
 }
 
 /// Where a scan is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanState {
     /// No scan ever ran (`none requested`).
@@ -78,7 +79,7 @@ pub enum ScanState {
 }
 
 /// The scrub or resilver of a pool, from its `scan:`/`scrub:` text (or JSON `scan_stats`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Scan {
     /// Scrub or resilver; `None` with `none requested`.
     pub kind: Option<ScanKind>,
@@ -113,7 +114,7 @@ pub struct Scan {
 }
 
 /// What a vdev is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VdevKind {
     /// The pool's root vdev (its first config row).
@@ -185,7 +186,7 @@ impl VdevKind {
 }
 
 /// One row of the config tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Vdev {
     /// The name as printed (`mirror-0`, `sda`, `/tmp/x.img`, a GUID for a missing device).
     pub name: String,
