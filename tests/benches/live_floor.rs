@@ -15,7 +15,8 @@
 //!
 //! The device is a loopback sshd with a private dockerd and 20 running busybox containers.
 //! After a warm-up, the variants run interleaved, one after the other (never concurrently),
-//! `RUNS` times (50 by default). Prints the median and p90 of each and the ratios
+//! `RUNS` times (50 by default), their order within the list and the exec group turning
+//! from one run to the next. Prints the median and p90 of each and the ratios
 //! server / floor (goal ≤ 1.15).
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench live_floor` (`RUNS=100` for more runs).
@@ -139,13 +140,21 @@ fn main() {
             floor(&texts[3], exec_check).await;
         }
         let mut samples: [Vec<Duration>; 6] = Default::default();
-        for _ in 0..runs {
-            samples[0].push(server_list().await);
-            samples[1].push(floor(&texts[0], ps_check).await);
-            samples[2].push(floor(&texts[1], ps_check).await);
-            samples[3].push(server_exec().await);
-            samples[4].push(floor(&texts[2], exec_check).await);
-            samples[5].push(floor(&texts[3], exec_check).await);
+        // The order within each group turns every run, so no variant always follows
+        // the same one (a `docker exec` right after another is slower, for one).
+        for i in 0..runs {
+            for k in 0..6 {
+                let v = (k / 3) * 3 + (i + k) % 3;
+                let took = match v {
+                    0 => server_list().await,
+                    1 => floor(&texts[0], ps_check).await,
+                    2 => floor(&texts[1], ps_check).await,
+                    3 => server_exec().await,
+                    4 => floor(&texts[2], exec_check).await,
+                    _ => floor(&texts[3], exec_check).await,
+                };
+                samples[v].push(took);
+            }
         }
         let stats: Vec<(Duration, Duration)> = samples
             .iter_mut()

@@ -18,7 +18,8 @@
 //! CPU the server would otherwise have).
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench memory` (`SOAK_SECS=300` for a longer
-//! soak).
+//! soak; `BENCH_INFRA_*` variables reach the server as `INFRA_*` and override its config,
+//! e.g. `BENCH_INFRA_PLUGINS__MAX_INSTANCES=16`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,14 @@ fn main() {
             .unwrap_or(60),
     );
     let bin = server_binary();
+    let overrides: Vec<(String, String)> = std::env::vars()
+        .filter_map(|(k, v)| Some((k.strip_prefix("BENCH_")?.to_string(), v)))
+        .filter(|(k, _)| k.starts_with("INFRA_"))
+        .collect();
+    if !overrides.is_empty() {
+        let shown: Vec<String> = overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("passed to the server: {}", shown.join(" "));
+    }
     let docker = Docker::start().expect("dockerd");
     docker.build_busybox_image(IMAGE).expect("image");
     for i in 0..CONTAINERS {
@@ -71,7 +80,7 @@ fn main() {
         .expect("client");
 
     // The first start fills the compiled-plugin cache.
-    let mut server = Server::spawn(&bin, &config, dir.path());
+    let mut server = Server::spawn(&bin, &config, dir.path(), &overrides);
     let ready = rt.block_on(server.ready(&client, &base));
     println!("server binary {} (built {})", bin.display(), age(&bin));
     println!(
@@ -81,7 +90,7 @@ fn main() {
     );
     server.stop();
 
-    let mut server = Server::spawn(&bin, &config, dir.path());
+    let mut server = Server::spawn(&bin, &config, dir.path(), &overrides);
     rt.block_on(async {
         let ready = server.ready(&client, &base).await;
         let start = server.rss("VmRSS");
@@ -308,7 +317,7 @@ struct Server {
 }
 
 impl Server {
-    fn spawn(bin: &Path, config: &Path, dir: &Path) -> Server {
+    fn spawn(bin: &Path, config: &Path, dir: &Path, overrides: &[(String, String)]) -> Server {
         let log = dir.join("server.log");
         let out = File::options()
             .create(true)
@@ -316,12 +325,15 @@ impl Server {
             .open(&log)
             .expect("log");
         let mut cmd = Command::new(bin);
+        // Only what the benchmark passes on purpose: cargo sets INFRA_* variables of its
+        // own for this crate, which the server would read as config keys.
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("INFRA_") {
                 cmd.env_remove(k);
             }
         }
         let child = cmd
+            .envs(overrides.iter().cloned())
             .env_remove("RUST_LOG")
             .arg("--config")
             .arg(config)
