@@ -1,5 +1,10 @@
 //! A small HTTP load client for the benchmarks: sequential keep-alive requests, and many
-//! connections at once, with latency percentiles. Every answer must be a success.
+//! connections at once (a number of requests each, or for a fixed time), with latency
+//! percentiles. Every answer must be a success.
+//!
+//! [`concurrent`] shares the caller's client: its pool opens a connection whenever none is
+//! idle at that moment, so it may hold more connections than requests in flight.
+//! [`concurrent_for`] gives each of its clients a connection of its own: exactly `conns`.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +35,8 @@ pub async fn sequential(client: &reqwest::Client, url: &str, n: usize) -> Vec<Du
 /// What a concurrent run measured.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
+    /// Completed requests.
+    pub requests: usize,
     /// Completed requests per second over the whole run.
     pub requests_per_sec: f64,
     /// Median latency.
@@ -54,6 +61,51 @@ pub async fn concurrent(client: &reqwest::Client, url: &str, conns: usize, per: 
     }
     let elapsed = started.elapsed().as_secs_f64();
     Load {
+        requests: all.len(),
+        requests_per_sec: all.len() as f64 / elapsed,
+        p50: median(&mut all),
+        p99: percentile(&mut all, 0.99),
+    }
+}
+
+/// `conns` clients, each with its own connection (exactly `conns` connections, kept open
+/// from the first request to the end), each doing sequential GETs of `url` until `duration`
+/// has passed (a request under way then is finished and counted).
+pub async fn concurrent_for(url: &str, conns: usize, duration: Duration) -> Load {
+    let clients: Vec<reqwest::Client> = (0..conns)
+        .map(|_| {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("client")
+        })
+        .collect();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let u = url.to_string();
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let r = c.get(&u).send().await.expect("send");
+                    assert!(r.status().is_success(), "{u}: {}", r.status());
+                    let _ = r.bytes().await.expect("body");
+                    out.push(t.elapsed());
+                }
+                out
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("join"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Load {
+        requests: all.len(),
         requests_per_sec: all.len() as f64 / elapsed,
         p50: median(&mut all),
         p99: percentile(&mut all, 0.99),
