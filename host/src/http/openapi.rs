@@ -332,20 +332,23 @@ fn component_key(plugin: &str, name: &str, suffix: usize) -> String {
 /// `keys` (NAME → KEY).
 fn rewrite_refs(value: &mut Value, keys: &Map<String, Value>) {
     match value {
-        Value::Object(obj) => {
-            if let Some(Value::String(r)) = obj.get_mut("$ref")
-                && let Some(key) = r
-                    .strip_prefix("#/$defs/")
-                    .and_then(|name| keys.get(name))
-                    .and_then(Value::as_str)
-            {
-                *r = format!("#/components/schemas/{key}");
-            }
-            obj.values_mut().for_each(|v| rewrite_refs(v, keys));
-        }
+        Value::Object(obj) => rewrite_object_refs(obj, keys),
         Value::Array(items) => items.iter_mut().for_each(|v| rewrite_refs(v, keys)),
         _ => {}
     }
+}
+
+/// [`rewrite_refs`] of an object: its own `$ref`, then everything inside it.
+fn rewrite_object_refs(obj: &mut Map<String, Value>, keys: &Map<String, Value>) {
+    if let Some(Value::String(r)) = obj.get_mut("$ref")
+        && let Some(key) = r
+            .strip_prefix("#/$defs/")
+            .and_then(|name| keys.get(name))
+            .and_then(Value::as_str)
+    {
+        *r = format!("#/components/schemas/{key}");
+    }
+    obj.values_mut().for_each(|v| rewrite_refs(v, keys));
 }
 
 /// Moves the `$defs` of plugin `plugin`'s schemas in `value` (an operation) into
@@ -374,7 +377,7 @@ fn hoist_defs(value: &mut Value, plugin: &str, components: &mut Map<String, Valu
                                 components.insert(key.to_owned(), def);
                             }
                         }
-                        obj.values_mut().for_each(|v| rewrite_refs(v, &keys));
+                        rewrite_object_refs(obj, &keys);
                         break;
                     }
                 }

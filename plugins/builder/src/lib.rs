@@ -205,6 +205,10 @@ pub fn guest_rustflags() -> String {
     format!("-Clink-arg=--initial-memory={GUEST_INITIAL_MEMORY}")
 }
 
+/// The variable carrying [`guest_rustflags`] to the nested build (target artifacts only:
+/// build scripts and proc macros are untouched).
+pub const GUEST_RUSTFLAGS_VAR: &str = "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS";
+
 /// The initial linear memory of a guest (8 MiB): enough that a call rarely grows it. A
 /// call that grows memory costs two `mprotect`s (the growth, and the reset when its pooled
 /// slot is reused), each a TLB shootdown on every core; pages that are never touched cost
@@ -214,7 +218,7 @@ pub const GUEST_INITIAL_MEMORY: u64 = 8 << 20;
 /// The nested build command for `packages` (without running it).
 pub fn guest_build_command(workspace_root: &Path, packages: &[&str]) -> Command {
     let mut cmd = clean_cargo();
-    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", guest_rustflags());
+    cmd.env(GUEST_RUSTFLAGS_VAR, guest_rustflags());
     cmd.current_dir(workspace_root)
         .args([
             "build",
@@ -583,7 +587,15 @@ mod tests {
             .get_envs()
             .map(|(k, _)| k.to_string_lossy().into_owned())
             .collect();
-        assert!(envs.iter().all(|k| KEPT_ENV.contains(&k.as_str())));
+        // The outer build's environment is gone; the only variable set is the guests' own
+        // linker flags.
+        assert!(
+            envs.iter()
+                .all(|k| KEPT_ENV.contains(&k.as_str()) || k == GUEST_RUSTFLAGS_VAR),
+            "{envs:?}"
+        );
+        assert!(cmd.get_envs().any(|(k, v)| k == GUEST_RUSTFLAGS_VAR
+            && v.is_some_and(|v| v.to_string_lossy() == guest_rustflags())),);
     }
 
     #[test]
