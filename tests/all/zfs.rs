@@ -155,6 +155,7 @@ fn lines(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pools_datasets_snapshots_clones_send_and_scrub() {
+    let _zfs = infrastructor_tests::zfs_daemon_exclusive().await;
     let bed = bed(128).await;
     let (pa, pb) = (bed.a.name().to_owned(), bed.b.name().to_owned());
     let z = zfs();
@@ -502,6 +503,7 @@ const MIB: u64 = 1024 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_200_mb_send_between_devices_keeps_the_server_small() {
+    let _zfs = infrastructor_tests::zfs_daemon_exclusive().await;
     if !in_own_process("zfs::a_200_mb_send_between_devices_keeps_the_server_small") {
         return;
     }

@@ -20,6 +20,9 @@
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench breakdown`.
 
+#[path = "support/bare_server.rs"]
+mod bare_server;
+
 use std::time::{Duration, Instant};
 
 use infrastructor::collector;
@@ -114,8 +117,8 @@ async fn run(device: &Sshd) {
         .bytes()
         .await
         .expect("body");
-    let floor_addr = bare_server(body).await;
-    let small_addr = bare_server(status_body).await;
+    let floor_addr = bare_server::bare_json_server(body).await;
+    let small_addr = bare_server::bare_json_server(status_body).await;
     let urls = Urls {
         floor: format!("http://{floor_addr}/list"),
         floor_small: format!("http://{small_addr}/list"),
@@ -347,26 +350,4 @@ struct Measures {
     instance: Vec<Duration>,
     hit: Vec<Duration>,
     check: Vec<Duration>,
-}
-
-/// A bare axum server on loopback answering `GET /list` with `body` as JSON; its address.
-async fn bare_server(body: axum::body::Bytes) -> std::net::SocketAddr {
-    let app = axum::Router::new().route(
-        "/list",
-        axum::routing::get(move || {
-            let body = body.clone();
-            async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
 }

@@ -24,6 +24,9 @@
 //! Run: `cargo bench -p infrastructor-tests --bench containers_list`
 //! (`ROUND_SECS=5` for longer measurements).
 
+#[path = "support/bare_server.rs"]
+mod bare_server;
+
 use std::time::{Duration, Instant};
 
 use infrastructor_tests::load::{Load, concurrent, concurrent_for};
@@ -162,7 +165,7 @@ async fn measure_size(
     let (replay_off, body_off) = refresh(off, size).await;
     assert!(replay_on, "the answer cache replays the cached list");
     assert!(!replay_off, "no replay with plugins.answer_cache_mb = 0");
-    let native = native_server(body.clone()).await;
+    let native = bare_server::bare_json_server(body.clone()).await;
     let native_url = format!("http://{native}/list");
     let check = on.client.get(&native_url).send().await.expect("native");
     assert_eq!(check.bytes().await.expect("body"), body);
@@ -228,28 +231,6 @@ async fn measure_size(
         med(&|r| r[0].requests_per_sec),
         med(&|r| r[1].requests_per_sec),
     )
-}
-
-/// A bare axum server on loopback answering `GET /list` with `body` as JSON; its address.
-async fn native_server(body: axum::body::Bytes) -> std::net::SocketAddr {
-    let app = axum::Router::new().route(
-        "/list",
-        axum::routing::get(move || {
-            let body = body.clone();
-            async move {
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
 }
 
 fn line(what: &str, load: &Load) {

@@ -450,3 +450,12 @@ impl Drop for RssSampler {
         self.task.abort();
     }
 }
+
+/// Held by every test that drives the machine's one zfs-fuse daemon (its socket is fixed):
+/// the zfs suites, and the schemathesis sweep, whose stateful phase reaches the zfs routes
+/// of its device. Two of them at once can leave zfs-fuse stuck on a command another test
+/// waits for (a send job that never got its estimate).
+pub async fn zfs_daemon_exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static ZFS_DAEMON: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ZFS_DAEMON.lock().await
+}

@@ -72,22 +72,14 @@ fn app() -> App {
             script,
         )
         .route(
-            Route::get("/{host}/collect", "collect")
-                .summary("Collects `hostname` through the collector")
-                .param(Param::path("host").pattern(HOST))
-                .param(Param::query("variant").default("a"))
-                .param(Param::query("force").boolean().default("false"))
-                .param(Param::query("max_age").integer().min(0.0).default("300")),
+            collect_params(Route::get("/{host}/collect", "collect"))
+                .summary("Collects `hostname` through the collector"),
             collect,
         )
         .route(
-            Route::get("/{host}/cached", "cached")
+            collect_params(Route::get("/{host}/cached", "cached"))
                 .cacheable()
-                .summary("`collect`, declared cacheable (the host may replay its answer)")
-                .param(Param::path("host").pattern(HOST))
-                .param(Param::query("variant").default("a"))
-                .param(Param::query("force").boolean().default("false"))
-                .param(Param::query("max_age").integer().min(0.0).default("300")),
+                .summary("`collect`, declared cacheable (the host may replay its answer)"),
             collect,
         )
         .route(
@@ -368,6 +360,15 @@ fn collect(req: &Request) -> Result<Response, Error> {
         }
     }))
     .into())
+}
+
+/// The parameters of the `collect` handler.
+fn collect_params(route: Route) -> Route {
+    route
+        .param(Param::path("host").pattern(HOST))
+        .param(Param::query("variant").default("a"))
+        .param(Param::query("force").boolean().default("false"))
+        .param(Param::query("max_age").integer().min(0.0).default("300"))
 }
 
 /// A cached collection plus a fresh command run: the answer changes on every call.
