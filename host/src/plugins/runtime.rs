@@ -130,11 +130,6 @@ impl PluginRuntime {
         }))
     }
 
-    /// The stored answers of cacheable routes.
-    pub fn answers(&self) -> &AnswerCache {
-        &self.answers
-    }
-
     /// The host services.
     pub fn services(&self) -> &Arc<HostServices> {
         &self.services
