@@ -33,17 +33,20 @@ fn main() {
             Err(e) => panic!("building built-in plugins failed:\n{e}"),
         }
     };
-    let mut code = String::from(
-        "/// Built-in plugins as (name, component bytes).\npub static PLUGINS: &[(&str, &[u8])] = &[\n",
-    );
+    let mut code =
+        String::from("/// Every built-in plugin.\npub static PLUGINS: &[BuiltinPlugin] = &[\n");
     for guest in &built {
         let name = guest
             .package
             .strip_prefix("infrastructor-plugin-")
             .unwrap_or(&guest.package);
+        // The hash is taken here so the server never reads an embedded component whose
+        // compiled artifact is already cached (its pages then stay out of memory).
+        let wasm = std::fs::read(&guest.path).expect("read built guest");
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm));
         writeln!(
             code,
-            "    ({name:?}, include_bytes!({:?})),",
+            "    BuiltinPlugin {{ name: {name:?}, wasm: include_bytes!({:?}), sha256: {sha256:?} }},",
             guest.path.display().to_string()
         )
         .expect("write");

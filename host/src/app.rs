@@ -29,8 +29,9 @@ pub struct AppState {
     pub plugins: Arc<PluginSet>,
     /// Host services (database…).
     pub services: Arc<HostServices>,
-    /// The generated OpenAPI document.
-    pub openapi: Arc<serde_json::Value>,
+    /// The generated OpenAPI document, serialized once (a parsed document of every typed
+    /// route weighs megabytes; the route serves these bytes as they are).
+    pub openapi: bytes::Bytes,
     /// The authenticator.
     pub auth: Arc<Authenticator>,
     /// The plugin runtime.
@@ -62,16 +63,16 @@ pub enum BuildError {
     Runtime(String),
 }
 
-/// The plugins compiled into this binary, as (name, wasm).
-pub fn builtin_plugins() -> Vec<(&'static str, &'static [u8])> {
-    crate::builtin::PLUGINS.to_vec()
+/// The plugins compiled into this binary.
+pub fn builtin_plugins() -> &'static [crate::builtin::BuiltinPlugin] {
+    crate::builtin::PLUGINS
 }
 
 impl App {
     /// Opens the store and loads the built-in plugins plus those in `plugins.dir`.
     pub async fn build(config: Config) -> Result<App, BuildError> {
         let builtins = builtin_plugins();
-        let binaries = loader::discover(&builtins, &config.plugins.dir)?;
+        let binaries = loader::discover(builtins, &config.plugins.dir)?;
         Self::build_with(config, binaries).await
     }
 
@@ -130,12 +131,15 @@ impl App {
             )
             .await?,
         );
-        let openapi = Arc::new(openapi::document(
-            host_routes::HOST_ROUTES,
-            &plugins,
-            env!("CARGO_PKG_VERSION"),
-            config.jobs.max_wait_secs,
-        ));
+        let openapi = bytes::Bytes::from(
+            serde_json::to_vec(&openapi::document(
+                host_routes::HOST_ROUTES,
+                &plugins,
+                env!("CARGO_PKG_VERSION"),
+                config.jobs.max_wait_secs,
+            ))
+            .map_err(|e| BuildError::Runtime(format!("openapi document: {e}")))?,
+        );
         let auth = Arc::new(Authenticator::new(&config.auth));
         if auth.dev_mode() {
             tracing::warn!(
@@ -154,6 +158,7 @@ impl App {
             runtime,
         });
         let (router, limiters) = router::build(&state)?;
+        release_freed_memory();
         Ok(App {
             state,
             limiters,
@@ -294,4 +299,18 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received; draining requests");
+}
+
+/// Hands the heap pages freed by start-up (compiling schemas and patterns, reading plugin
+/// manifests, building the OpenAPI document) back to the kernel. glibc keeps freed memory
+/// inside its arenas, so without this the transient peak of loading stays in the resident
+/// set for the life of the process.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: `malloc_trim` only returns free pages of glibc's own arenas to the kernel; it
+    // takes no pointers and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

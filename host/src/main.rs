@@ -66,10 +66,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi => {
             telemetry::init(config.log.format, "warn");
             let app = App::build(config).await?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(app.state.openapi.as_ref())?
-            );
+            let document: serde_json::Value = serde_json::from_slice(&app.state.openapi)?;
+            println!("{}", serde_json::to_string_pretty(&document)?);
         }
         Command::Config {
             command: ConfigCommand::Show,

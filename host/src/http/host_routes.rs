@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get};
 use infrastructor_manifest::Quota;
 use serde_json::{Value, json};
@@ -329,8 +331,12 @@ pub fn is_reserved_mount(mount: &str) -> bool {
 }
 
 /// `GET /api/openapi.json`.
-pub async fn openapi(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(state.openapi.as_ref().clone())
+pub async fn openapi(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi.clone(),
+    )
+        .into_response()
 }
 
 /// `GET /api/status`: `{status: "operational", message, timestamp}`.

@@ -214,7 +214,7 @@ fn plugin_operation(m: &Manifest, route: &RouteSpec, max_wait_secs: u64) -> Valu
         })
         .collect();
     let mut responses = Responses::default();
-    let success_schema = route.response.clone().unwrap_or(json!({}));
+    let success_schema = route.response.as_deref().cloned().unwrap_or(json!({}));
     let media_type = text_media_type(&success_schema).unwrap_or("application/json");
     let mut content = json!({media_type: {"schema": success_schema}});
     if route.event_stream {

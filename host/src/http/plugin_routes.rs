@@ -2,7 +2,7 @@
 //! per-route quota, parameter and body validation, then a fresh plugin instance runs
 //! `handle`, and its response (or error) is mapped to HTTP.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -18,6 +18,7 @@ use crate::http::auth::Caller;
 use crate::http::ratelimit::{Limiter, RateSpec, client_key};
 use crate::jobs::view::{job_json, job_path};
 use crate::plugins::answer_cache;
+use crate::plugins::answer_flight::{self, Flight};
 use crate::plugins::call::BodySource;
 use crate::plugins::manifest::{RouteMethod, RouteSpec};
 use crate::plugins::{
@@ -32,7 +33,9 @@ use std::time::Duration;
 pub struct RouteBinding {
     plugin: Arc<LoadedPlugin>,
     route: RouteSpec,
-    body_validator: Option<jsonschema::Validator>,
+    /// Compiled on the route's first body: most routes of a server never see one, and a
+    /// compiled schema costs tens of kilobytes (the manifest check at load compiled it once).
+    body_validator: OnceLock<Result<jsonschema::Validator, String>>,
     limiter: Option<Arc<Limiter>>,
     limits: BodyLimits,
 }
@@ -87,12 +90,6 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
                 ));
             }
             methods.push(route.method);
-            let body_validator = route
-                .request_body
-                .as_ref()
-                .map(jsonschema::validator_for)
-                .transpose()
-                .map_err(|e| format!("{owner}: body schema: {e}"))?;
             let limiter = route
                 .rate_limit
                 .filter(|_| rate_limits)
@@ -101,7 +98,7 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
             let binding = Arc::new(RouteBinding {
                 plugin: plugin.clone(),
                 route: route.clone(),
-                body_validator,
+                body_validator: OnceLock::new(),
                 limiter,
                 limits,
             });
@@ -194,13 +191,28 @@ async fn answer(
             &query,
         )
     });
-    if let Some(key) = &answer_key
-        && let Some(mut response) = replay(&binding.plugin, key)
-    {
-        if let Some(d) = decision {
-            d.write_headers(response.headers_mut());
+    // A missing answer is computed once: identical requests arriving meanwhile wait for
+    // that one and replay what it stored.
+    let mut leader = None;
+    if let Some(key) = &answer_key {
+        for round in 0..=answer_flight::MAX_WAITS {
+            if let Some(mut response) = replay(&binding.plugin, key) {
+                if let Some(d) = decision {
+                    d.write_headers(response.headers_mut());
+                }
+                return Ok(response);
+            }
+            if round == answer_flight::MAX_WAITS {
+                break;
+            }
+            match binding.plugin.answers().flights().join(key) {
+                Flight::Lead(guard) => {
+                    leader = Some(guard);
+                    break;
+                }
+                Flight::Wait(done) => answer_flight::wait(done).await,
+            }
         }
-        return Ok(response);
     }
     let (body, streamed) = if binding.route.stream_body {
         let source = limited_body(
@@ -211,8 +223,20 @@ async fn answer(
         (None, Some(source))
     } else {
         let bytes = read_json_body(request, &binding.limits).await?;
-        let body = match &binding.body_validator {
-            Some(v) => Some(validate_body(v, &bytes)?.to_string()),
+        let body = match &binding.route.request_body {
+            Some(schema) => {
+                let validator = binding
+                    .body_validator
+                    .get_or_init(|| jsonschema::validator_for(schema).map_err(|e| e.to_string()))
+                    .as_ref()
+                    .map_err(|e| {
+                        ApiError::internal(format!(
+                            "{} {}: body schema: {e}",
+                            binding.plugin.manifest.name, binding.route.operation_id
+                        ))
+                    })?;
+                Some(validate_body(validator, &bytes)?.to_string())
+            }
             None => None,
         };
         (body, None)
@@ -266,6 +290,7 @@ async fn answer(
                         reads,
                     );
                 }
+                drop(leader);
                 answer
             }
             None => binding.plugin.handle(plugin_request, call.clone()).await?,

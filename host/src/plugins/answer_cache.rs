@@ -24,6 +24,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::answer_flight::Flights;
 use crate::collector::CachedRead;
 
 /// Most entries held, whatever their size.
@@ -100,6 +101,7 @@ struct Entries {
 pub struct AnswerCache {
     entries: Mutex<Entries>,
     max_bytes: usize,
+    flights: Flights,
 }
 
 /// The key of one request to a cacheable route: the plugin's load (a reloaded plugin never
@@ -138,7 +140,14 @@ impl AnswerCache {
         AnswerCache {
             entries: Mutex::new(Entries::default()),
             max_bytes,
+            flights: Flights::default(),
         }
+    }
+
+    /// The keys being computed now: a request that finds no answer joins here, so only
+    /// one instance computes each missing answer ([`super::answer_flight`]).
+    pub fn flights(&self) -> &Flights {
+        &self.flights
     }
 
     /// Whether answers are stored at all.

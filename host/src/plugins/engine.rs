@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -87,16 +86,18 @@ impl PluginEngine {
     /// Compiles `wasm`, or loads the artifact cached under `cache_dir` by a previous run.
     /// Returns the component and whether it came from the cache.
     ///
-    /// The cache key is the SHA-256 of the wasm plus the engine's compatibility hash
+    /// The cache key is `sha256`, the SHA-256 of the wasm (hex) the caller already has, plus
+    /// the engine's compatibility hash
     /// (settings such as epoch interruption are baked into compiled code), so a changed
     /// plugin or engine configuration never loads a stale artifact. A cache that cannot be
     /// written is not an error: the component is simply compiled each start.
     pub fn load_component(
         &self,
         wasm: &[u8],
+        sha256: &str,
         cache_dir: &Path,
     ) -> anyhow::Result<(Component, bool)> {
-        let path = self.cache_path(wasm, cache_dir);
+        let path = self.cache_path(sha256, cache_dir);
         if path.exists() {
             match self.deserialize(&path) {
                 Ok(c) => return Ok((c, true)),
@@ -116,8 +117,7 @@ impl PluginEngine {
         Ok((self.deserialize(&path)?, false))
     }
 
-    fn cache_path(&self, wasm: &[u8], cache_dir: &Path) -> PathBuf {
-        let wasm_hash = hex::encode(Sha256::digest(wasm));
+    fn cache_path(&self, wasm_hash: &str, cache_dir: &Path) -> PathBuf {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.engine
             .precompile_compatibility_hash()

@@ -1,14 +1,17 @@
 //! Finds plugins (built into the binary, or `.wasm` files in `plugins.dir`), applies the
 //! per-plugin config (enabled, mount, grants, limits) and loads the enabled ones.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::error::{LoadError, PluginError};
 use super::runtime::{LoadedPlugin, PluginRuntime, PluginSource};
+use crate::builtin::BuiltinPlugin;
 use crate::config::PluginsConfig;
 
 /// A plugin found but not loaded because config disables it.
@@ -40,22 +43,26 @@ impl PluginSet {
 pub struct PluginBinary {
     /// Name (built-in name or file stem).
     pub name: String,
-    /// The component bytes.
-    pub wasm: Vec<u8>,
+    /// The component bytes (borrowed from the binary for a built-in: they are read only
+    /// when no compiled artifact is cached).
+    pub wasm: Cow<'static, [u8]>,
+    /// SHA-256 of the bytes (hex).
+    pub sha256: String,
     /// Origin.
     pub source: PluginSource,
 }
 
 /// Built-in plugins plus `*.wasm` files of `dir` (when it exists). A file named like a
 /// built-in replaces it.
-pub fn discover(builtins: &[(&str, &[u8])], dir: &Path) -> Result<Vec<PluginBinary>, PluginError> {
+pub fn discover(builtins: &[BuiltinPlugin], dir: &Path) -> Result<Vec<PluginBinary>, PluginError> {
     let mut found: BTreeMap<String, PluginBinary> = BTreeMap::new();
-    for (name, wasm) in builtins {
+    for builtin in builtins {
         found.insert(
-            (*name).to_string(),
+            builtin.name.to_string(),
             PluginBinary {
-                name: (*name).to_string(),
-                wasm: wasm.to_vec(),
+                name: builtin.name.to_string(),
+                wasm: Cow::Borrowed(builtin.wasm),
+                sha256: builtin.sha256.to_string(),
                 source: PluginSource::Builtin,
             },
         );
@@ -102,7 +109,8 @@ pub fn discover(builtins: &[(&str, &[u8])], dir: &Path) -> Result<Vec<PluginBina
                 name.clone(),
                 PluginBinary {
                     name,
-                    wasm,
+                    sha256: hex::encode(Sha256::digest(&wasm)),
+                    wasm: Cow::Owned(wasm),
                     source: PluginSource::File(path),
                 },
             );
@@ -136,7 +144,7 @@ pub async fn load_all(
             continue;
         }
         let plugin = runtime
-            .load(&binary.name, &binary.wasm, binary.source, &entry)
+            .load(&binary.name, binary.wasm, &binary.sha256, binary.source, &entry)
             .await?;
         if reserved(&plugin.mount) {
             return Err(PluginError::load(

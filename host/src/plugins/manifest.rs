@@ -4,7 +4,9 @@
 //! specs, scopes resolved). Used by routing, validation, rate limiting, OpenAPI and
 //! `GET /api/plugins`.
 
+use std::collections::HashMap;
 use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use infrastructor_manifest as model;
 use serde::Serialize;
@@ -74,10 +76,10 @@ pub struct RouteSpec {
     pub description: String,
     /// Declared parameters.
     pub params: Vec<ParamSpec>,
-    /// JSON Schema of the body.
-    pub request_body: Option<serde_json::Value>,
-    /// JSON Schema of the success response.
-    pub response: Option<serde_json::Value>,
+    /// JSON Schema of the body (shared: routes are cloned into every binding).
+    pub request_body: Option<Arc<serde_json::Value>>,
+    /// JSON Schema of the success response (shared, as the body's).
+    pub response: Option<Arc<serde_json::Value>>,
     /// Status of a success response.
     pub success_status: u16,
     /// Per-route quota.
@@ -122,13 +124,26 @@ impl Deref for ParamSpec {
 impl ParamSpec {
     /// Compiles a declaration (its pattern must compile: the manifest rules checked it).
     pub fn new(param: model::Param) -> Result<ParamSpec, String> {
-        let regex = param
-            .pattern
-            .as_deref()
-            .map(|p| regex::Regex::new(&model::value::anchored(p)).map_err(|e| e.to_string()))
-            .transpose()?;
+        let regex = param.pattern.as_deref().map(shared_regex).transpose()?;
         Ok(ParamSpec { param, regex })
     }
+}
+
+/// Most routes repeat the same few patterns (a hostname, a container name) and a counted
+/// repetition such as `{0,252}` compiles to a large automaton, so each distinct anchored
+/// pattern is compiled once per process and shared (a `Regex` clone shares its program).
+/// The table only grows with distinct patterns of loaded manifests.
+fn shared_regex(pattern: &str) -> Result<regex::Regex, String> {
+    static COMPILED: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let anchored = model::value::anchored(pattern);
+    let table = COMPILED.get_or_init(Default::default);
+    let mut table = table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(regex) = table.get(&anchored) {
+        return Ok(regex.clone());
+    }
+    let regex = regex::Regex::new(&anchored).map_err(|e| e.to_string())?;
+    table.insert(anchored, regex.clone());
+    Ok(regex)
 }
 
 impl Manifest {
@@ -166,7 +181,10 @@ impl Manifest {
 impl RouteSpec {
     fn compile(r: model::Route) -> Result<RouteSpec, ManifestError> {
         let id = r.operation_id.clone();
-        let schema = |text: Option<String>, what: &'static str| {
+        // A body schema must compile (bodies are validated with it); a response schema is
+        // documentation, so it only has to be a valid JSON Schema (compiling every typed
+        // answer's validator at start-up cost megabytes for nothing).
+        let schema = |text: Option<String>, what: &'static str, compile: bool| {
             text.map(|t| {
                 let fail = |message: String| ManifestError::Schema {
                     route: id.clone(),
@@ -175,13 +193,17 @@ impl RouteSpec {
                 };
                 let v: serde_json::Value =
                     serde_json::from_str(&t).map_err(|e| fail(e.to_string()))?;
-                jsonschema::validator_for(&v).map_err(|e| fail(e.to_string()))?;
-                Ok::<_, ManifestError>(v)
+                if compile {
+                    jsonschema::validator_for(&v).map_err(|e| fail(e.to_string()))?;
+                } else {
+                    jsonschema::meta::validate(&v).map_err(|e| fail(e.to_string()))?;
+                }
+                Ok::<_, ManifestError>(Arc::new(v))
             })
             .transpose()
         };
-        let request_body = schema(r.request_body.clone(), "request body")?;
-        let response = schema(r.response.clone(), "response")?;
+        let request_body = schema(r.request_body.clone(), "request body", true)?;
+        let response = schema(r.response.clone(), "response", false)?;
         let scope = match r.effective_scope() {
             model::Scope::Read => Scope::Read,
             model::Scope::Write => Scope::Write,

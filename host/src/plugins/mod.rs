@@ -16,6 +16,7 @@
 //! | [`error`] | load and call errors |
 
 pub mod answer_cache;
+pub mod answer_flight;
 pub mod bindings;
 pub mod call;
 pub mod engine;

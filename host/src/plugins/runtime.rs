@@ -156,7 +156,8 @@ impl PluginRuntime {
     pub async fn load(
         self: &Arc<Self>,
         expected_name: &str,
-        wasm: &[u8],
+        wasm: std::borrow::Cow<'static, [u8]>,
+        sha256: &str,
         source: PluginSource,
         config: &PluginConfig,
     ) -> Result<LoadedPlugin, PluginError> {
@@ -164,8 +165,10 @@ impl PluginRuntime {
         let started = Instant::now();
         let (component, from_cache) = {
             let this = self.clone();
-            let wasm = wasm.to_vec();
-            tokio::task::spawn_blocking(move || this.engine.load_component(&wasm, &this.cache_dir))
+            let sha256 = sha256.to_string();
+            tokio::task::spawn_blocking(move || {
+                this.engine.load_component(&wasm, &sha256, &this.cache_dir)
+            })
                 .await
                 .map_err(|e| fail(LoadError::Compile(e.to_string())))?
                 .map_err(|e| fail(LoadError::Compile(format!("{e:#}"))))?
