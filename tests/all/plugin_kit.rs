@@ -336,3 +336,58 @@ async fn plugins_check_reports_a_plugin_and_fails_on_a_bad_one() {
     assert!(err.contains(&sha256_hex(&hello)), "{err}");
     assert!(err.contains("plugins.hello.sha256"), "{err}");
 }
+
+/// A third-party plugin whose mount a built-in has is skipped; the built-in keeps it.
+#[tokio::test]
+async fn a_third_party_plugin_on_a_taken_mount_is_skipped() {
+    let s = TestServer::start(&["hello"], |c| {
+        c.plugins.entries.entry("hello".into()).or_default().mount = Some("/devices".into());
+    })
+    .await;
+    let (_, list) = s.get("/api/plugins").await;
+    let h = entry(&list, "hello");
+    assert_eq!(h["status"], "failed", "{h}");
+    let error = h["error"].as_str().expect("error");
+    assert!(
+        error.contains("`/devices`") && error.contains("`devices`"),
+        "{error}"
+    );
+    assert_eq!(entry(&list, "devices")["status"], "loaded");
+    let (status, body) = s.get("/api/devices").await;
+    assert_eq!(status, 200, "the built-in still answers: {body}");
+    s.stop().await;
+}
+
+/// A component that needs host functions this server lacks (as one built with a newer SDK
+/// at the same API version would) is refused with one line naming the API version, not a
+/// bare linker error.
+#[tokio::test]
+async fn a_component_needing_unknown_host_functions_is_refused_clearly() {
+    let wasm = wasm_of("remote");
+    // Same length, so the component stays well-formed: it now imports an interface
+    // `infrastructor:plugin/sxh@VERSION` no host provides.
+    let needle = b"infrastructor:plugin/ssh@";
+    let mut renamed = wasm.clone();
+    let mut i = 0;
+    while let Some(p) = renamed[i..].windows(needle.len()).position(|w| w == needle) {
+        renamed[i + p + 22] = b'x';
+        i += p + needle.len();
+    }
+    assert_ne!(renamed, wasm, "the remote test plugin imports ssh");
+    let s = TestServer::start(&[], |c| {
+        std::fs::write(c.plugins.dir.join("remote.wasm"), &renamed).expect("write");
+    })
+    .await;
+    let (_, list) = s.get("/api/plugins").await;
+    let r = entry(&list, "remote");
+    assert_eq!(r["status"], "failed", "{r}");
+    let error = r["error"].as_str().expect("error");
+    assert!(
+        error.contains(&format!("plugin API {}", ApiVersion::CURRENT.as_str())),
+        "{error}"
+    );
+    assert!(error.contains("newer SDK"), "{error}");
+    assert!(error.contains("sxh"), "names what is missing: {error}");
+    assert!(!error.contains('\n'), "one line: {error}");
+    s.stop().await;
+}
