@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::http::auth::Authenticator;
 use crate::http::ratelimit::Limiter;
 use crate::http::{host_routes, openapi, router};
-use crate::plugins::loader::{self, PluginBinary};
+use crate::plugins::loader::{self, Discovered};
 use crate::plugins::{PluginRuntime, PluginSet};
 use crate::services::HostServices;
 
@@ -72,15 +72,12 @@ impl App {
     /// Opens the store and loads the built-in plugins plus those in `plugins.dir`.
     pub async fn build(config: Config) -> Result<App, BuildError> {
         let builtins = builtin_plugins();
-        let binaries = loader::discover(builtins, &config.plugins.dir)?;
-        Self::build_with(config, binaries).await
+        let discovered = loader::discover(builtins, &config.plugins)?;
+        Self::build_with(config, discovered).await
     }
 
-    /// Like [`App::build`] with an explicit list of plugin binaries.
-    pub async fn build_with(
-        config: Config,
-        binaries: Vec<PluginBinary>,
-    ) -> Result<App, BuildError> {
+    /// Like [`App::build`] with the plugins already found (see [`loader::discover`]).
+    pub async fn build_with(config: Config, discovered: Discovered) -> Result<App, BuildError> {
         let started = Instant::now();
         let started_at = crate::time::now_rfc3339();
         let db_path = config.database.path.clone();
@@ -125,7 +122,7 @@ impl App {
         let plugins = Arc::new(
             loader::load_all(
                 &runtime,
-                binaries,
+                discovered,
                 &config.plugins,
                 host_routes::is_reserved_mount,
             )

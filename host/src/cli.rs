@@ -1,4 +1,4 @@
-//! The command line: `serve`, `plugins list`, `openapi`, `config show`.
+//! The command line: `serve`, `plugins list`, `plugins check`, `openapi`, `config show`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,8 +50,19 @@ pub enum Command {
 /// `plugins` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
-    /// List plugins with their mount, routes and capabilities.
+    /// List plugins with their version, API version, source, SHA-256, mount, routes, load
+    /// time and capabilities; and those skipped with their error.
     List,
+    /// Load one component with the server's rules and the current config; print its name,
+    /// version, API version, SHA-256, routes, scripts and capabilities (granted or not).
+    /// Exits non-zero when the server would not load it.
+    Check {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `config` subcommands.

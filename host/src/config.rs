@@ -473,6 +473,17 @@ pub struct PluginConfig {
     pub timeout_secs: u64,
     /// Plugin-specific settings, handed to the plugin by the `config` import.
     pub config: serde_json::Value,
+    /// A third-party plugin that fails to load (or is refused) stops start-up instead of
+    /// being skipped. Built-in plugins are always required.
+    pub required: bool,
+    /// The SHA-256 (hex) of the component the operator reviewed: a component whose hash
+    /// differs is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The plugin's `.wasm` file, relative to `plugins.dir` (default: `NAME.wasm`); its
+    /// file name then need not be the plugin's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
 }
 
 impl Default for PluginConfig {
@@ -484,7 +495,35 @@ impl Default for PluginConfig {
             memory_limit_mb: 64,
             timeout_secs: 30,
             config: serde_json::Value::Object(Default::default()),
+            required: false,
+            sha256: None,
+            file: None,
         }
+    }
+}
+
+/// Checks a `plugins.NAME.file` value: a relative path of a `.wasm` file that stays inside
+/// `plugins.dir` (no `..`, no root).
+pub fn validate_plugin_file(file: &Path) -> Result<(), String> {
+    use std::path::Component;
+    if file.extension().and_then(|e| e.to_str()) != Some("wasm") {
+        return Err("must name a `.wasm` file".into());
+    }
+    if !file
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err("must be a path relative to plugins.dir that stays inside it".into());
+    }
+    Ok(())
+}
+
+/// Checks a `plugins.NAME.sha256` value: 64 hexadecimal digits.
+pub fn validate_sha256(hash: &str) -> Result<(), String> {
+    if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err("must be 64 hexadecimal digits (the SHA-256 of the .wasm file)".into())
     }
 }
 
@@ -676,6 +715,12 @@ impl Config {
             if !entry.config.is_object() {
                 return Err(invalid(at("config"), "must be a table"));
             }
+            if let Some(hash) = &entry.sha256 {
+                validate_sha256(hash).map_err(|m| invalid(at("sha256"), m))?;
+            }
+            if let Some(file) = &entry.file {
+                validate_plugin_file(file).map_err(|m| invalid(at("file"), m))?;
+            }
         }
         Ok(())
     }
@@ -796,6 +841,13 @@ mod tests {
                 "plugins.x.memory_limit_mb",
             ),
             ("[rate_limit]\nper_minute = 0\n", "rate_limit.per_minute"),
+            ("[plugins.x]\nsha256 = \"abc\"\n", "plugins.x.sha256"),
+            (
+                "[plugins.x]\nfile = \"../elsewhere/x.wasm\"\n",
+                "plugins.x.file",
+            ),
+            ("[plugins.x]\nfile = \"/etc/x.wasm\"\n", "plugins.x.file"),
+            ("[plugins.x]\nfile = \"x.so\"\n", "plugins.x.file"),
         ];
         for (body, key) in cases {
             Jail::expect_with(|jail| {
@@ -805,6 +857,35 @@ mod tests {
                 Ok(())
             });
         }
+    }
+
+    #[test]
+    fn plugin_file_and_pin_are_checked() {
+        assert_eq!(validate_plugin_file(Path::new("x.wasm")), Ok(()));
+        assert_eq!(validate_plugin_file(Path::new("vendor/x-1.2.wasm")), Ok(()));
+        for bad in ["../x.wasm", "a/../../x.wasm", "/x.wasm", "x.wat", "x"] {
+            assert!(validate_plugin_file(Path::new(bad)).is_err(), "{bad}");
+        }
+        let hash = "ab".repeat(32);
+        assert_eq!(validate_sha256(&hash), Ok(()));
+        assert_eq!(validate_sha256(&hash.to_uppercase()), Ok(()));
+        assert!(validate_sha256(&hash[1..]).is_err());
+        assert!(validate_sha256(&format!("{}zz", &hash[2..])).is_err());
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                &format!(
+                    "[plugins.x]\nfile = \"vendor/x-1.wasm\"\nsha256 = \"{hash}\"\nrequired = true\n"
+                ),
+            )?;
+            let c = load(Some("c.toml")).expect("valid");
+            let x = c.plugins.entry("x");
+            assert_eq!(x.file.as_deref(), Some(Path::new("vendor/x-1.wasm")));
+            assert_eq!(x.sha256.as_deref(), Some(hash.as_str()));
+            assert!(x.required);
+            assert!(!c.plugins.entry("y").required);
+            Ok(())
+        });
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use infrastructor::cli::{Cli, Command, ConfigCommand, PluginsCommand};
+use infrastructor::plugins::{PluginSet, PluginSource};
 use infrastructor::{App, Config, telemetry};
 
 #[tokio::main]
@@ -12,7 +13,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("infrastructor: {e:#}");
+            eprintln!("infrastructor: {}", once(&e));
             ExitCode::FAILURE
         }
     }
@@ -46,21 +47,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugins {
             command: PluginsCommand::List,
         } => {
-            telemetry::init(config.log.format, "warn");
+            telemetry::init(config.log.format, "error");
             let app = App::build(config).await?;
-            for p in &app.state.plugins.loaded {
-                println!(
-                    "{:<16} {:<8} enabled   /api{:<20} {:>3} routes  {:>7.1} ms  effective: {}",
-                    p.manifest.name,
-                    p.manifest.version,
-                    p.mount,
-                    p.manifest.routes.len(),
-                    p.load_time_ms,
-                    p.effective.join(", ")
-                );
-            }
-            for d in &app.state.plugins.disabled {
-                println!("{:<16} {:<8} disabled", d.name, "-");
+            print!("{}", plugin_list(&app.state.plugins));
+        }
+        Command::Plugins {
+            command: PluginsCommand::Check { file, json },
+        } => {
+            telemetry::init(config.log.format, "error");
+            let report = infrastructor::plugin_check::check(&config, &file).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
             }
         }
         Command::Openapi => {
@@ -76,4 +75,61 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `plugins list`: one line per plugin (loaded, disabled, then skipped with its error).
+fn plugin_list(set: &PluginSet) -> String {
+    let source = |s: &PluginSource| match s {
+        PluginSource::Builtin => "built-in".to_string(),
+        PluginSource::File(p) => p.display().to_string(),
+    };
+    let mut out = String::new();
+    for p in &set.loaded {
+        out.push_str(&format!(
+            "{:<16} {:<8} loaded    api {}  /api{:<16} {:>3} routes  {:>7.1} ms at {}  sha256 {}  {}  effective: {}\n",
+            p.manifest.name,
+            p.manifest.version,
+            p.manifest.api_version,
+            p.mount,
+            p.manifest.routes.len(),
+            p.load_time_ms,
+            p.loaded_at,
+            p.sha256,
+            source(&p.source),
+            p.effective.join(", ")
+        ));
+    }
+    for d in &set.disabled {
+        out.push_str(&format!(
+            "{:<16} {:<8} disabled  {}\n",
+            d.name,
+            "-",
+            source(&d.source)
+        ));
+    }
+    for f in &set.failed {
+        out.push_str(&format!(
+            "{:<16} {:<8} FAILED    {}  sha256 {}  error: {}\n",
+            f.name,
+            "-",
+            source(&f.source),
+            f.sha256.as_deref().unwrap_or("-"),
+            f.error
+        ));
+    }
+    out
+}
+
+/// The error and its causes on one line, each cause only when the text so far does not
+/// already say it (most errors here repeat their cause in their own message).
+fn once(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

@@ -12,6 +12,7 @@ mod grants;
 mod hostile;
 mod jobs;
 mod openapi;
+mod plugin_kit;
 mod plugin_versions;
 mod proxy;
 mod routing;

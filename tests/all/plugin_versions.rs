@@ -211,6 +211,13 @@ async fn an_unknown_api_version_is_refused_at_load_naming_both() {
     let mut config = infrastructor_tests::test_config(dir.path(), &[]);
     std::fs::write(config.plugins.dir.join("hello-v010.wasm"), &renamed).expect("write");
     config.rate_limit.enabled = false;
+    // Required: its failure stops start-up (otherwise it would be skipped and listed).
+    config
+        .plugins
+        .entries
+        .entry("hello-v010".into())
+        .or_default()
+        .required = true;
     let err = match infrastructor::App::build(config).await {
         Ok(_) => panic!("a 0.9.0 plugin must not load"),
         Err(e) => e.to_string(),

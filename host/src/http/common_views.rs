@@ -7,7 +7,7 @@ use schemars::generate::SchemaSettings;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plugins::loader::DisabledPlugin;
+use crate::plugins::loader::{DisabledPlugin, FailedPlugin};
 use crate::plugins::runtime::{LoadedPlugin, PluginSource};
 
 /// The JSON Schema (2020-12) of `T` with every subschema inlined and no `$schema` keyword,
@@ -164,6 +164,12 @@ pub struct LoadedView {
     pub capabilities: CapabilitiesView,
     /// Sandbox limits.
     pub limits: LimitsView,
+    /// `loaded`.
+    pub status: String,
+    /// SHA-256 (hex) of its component (what `plugins.NAME.sha256` pins).
+    pub sha256: String,
+    /// When it was loaded, RFC 3339.
+    pub loaded_at: String,
     /// Milliseconds to load it.
     pub load_time_ms: f64,
     /// Whether its compiled artifact came from the cache.
@@ -181,9 +187,45 @@ pub struct DisabledView {
     pub source: SourceView,
     /// Always empty.
     pub routes: Vec<RouteView>,
+    /// `disabled`.
+    pub status: String,
 }
 
-/// One plugin, loaded or disabled.
+/// A third-party plugin skipped because it could not be loaded, as `/api/plugins` lists it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FailedView {
+    /// Name (its config section or file stem; the file name when that is no plugin name).
+    pub name: String,
+    /// Always false here.
+    pub enabled: bool,
+    /// `failed`.
+    pub status: String,
+    /// Where it came from.
+    pub source: SourceView,
+    /// SHA-256 (hex) of its file, when it could be read.
+    pub sha256: Option<String>,
+    /// Why it was skipped.
+    pub error: String,
+    /// Always empty.
+    pub routes: Vec<RouteView>,
+}
+
+impl FailedView {
+    /// The view of a failed plugin.
+    pub fn of(f: &FailedPlugin) -> FailedView {
+        FailedView {
+            name: f.name.clone(),
+            enabled: false,
+            status: "failed".into(),
+            source: (&f.source).into(),
+            sha256: f.sha256.clone(),
+            error: f.error.clone(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// One plugin, loaded, disabled or failed.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum PluginView {
@@ -191,6 +233,8 @@ pub enum PluginView {
     Loaded(Box<LoadedView>),
     /// Disabled in config.
     Disabled(DisabledView),
+    /// Skipped: it could not be loaded.
+    Failed(FailedView),
 }
 
 /// `GET /api/plugins`.
@@ -251,6 +295,9 @@ impl LoadedView {
                 memory_limit_mb: p.memory_limit_mb,
                 timeout_secs: p.timeout_secs,
             },
+            status: "loaded".into(),
+            sha256: p.sha256.clone(),
+            loaded_at: p.loaded_at.clone(),
             load_time_ms: p.load_time_ms,
             compiled_from_cache: p.from_cache,
         }
@@ -265,6 +312,7 @@ impl DisabledView {
             enabled: false,
             source: (&d.source).into(),
             routes: Vec::new(),
+            status: "disabled".into(),
         }
     }
 }

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::config::Scope;
 use crate::http::common_views::{
-    DisabledView, LoadedView, PluginBrief, PluginList, PluginView, Status, SystemInfo, schema_of,
+    DisabledView, FailedView, LoadedView, PluginBrief, PluginList, PluginView, Status, SystemInfo,
+    schema_of,
 };
 use crate::http::error::ApiError;
 use crate::http::jobs_routes;
@@ -180,7 +181,7 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         path: "/api/plugins",
         operation_id: "plugins",
         summary: "Plugins",
-        description: "Every plugin: name, version, plugin API version, mount, enabled, routes, declared and granted capabilities, limits, load time.",
+        description: "Every plugin: name, version, plugin API version, source (built-in or file), SHA-256, mount, enabled, routes, declared and granted capabilities, limits, load time; and every third-party plugin skipped because it could not be loaded (`status: failed`), with its error.",
         public: false,
         scope: Scope::Read,
         documented: true,
@@ -413,6 +414,13 @@ pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<PluginList> {
             .disabled
             .iter()
             .map(|d| PluginView::Disabled(DisabledView::of(d))),
+    );
+    list.extend(
+        state
+            .plugins
+            .failed
+            .iter()
+            .map(|f| PluginView::Failed(FailedView::of(f))),
     );
     Json(PluginList {
         total: list.len(),

@@ -66,7 +66,11 @@ impl Flights {
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
-        let mut running = self.flights.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .flights
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if running
             .get(&self.key)
             .is_some_and(|d| Arc::ptr_eq(d, &self.done))
@@ -99,18 +103,27 @@ mod tests {
         let Flight::Wait(follower) = flights.join("a") else {
             panic!("the second request follows");
         };
-        assert!(matches!(flights.join("b"), Flight::Lead(_)), "keys are separate");
+        assert!(
+            matches!(flights.join("b"), Flight::Lead(_)),
+            "keys are separate"
+        );
         assert_eq!(flights.running(), 1, "b's leader dropped at once");
         let woke = tokio::spawn(wait(follower));
         tokio::task::yield_now().await;
-        assert!(!woke.is_finished(), "the follower waits while the leader runs");
+        assert!(
+            !woke.is_finished(),
+            "the follower waits while the leader runs"
+        );
         drop(leader);
         tokio::time::timeout(std::time::Duration::from_secs(5), woke)
             .await
             .expect("the follower wakes")
             .expect("no panic");
         assert_eq!(flights.running(), 0);
-        assert!(matches!(flights.join("a"), Flight::Lead(_)), "the key is free again");
+        assert!(
+            matches!(flights.join("a"), Flight::Lead(_)),
+            "the key is free again"
+        );
     }
 
     #[tokio::test]

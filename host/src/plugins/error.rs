@@ -16,25 +16,59 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// A file name is not a plugin name.
-    #[error("plugin file names must be lower-case letters, digits, `-` or `_`")]
-    FileName,
+    #[error(
+        "the file name `{0}` is not a plugin name (lower-case letters, digits, `-`, `_`): rename it NAME.wasm, or name it in config with plugins.NAME.file"
+    )]
+    FileName(String),
+    /// Config requires a plugin that exists nowhere.
+    #[error(
+        "plugins.{plugin}.required is set but there is no built-in `{plugin}` and no {path} (set plugins.{plugin}.file to name its file)"
+    )]
+    Missing {
+        /// The plugin.
+        plugin: String,
+        /// Where its file was looked for.
+        path: String,
+    },
+    /// The component's hash is not the one config pins.
+    #[error("refused: its SHA-256 is {found} but plugins.{plugin}.sha256 pins {expected}")]
+    HashMismatch {
+        /// The plugin.
+        plugin: String,
+        /// The pinned hash.
+        expected: String,
+        /// The component's hash.
+        found: String,
+    },
     /// wasmtime could not compile or deserialise the component.
     #[error("cannot compile it: {0}")]
     Compile(String),
     /// The component speaks no plugin API version this host serves.
     #[error("{0}")]
     Version(#[from] VersionError),
-    /// The component's imports cannot be satisfied.
-    #[error("cannot link it: {0}")]
-    Link(String),
+    /// The component's imports cannot be satisfied (typically: built with a newer SDK or
+    /// toolchain than this server's).
+    #[error(
+        "it needs host functions that this server's plugin API {version} does not provide (was it built with a newer SDK than this server's?): {message}"
+    )]
+    Link {
+        /// The API version it names.
+        version: String,
+        /// wasmtime's message.
+        message: String,
+    },
     /// Its manifest breaks the rules.
     #[error("{0}")]
     Manifest(#[from] ManifestError),
     /// Its manifest names it differently from its file or config section.
-    #[error("its manifest calls it `{manifest}`; the file or section name must match")]
+    #[error(
+        "its manifest calls it `{manifest}`, not `{expected}`: name the file {manifest}.wasm, or set plugins.{manifest}.file to its file name"
+    )]
     NameMismatch {
         /// The name in the manifest.
         manifest: String,
+        /// The name it was loaded under (file stem or config section).
+        expected: String,
     },
     /// A configured grant does not parse.
     #[error("grant {0}")]
@@ -55,6 +89,10 @@ pub enum LoadError {
     /// Reading the manifest failed inside the guest.
     #[error("reading its manifest failed: {0}")]
     ManifestCall(Box<PluginError>),
+    /// Reading the manifest failed inside the guest, which said why (its own error log,
+    /// e.g. the SDK's list of manifest problems).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Why a plugin call or load failed.

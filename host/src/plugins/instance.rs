@@ -36,6 +36,9 @@ pub struct PluginIdentity {
     pub deadline: Duration,
     /// Host directories granted read-only (`read-dir:KEY`): (guest path `/KEY`, host path).
     pub read_dirs: Vec<(String, std::path::PathBuf)>,
+    /// While the manifest is read at load: the guest's warn and error log lines, kept (not
+    /// logged) to say why a failed load failed.
+    pub load_log: Option<Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 /// Who and what a call is for.

@@ -137,7 +137,9 @@ fn shared_regex(pattern: &str) -> Result<regex::Regex, String> {
     static COMPILED: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
     let anchored = model::value::anchored(pattern);
     let table = COMPILED.get_or_init(Default::default);
-    let mut table = table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut table = table
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(regex) = table.get(&anchored) {
         return Ok(regex.clone());
     }

@@ -169,26 +169,32 @@ impl PluginRuntime {
             tokio::task::spawn_blocking(move || {
                 this.engine.load_component(&wasm, &sha256, &this.cache_dir)
             })
-                .await
-                .map_err(|e| fail(LoadError::Compile(e.to_string())))?
-                .map_err(|e| fail(LoadError::Compile(format!("{e:#}"))))?
+            .await
+            .map_err(|e| fail(LoadError::Compile(e.to_string())))?
+            .map_err(|e| fail(LoadError::Compile(format!("{e:#}"))))?
         };
         let version = self.api_version(&component).map_err(fail)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| fail(LoadError::Link(format!("{e:#}"))))?;
+        let link = |e: wasmtime::Error| {
+            fail(LoadError::Link {
+                version: version.to_string(),
+                message: format!("{e:#}"),
+            })
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(link)?;
         let pre = match version {
             ApiVersion::V0_1 => v0_1::DomainPluginPre::new(pre).map(Pre::V0_1),
             ApiVersion::V0_2 => v0_2::DomainPluginPre::new(pre).map(Pre::V0_2),
         }
-        .map_err(|e| fail(LoadError::Link(format!("{e:#}"))))?;
+        .map_err(link)?;
         let memory_limit = (config.memory_limit_mb as usize) * 1024 * 1024;
         let deadline = Duration::from_secs(config.timeout_secs);
         let config_json = config.config.to_string();
 
-        // Read the manifest with no capabilities at all.
+        // Read the manifest with no capabilities at all; the guest's error log is kept to
+        // say why, should the call fail.
+        let load_log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let bootstrap = Arc::new(PluginIdentity {
+            load_log: Some(load_log.clone()),
             manifest: None,
             name: expected_name.to_string(),
             version: "?".into(),
@@ -214,9 +220,16 @@ impl PluginRuntime {
                 GuestCall::Manifest,
             )
             .await
-            .map_err(|e| fail(LoadError::ManifestCall(Box::new(e))))?;
+            .map_err(|e| {
+                let said = load_log.lock().map(|l| l.join("; ")).unwrap_or_default();
+                if said.is_empty() {
+                    fail(LoadError::ManifestCall(Box::new(e)))
+                } else {
+                    fail(LoadError::Refused(said))
+                }
+            })?;
         let (GuestAnswer::Manifest(model), _) = answer else {
-            return Err(fail(LoadError::Link(
+            return Err(fail(LoadError::Compile(
                 "the manifest call answered something else".into(),
             )));
         };
@@ -225,6 +238,7 @@ impl PluginRuntime {
         if manifest.name != expected_name {
             return Err(fail(LoadError::NameMismatch {
                 manifest: manifest.name,
+                expected: expected_name.to_string(),
             }));
         }
         let granted = match (&config.grants, &source) {
@@ -255,6 +269,7 @@ impl PluginRuntime {
             .clone()
             .unwrap_or_else(|| manifest.mount.clone());
         let identity = Arc::new(PluginIdentity {
+            load_log: None,
             name: manifest.name.clone(),
             version: manifest.version.clone(),
             manifest: Some(manifest.clone()),
@@ -275,6 +290,8 @@ impl PluginRuntime {
             memory_limit_mb: config.memory_limit_mb,
             timeout_secs: config.timeout_secs,
             load_time_ms: started.elapsed().as_secs_f64() * 1000.0,
+            loaded_at: crate::time::now_rfc3339(),
+            sha256: sha256.to_string(),
             from_cache,
             load_id: self.loads.fetch_add(1, Ordering::Relaxed),
             identity,
@@ -425,7 +442,12 @@ fn classify_trap(e: wasmtime::Error, state: &InstanceState, id: &PluginIdentity)
             seconds: id.deadline.as_secs(),
         };
     }
-    tracing::error!(%plugin, %version, request_id = %state.call.request_id, error = ?e, "plugin trapped");
+    if id.load_log.is_some() {
+        // At load the error is returned (and reported once by whoever loads it).
+        tracing::debug!(%plugin, error = ?e, "plugin trapped while its manifest was read");
+    } else {
+        tracing::error!(%plugin, %version, request_id = %state.call.request_id, error = ?e, "plugin trapped");
+    }
     let reason = match e.downcast_ref::<Trap>() {
         Some(trap) => format!("it trapped ({trap})"),
         None => "it failed inside the runtime".to_string(),
@@ -455,6 +477,10 @@ pub struct LoadedPlugin {
     pub timeout_secs: u64,
     /// Time to compile/load and read the manifest.
     pub load_time_ms: f64,
+    /// When it was loaded, RFC 3339.
+    pub loaded_at: String,
+    /// SHA-256 (hex) of its component bytes.
+    pub sha256: String,
     /// Whether the compiled artifact came from the cache.
     pub from_cache: bool,
     /// Distinct for every load of every plugin (a reloaded plugin never shares stored

@@ -501,6 +501,29 @@ mod tests {
     }
 
     #[test]
+    fn validate_rejects_an_invalid_pattern_naming_route_and_parameter() {
+        let ok = |_: &Request| Ok(Json(json!({})));
+        let app = App::new("t", "0.1.0").route(
+            Route::get("/x/{name}", "get_x")
+                .summary("s")
+                .param(Param::path("name").pattern("[a-z")),
+            ok,
+        );
+        let problems = app.validate().expect_err("an unclosed class is no regex");
+        let text = problems.join("\n");
+        assert!(text.contains("get_x"), "{text}");
+        assert!(text.contains("name"), "{text}");
+        assert!(text.contains("bad pattern"), "{text}");
+        let fine = App::new("t", "0.1.0").route(
+            Route::get("/x/{name}", "get_x")
+                .summary("s")
+                .param(Param::path("name").pattern("[a-z]+")),
+            ok,
+        );
+        assert_eq!(fine.validate(), Ok(()));
+    }
+
+    #[test]
     fn dispatch_and_parse_by_name() {
         let app = App::new("t", "0")
             .route(Route::get("/x", "x").summary("x"), |req: &Request| {

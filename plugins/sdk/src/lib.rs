@@ -107,8 +107,8 @@ pub mod prelude {
 ///
 /// The argument is a function (or closure) returning the [`App`]. It is called at most once
 /// per instance, on the first call the host makes; the host's calls are then served from it:
-/// `manifest` returns [`App::manifest`] (trapping, with the problems logged, if
-/// [`App::validate`] fails), `handle` runs the handler of the request's operation id, and
+/// `manifest` returns [`App::manifest`] (if [`App::validate`] fails, it logs the problems as
+/// one error line, which the host reports as the reason the plugin did not load, and traps), `handle` runs the handler of the request's operation id, and
 /// `parse` runs the named parser.
 ///
 /// On first entry a panic hook is installed that sends the panic message to the host's log
@@ -214,11 +214,20 @@ pub mod __private {
         enter();
         let app = app();
         if let Err(problems) = app.validate() {
-            panic!(
-                "plugin `{}` is described incorrectly:\n  {}",
-                app.name(),
-                problems.join("\n  ")
+            let message = format!(
+                "version {} is described incorrectly: {}",
+                app.version(),
+                problems.join("; ")
             );
+            // In the host: one error line the host reports as the reason the load failed
+            // (no panic, whose location would point into this SDK), then a trap.
+            #[cfg(target_arch = "wasm32")]
+            {
+                crate::log::error(&message, &[]);
+                std::process::abort();
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            panic!("plugin `{}` {message}", app.name());
         }
         app.manifest()
     }

@@ -5,6 +5,23 @@ use crate::plugins::instance::InstanceState;
 
 impl log::Host for InstanceState {
     async fn log(&mut self, level: log::Level, message: String, fields: Vec<types::Pair>) {
+        if let Some(kept) = &self.plugin.load_log
+            && matches!(level, log::Level::Warn | log::Level::Error)
+        {
+            // One line, without the fields (a panic's location points into the SDK).
+            let line = message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Ok(mut kept) = kept.lock()
+                && kept.len() < 16
+            {
+                kept.push(line.chars().take(4096).collect());
+            }
+            return;
+        }
         let plugin = self.plugin.name.as_str();
         let version = self.plugin.version.as_str();
         let request_id = self.call.request_id.as_str();
