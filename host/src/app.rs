@@ -175,6 +175,8 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // First, so that an address already in use fails before anything was started.
+        let metrics_server = self.serve_metrics().await?;
         let pruner = crate::http::ratelimit::spawn_pruner(self.limiters.clone());
         let poller = self.state.config.poller.enabled.then(|| {
             tracing::info!("poller enabled");
@@ -186,7 +188,6 @@ impl App {
         });
         let retention = spawn_retention(self.state.clone());
         let maintenance = spawn_maintenance(self.state.clone());
-        let metrics_server = self.serve_metrics().await?;
         let server = &self.state.config.server;
         let limits = crate::http::serve::ServeLimits {
             max_connections: server.max_connections,

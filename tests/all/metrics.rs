@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use infrastructor::config::{ApiKeyConfig, Scope};
 use infrastructor_tests::testbed::{Sshd, SshdOptions};
-use infrastructor_tests::{TestServer, server_with_device};
+use infrastructor_tests::{TestServer, remote_server, server_with_device};
 
 const READ_KEY: &str = "metrics-read-key-0123456789";
 
@@ -334,4 +334,62 @@ async fn a_key_on_the_main_listener_none_on_metrics_listen() {
         .send(off.client.get(off.url("/metrics")).bearer_auth(READ_KEY))
         .await;
     assert_eq!(status, 404, "metrics.enabled = false serves none");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregistered_hosts_share_one_target_label() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    let exec = |s: &TestServer| {
+        s.client
+            .post(s.url(&format!("/api/remote/{}/exec", d.host())))
+            .json(&serde_json::json!({"argv": ["printf", "x"]}))
+    };
+    let no_label_names_the_host = |scrape: &Scrape| {
+        assert!(
+            !scrape.samples.keys().any(|k| k.contains(&d.host())),
+            "no raw host becomes a label"
+        );
+    };
+
+    // Unknown host key under the strict policy: one refused connection attempt.
+    let empty = d.dir().join("metrics_empty_known_hosts");
+    std::fs::write(&empty, "").expect("known_hosts");
+    let s = remote_server(&d, |c| c.ssh.known_hosts = empty.clone()).await;
+    let (status, body) = s.send(exec(&s)).await;
+    assert_eq!(status, 503, "{body}");
+    let after = scrape(&s, &s.url("/metrics"), None).await;
+    assert_eq!(
+        after.value(r#"infrastructor_ssh_host_key_refusals_total{target="unregistered"}"#),
+        1.0
+    );
+    assert_eq!(
+        after.value(r#"infrastructor_ssh_connects_total{target="unregistered"}"#),
+        0.0
+    );
+    assert_eq!(
+        after.value(r#"infrastructor_http_requests_total{plugin="remote",operation="exec",status_class="5xx"}"#),
+        1.0
+    );
+    no_label_names_the_host(&after);
+    s.stop().await;
+
+    // Known key: one connection, open after the command.
+    let s = remote_server(&d, |_| {}).await;
+    let (status, body) = s.send(exec(&s)).await;
+    assert_eq!(status, 200, "{body}");
+    let after = scrape(&s, &s.url("/metrics"), None).await;
+    assert_eq!(
+        after.value(r#"infrastructor_ssh_connects_total{target="unregistered"}"#),
+        1.0
+    );
+    assert_eq!(
+        after.value(r#"infrastructor_ssh_connections_open{target="unregistered"}"#),
+        1.0
+    );
+    assert_eq!(
+        after.value(r#"infrastructor_ssh_host_key_refusals_total{target="unregistered"}"#),
+        0.0
+    );
+    no_label_names_the_host(&after);
+    s.stop().await;
 }
