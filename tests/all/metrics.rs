@@ -393,3 +393,76 @@ async fn unregistered_hosts_share_one_target_label() {
     no_label_names_the_host(&after);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_plugin_instances_are_counted_by_reason() {
+    let s = TestServer::start(&["trap", "spin", "membomb"], |c| {
+        c.plugins
+            .entries
+            .entry("spin".into())
+            .or_default()
+            .timeout_secs = 1;
+        c.plugins
+            .entries
+            .entry("membomb".into())
+            .or_default()
+            .memory_limit_mb = 32;
+    })
+    .await;
+    let url = s.url("/metrics");
+    let before = scrape(&s, &url, None).await;
+    let mut answered = Vec::new();
+    for path in [
+        "/api/trap/boom",
+        "/api/trap/ok",
+        "/api/spin/forever",
+        "/api/membomb/grow",
+    ] {
+        let (status, body) = s.get(path).await;
+        answered.push((path, status, body["error"]["code"].clone()));
+    }
+    let after = scrape(&s, &url, None).await;
+    let delta = |series: &str| after.value(series) - before.value(series);
+    for (plugin, reason, path) in [
+        ("trap", "trapped", "/api/trap/boom"),
+        ("spin", "timeout", "/api/spin/forever"),
+        ("membomb", "memory_limit", "/api/membomb/grow"),
+    ] {
+        let status = answered
+            .iter()
+            .find(|(p, _, _)| *p == path)
+            .map(|(_, status, _)| *status)
+            .expect("answered");
+        assert!(status >= 500, "{path} answered {status}: {answered:?}");
+        assert_eq!(
+            delta(&format!(
+                r#"infrastructor_plugin_instances_stopped_total{{plugin="{plugin}",reason="{reason}"}}"#
+            )),
+            1.0,
+            "{plugin} stopped by {reason}"
+        );
+        assert_eq!(
+            delta(&format!(
+                r#"infrastructor_http_requests_total{{plugin="{plugin}",operation="{}",status_class="5xx"}}"#,
+                path.rsplit('/').next().expect("op")
+            )),
+            1.0,
+            "{path}: {answered:?}"
+        );
+    }
+    // The healthy call of the same plugin: started and timed, not stopped.
+    assert_eq!(
+        delta(r#"infrastructor_plugin_instances_started_total{plugin="trap"}"#),
+        2.0
+    );
+    assert_eq!(
+        after.sum(
+            "infrastructor_plugin_instances_stopped_total",
+            &[r#"plugin="trap""#]
+        ) - before.sum(
+            "infrastructor_plugin_instances_stopped_total",
+            &[r#"plugin="trap""#]
+        ),
+        1.0
+    );
+}
