@@ -364,7 +364,7 @@ mod tests {
             "infrastructor_collection_duration_seconds_count{plugin=\"devices\",data_type=\"proc\"} 1",
             "infrastructor_poller_failures_total{plugin=\"devices\",collector=\"proc\"} 1",
             "infrastructor_rate_limit_rejections_total{kind=\"route\"} 1",
-            "# TYPE infrastructor_http_requests counter",
+            "# TYPE infrastructor_plugin_instances_started counter",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
