@@ -269,7 +269,7 @@ impl Collector {
                 self.metrics.collection(
                     &request.plugin,
                     &request.data_type,
-                    CollectResult::hit,
+                    CollectResult::Hit,
                     Duration::ZERO,
                 );
                 (Ok(fresh), true)
@@ -301,9 +301,9 @@ impl Collector {
                     &request.plugin,
                     &request.data_type,
                     if ran {
-                        CollectResult::miss
+                        CollectResult::Miss
                     } else {
-                        CollectResult::shared
+                        CollectResult::Shared
                     },
                     started.elapsed(),
                 );
@@ -358,7 +358,7 @@ impl Collector {
         let at = crate::time::now_rfc3339();
         for r in reads {
             self.metrics
-                .collection(&r.plugin, &r.data_type, CollectResult::hit, Duration::ZERO);
+                .collection(&r.plugin, &r.data_type, CollectResult::Hit, Duration::ZERO);
             self.count(hits::Hit {
                 plugin: &r.plugin,
                 data_type: &r.data_type,

@@ -122,7 +122,7 @@ impl Limiter {
             spec,
             interval,
             inner: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
-            kind: LimitKind::route,
+            kind: LimitKind::Route,
         }
     }
 

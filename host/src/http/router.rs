@@ -77,10 +77,10 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
     };
     let guard = Guard {
         auth: state.auth.clone(),
-        keyed: limiter(config.rate_limit.per_minute, LimitKind::global),
+        keyed: limiter(config.rate_limit.per_minute, LimitKind::Global),
         anonymous: limiter(
             config.rate_limit.unauthenticated_per_minute,
-            LimitKind::unauthenticated,
+            LimitKind::Unauthenticated,
         ),
         address: ClientAddress::new(&config.rate_limit),
     };

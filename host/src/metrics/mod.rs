@@ -14,7 +14,7 @@ pub mod scrape;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -53,16 +53,42 @@ pub struct PluginLabels {
     pub plugin: String,
 }
 
-/// Why a plugin instance was stopped.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum StopReason {
-    /// The guest trapped (a panic, an unreachable, a runtime failure).
-    trapped,
-    /// The CPU deadline stopped it.
-    timeout,
-    /// The memory limit stopped it.
-    memory_limit,
+/// An enum whose variants are label values, each written as the given text.
+macro_rules! label_value {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// The label value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+
+        impl EncodeLabelValue for $name {
+            fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+                EncodeLabelValue::encode(&self.as_str(), encoder)
+            }
+        }
+    };
+}
+
+label_value! {
+    /// Why a plugin instance was stopped.
+    pub enum StopReason {
+        /// The guest trapped (a panic, an unreachable, a runtime failure).
+        Trapped => "trapped",
+        /// The CPU deadline stopped it.
+        Timeout => "timeout",
+        /// The memory limit stopped it.
+        MemoryLimit => "memory_limit",
+    }
 }
 
 /// `plugin` and `reason` of a stopped instance.
@@ -74,16 +100,16 @@ pub struct StopLabels {
     pub reason: StopReason,
 }
 
-/// How the collector served a request.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum CollectResult {
-    /// From the cache (or a replayed answer built from cached collections).
-    hit,
-    /// A remote run of its own.
-    miss,
-    /// Joined a run already in flight for the same key (single-flight).
-    shared,
+label_value! {
+    /// How the collector served a request.
+    pub enum CollectResult {
+        /// From the cache (or a replayed answer built from cached collections).
+        Hit => "hit",
+        /// A remote run of its own.
+        Miss => "miss",
+        /// Joined a run already in flight for the same key (single-flight).
+        Shared => "shared",
+    }
 }
 
 /// `plugin`, `data_type` and `result` of a collection request.
@@ -115,17 +141,17 @@ pub struct PollerLabels {
     pub collector: String,
 }
 
-/// Which quota refused a request.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum LimitKind {
-    /// The global quota of an API key (`rate_limit.per_minute`; per address in dev mode).
-    global,
-    /// The quota of unauthenticated requests per client address
-    /// (`rate_limit.unauthenticated_per_minute`).
-    unauthenticated,
-    /// A route's own quota (host route table or plugin manifest).
-    route,
+label_value! {
+    /// Which quota refused a request.
+    pub enum LimitKind {
+        /// The global quota of an API key (`rate_limit.per_minute`; per address in dev mode).
+        Global => "global",
+        /// The quota of unauthenticated requests per client address
+        /// (`rate_limit.unauthenticated_per_minute`).
+        Unauthenticated => "unauthenticated",
+        /// A route's own quota (host route table or plugin manifest).
+        Route => "route",
+    }
 }
 
 /// `kind` of a rate-limit refusal.
@@ -309,7 +335,7 @@ impl Metrics {
                 result,
             })
             .inc();
-        if result == CollectResult::miss {
+        if result == CollectResult::Miss {
             self.collector_duration
                 .get_or_create(&DataTypeLabels {
                     plugin: plugin.to_owned(),
@@ -346,16 +372,16 @@ mod tests {
     #[test]
     fn every_family_is_described_and_the_text_ends_with_eof() {
         let m = Metrics::new();
-        m.plugin_call("hello", Duration::from_millis(1), Some(StopReason::timeout));
+        m.plugin_call("hello", Duration::from_millis(1), Some(StopReason::Timeout));
         m.collection(
             "devices",
             "proc",
-            CollectResult::miss,
+            CollectResult::Miss,
             Duration::from_millis(20),
         );
-        m.collection("devices", "proc", CollectResult::shared, Duration::ZERO);
+        m.collection("devices", "proc", CollectResult::Shared, Duration::ZERO);
         m.poller_run("devices", "proc", true);
-        m.rate_limited(LimitKind::route);
+        m.rate_limited(LimitKind::Route);
         let text = m.encode().expect("encode");
         assert!(text.ends_with("# EOF\n"), "{text}");
         for needle in [

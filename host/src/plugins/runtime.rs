@@ -323,9 +323,9 @@ impl PluginRuntime {
         };
         let result = result.map_err(|e| classify_trap(e, store.data(), &identity));
         let stopped = result.as_ref().err().and_then(|e| match e {
-            PluginError::MemoryLimit { .. } => Some(StopReason::memory_limit),
-            PluginError::Deadline { .. } => Some(StopReason::timeout),
-            PluginError::Trapped { .. } => Some(StopReason::trapped),
+            PluginError::MemoryLimit { .. } => Some(StopReason::MemoryLimit),
+            PluginError::Deadline { .. } => Some(StopReason::Timeout),
+            PluginError::Trapped { .. } => Some(StopReason::Trapped),
             _ => None,
         });
         self.services
