@@ -280,11 +280,37 @@ fn read_key(c: &mut infrastructor::Config) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_on_the_main_listener_none_on_metrics_listen() {
-    let main = TestServer::start(&[], read_key).await;
+    let main = TestServer::start(&[], |c| {
+        read_key(c);
+        c.rate_limit.unauthenticated_per_minute = 3;
+    })
+    .await;
+    let before = scrape(&main, &main.url("/metrics"), Some(READ_KEY)).await;
     let (status, body) = main.get("/metrics").await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "UNAUTHORIZED");
-    scrape(&main, &main.url("/metrics"), Some(READ_KEY)).await;
+    // Unauthenticated requests spend their address's budget (3/minute) until refused.
+    let (mut unauthorized, mut refused) = (1.0, 0.0);
+    for _ in 0..4 {
+        match main.get("/metrics").await.0 {
+            401 => unauthorized += 1.0,
+            429 => refused += 1.0,
+            other => panic!("/metrics without a key answered {other}"),
+        }
+    }
+    assert!(refused >= 1.0, "5 requests exceed 3/minute");
+    let after = scrape(&main, &main.url("/metrics"), Some(READ_KEY)).await;
+    let delta = |series: &str| after.value(series) - before.value(series);
+    assert_eq!(
+        delta(r#"infrastructor_rate_limit_rejections_total{kind="unauthenticated"}"#),
+        refused
+    );
+    assert_eq!(
+        delta(
+            r#"infrastructor_http_requests_total{plugin="host",operation="metrics",status_class="4xx"}"#
+        ),
+        unauthorized + refused
+    );
     main.stop().await;
 
     let port = free_port();
