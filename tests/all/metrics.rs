@@ -492,3 +492,48 @@ async fn stopped_plugin_instances_are_counted_by_reason() {
         1.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_collections_count_one_miss() {
+    let d = Sshd::start(SshdOptions::default()).expect("sshd");
+    d.count_invocations("hostname").expect("counter");
+    let s = remote_server(&d, |_| {}).await;
+    let before = scrape(&s, &s.url("/metrics"), None).await;
+    let url = s.url(&format!("/api/remote/{}/collect?variant=a", d.host()));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let client = s.client.clone();
+            let url = url.clone();
+            tokio::spawn(async move { client.get(url).send().await.expect("send").status() })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.expect("join").as_u16(), 200);
+    }
+    let after = scrape(&s, &s.url("/metrics"), None).await;
+    let delta = |series: &str| after.value(series) - before.value(series);
+    let data = r#"plugin="remote",data_type="hostname""#;
+    let runs = d.invocations("hostname") as f64;
+    assert_eq!(
+        delta(&format!(
+            r#"infrastructor_collector_requests_total{{{data},result="miss"}}"#
+        )),
+        runs,
+        "one miss per remote run"
+    );
+    assert_eq!(
+        delta(&format!(
+            r#"infrastructor_collector_requests_total{{{data},result="hit"}}"#
+        )) + delta(&format!(
+            r#"infrastructor_collector_requests_total{{{data},result="shared"}}"#
+        )),
+        50.0 - runs,
+        "every other request a hit or a join of the run in flight"
+    );
+    assert_eq!(
+        delta(&format!(
+            r#"infrastructor_collection_duration_seconds_count{{{data}}}"#
+        )),
+        runs
+    );
+}
