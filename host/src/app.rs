@@ -86,12 +86,15 @@ impl App {
             .await
             .map_err(|e| BuildError::Runtime(e.to_string()))??;
         let remote = Arc::new(crate::remote::Remote::new(&config.ssh, store.clone()));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let services = Arc::new(HostServices {
             collector: crate::collector::Collector::new(
                 remote.clone(),
                 store.clone(),
                 config.collector.cache_entries,
+                metrics.clone(),
             ),
+            metrics,
             jobs: crate::jobs::JobService::new(store.clone(), config.jobs.clone()),
             store,
             remote,
@@ -174,6 +177,8 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // First, so that an address already in use fails before anything was started.
+        let metrics_server = self.serve_metrics().await?;
         let pruner = crate::http::ratelimit::spawn_pruner(self.limiters.clone());
         let poller = self.state.config.poller.enabled.then(|| {
             tracing::info!("poller enabled");
@@ -205,6 +210,10 @@ impl App {
             .pool
             .settle(std::time::Duration::from_secs(5))
             .await;
+        if let Some((stop, task)) = metrics_server {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         pruner.abort();
         retention.abort();
         maintenance.abort();
@@ -213,6 +222,44 @@ impl App {
             p.abort();
         }
         result
+    }
+}
+
+type MetricsServer = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+impl App {
+    /// With `metrics.enabled` and `metrics.listen` set: binds that address and serves
+    /// `/metrics` there, without authentication, until the returned sender fires.
+    async fn serve_metrics(&self) -> std::io::Result<Option<MetricsServer>> {
+        let config = &self.state.config.metrics;
+        let Some(address) = config.listen.filter(|_| config.enabled) else {
+            return Ok(None);
+        };
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("metrics.listen {address}: {e}")))?;
+        tracing::info!(address = %listener.local_addr()?, "metrics served on their own address");
+        let router = router::metrics_router(&self.state);
+        let limits = crate::http::serve::ServeLimits {
+            max_connections: 64,
+            header_read_timeout: std::time::Duration::from_secs(
+                self.state.config.server.header_read_timeout_secs,
+            ),
+            drain: std::time::Duration::from_secs(5),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::http::serve::serve(
+            listener,
+            router,
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Ok(Some((stop, task)))
     }
 }
 

@@ -71,6 +71,29 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// Jobs: long-running routes and queued internal routes.
     pub jobs: JobsConfig,
+    /// The Prometheus/OpenMetrics endpoint `GET /metrics`.
+    pub metrics: MetricsConfig,
+}
+
+/// `GET /metrics`: on its own address without authentication (`listen`), or else on the
+/// main listener for any API key (`read` scope).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Count and serve metrics; off, no HTTP metrics layer runs and `/metrics` is 404.
+    pub enabled: bool,
+    /// A separate address serving only `/metrics`, without authentication (a loopback or
+    /// private scrape address). Unset: `/metrics` is on the main listener and needs a key.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+        }
+    }
 }
 
 /// Jobs: how many run at once, how long a client may wait inline, how long finished ones
@@ -682,6 +705,15 @@ impl Config {
         }
         if self.server.body_idle_secs == 0 {
             return Err(invalid("server.body_idle_secs", "must be greater than 0"));
+        }
+        if let Some(listen) = self.metrics.listen
+            && listen.port() != 0
+            && listen == self.server.listen
+        {
+            return Err(invalid(
+                "metrics.listen",
+                "must differ from server.listen (unset it to serve /metrics on the main listener)",
+            ));
         }
         if self.ssh.max_pipe_secs == 0 {
             return Err(invalid("ssh.max_pipe_secs", "must be greater than 0"));

@@ -153,6 +153,9 @@ async fn poll_once(
         hosts: crate::remote::HostAccess::RegisteredOnly,
     };
     let result = plugin.collect(request, &call).await;
+    services
+        .metrics
+        .poller_run(&plugin.manifest.name, &spec.name, result.is_err());
     let mut table = health.lock().await;
     let entry = table.entry(hostname.clone()).or_default();
     match result {

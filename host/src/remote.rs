@@ -195,26 +195,32 @@ impl Remote {
         }
     }
 
+    /// The SSH target of a registered device: its address (or hostname), port, user and key,
+    /// with the configured defaults where it sets none.
+    pub fn target_of(&self, d: &devices::Device) -> Target {
+        Target {
+            host: d.ip_address.clone().unwrap_or_else(|| d.hostname.clone()),
+            port: d.ssh_port.unwrap_or(self.defaults.default_port),
+            user: d
+                .ssh_username
+                .clone()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| self.defaults.default_user.clone()),
+            identity_file: d
+                .ssh_identity_file
+                .as_deref()
+                .map(|p| expand_home(std::path::Path::new(p))),
+            may_record_key: true,
+        }
+    }
+
     /// Resolves `name`: a registered device (case-insensitive) or, when
     /// `ssh.allow_unregistered_hosts` is on and `access` allows it, a raw host.
     pub async fn resolve(&self, name: &str, access: HostAccess) -> Result<Target, RemoteError> {
         let lookup = name.to_ascii_lowercase();
         let device = self.store.call(move |c| devices::get(c, &lookup)).await?;
         let target = match device {
-            Some(d) => Target {
-                host: d.ip_address.clone().unwrap_or_else(|| d.hostname.clone()),
-                port: d.ssh_port.unwrap_or(self.defaults.default_port),
-                user: d
-                    .ssh_username
-                    .clone()
-                    .filter(|u| !u.is_empty())
-                    .unwrap_or_else(|| self.defaults.default_user.clone()),
-                identity_file: d
-                    .ssh_identity_file
-                    .as_deref()
-                    .map(|p| expand_home(std::path::Path::new(p))),
-                may_record_key: true,
-            },
+            Some(d) => self.target_of(&d),
             None if !self.defaults.allow_unregistered_hosts => {
                 return Err(RemoteError::UnknownHost(name.to_string()));
             }

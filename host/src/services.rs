@@ -17,4 +17,6 @@ pub struct HostServices {
     pub collector: Collector,
     /// Jobs: long-running routes and queued internal routes.
     pub jobs: Arc<crate::jobs::JobService>,
+    /// The metrics every part of the host counts into.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

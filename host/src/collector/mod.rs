@@ -17,6 +17,7 @@ use infrastructor_store::{Store, audit, snapshots};
 use tokio::sync::OnceCell;
 
 use crate::fault::{Fault, FaultKind};
+use crate::metrics::CollectResult;
 use crate::remote::Remote;
 
 pub mod hits;
@@ -138,6 +139,7 @@ pub struct Collector {
     inflight: Mutex<HashMap<String, Flight>>,
     capacity: usize,
     hits: hits::HitTally,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What to collect.
@@ -205,8 +207,13 @@ pub fn cache_key(
 
 impl Collector {
     /// An empty collector running steps through `remote`, persisting to `store`, keeping at
-    /// most `capacity` cached results.
-    pub fn new(remote: Arc<Remote>, store: Store, capacity: usize) -> Collector {
+    /// most `capacity` cached results, counting hits, misses and shared runs in `metrics`.
+    pub fn new(
+        remote: Arc<Remote>,
+        store: Store,
+        capacity: usize,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Collector {
         Collector {
             remote,
             store,
@@ -214,6 +221,7 @@ impl Collector {
             inflight: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
             hits: hits::HitTally::default(),
+            metrics,
         }
     }
 
@@ -257,7 +265,15 @@ impl Collector {
             hit = self.cached(&key, request.max_age);
         }
         let (result, cache_hit) = match hit {
-            Some(fresh) => (Ok(fresh), true),
+            Some(fresh) => {
+                self.metrics.collection(
+                    &request.plugin,
+                    &request.data_type,
+                    CollectResult::Hit,
+                    Duration::ZERO,
+                );
+                (Ok(fresh), true)
+            }
             None => {
                 let flight = {
                     let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
@@ -281,6 +297,16 @@ impl Collector {
                         self.remember(&key, fresh);
                     }
                 }
+                self.metrics.collection(
+                    &request.plugin,
+                    &request.data_type,
+                    if ran {
+                        CollectResult::Miss
+                    } else {
+                        CollectResult::Shared
+                    },
+                    started.elapsed(),
+                );
                 (result, !ran)
             }
         };
@@ -331,6 +357,8 @@ impl Collector {
         }
         let at = crate::time::now_rfc3339();
         for r in reads {
+            self.metrics
+                .collection(&r.plugin, &r.data_type, CollectResult::Hit, Duration::ZERO);
             self.count(hits::Hit {
                 plugin: &r.plugin,
                 data_type: &r.data_type,

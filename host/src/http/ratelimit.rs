@@ -20,6 +20,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::http::error::ApiError;
+pub use crate::metrics::LimitKind;
 
 /// A quota: `count` requests per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,6 +90,7 @@ pub struct Limiter {
     spec: RateSpec,
     interval: Duration,
     inner: Keyed,
+    kind: LimitKind,
 }
 
 /// What a check found.
@@ -104,10 +106,12 @@ pub struct Decision {
     pub reset_secs: u64,
     /// Seconds to wait before retrying (refusals).
     pub retry_after_secs: u64,
+    /// Which quota decided (the refusal carries it for the metrics).
+    pub kind: LimitKind,
 }
 
 impl Limiter {
-    /// A limiter for `spec`.
+    /// A limiter for `spec`: a route's own quota unless [`Limiter::kind`] says otherwise.
     pub fn new(spec: RateSpec) -> Limiter {
         let count = NonZeroU32::new(spec.count).unwrap_or(NonZeroU32::MIN);
         let interval = Duration::from_secs(spec.period_secs) / spec.count.max(1);
@@ -118,7 +122,14 @@ impl Limiter {
             spec,
             interval,
             inner: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+            kind: LimitKind::Route,
         }
+    }
+
+    /// The same limiter, counted as a quota of `kind` in the metrics.
+    pub fn kind(mut self, kind: LimitKind) -> Limiter {
+        self.kind = kind;
+        self
     }
 
     /// The quota.
@@ -138,6 +149,7 @@ impl Limiter {
                     remaining,
                     reset_secs: (self.interval * used).as_secs_f64().ceil() as u64,
                     retry_after_secs: 0,
+                    kind: self.kind,
                 }
             }
             Err(not_until) => {
@@ -148,6 +160,7 @@ impl Limiter {
                     remaining: 0,
                     reset_secs: (self.interval * self.spec.count).as_secs_f64().ceil() as u64,
                     retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                    kind: self.kind,
                 }
             }
         }
@@ -171,8 +184,8 @@ impl Decision {
         headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset_secs));
     }
 
-    /// The 429 answer. Refusals are logged at debug level only: a flood must not fill the
-    /// log.
+    /// The 429 answer, carrying the quota's [`LimitKind`] as an extension for the metrics.
+    /// Refusals are logged at debug level only: a flood must not fill the log.
     pub fn refusal(&self) -> Response {
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -188,6 +201,7 @@ impl Decision {
         )
         .into_response();
         self.write_headers(response.headers_mut());
+        response.extensions_mut().insert(self.kind);
         response
     }
 }

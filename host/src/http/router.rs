@@ -1,6 +1,8 @@
 //! The router: the host's own routes (from [`HOST_ROUTES`]) and every plugin route, with the
 //! layers in the order a request meets them:
 //!
+//! 0. with `metrics.enabled`, the HTTP metrics ([`crate::metrics::http`]): every answer
+//!    counted and timed under its route's plugin and operation id;
 //! 1. [`edge`]: request id, process time, security headers, span, error envelope;
 //! 2. CORS (when `server.cors_origins` is set);
 //! 3. authentication and the global quota, per API key or, unauthenticated, per client
@@ -20,9 +22,15 @@ use super::edge::edge;
 use super::error::ApiError;
 use super::guard::{self, ClientAddress, Guard};
 use super::host_routes::{DOCS_PATH, HOST_ROUTES};
-use super::plugin_routes::{BodyLimits, plugin_router};
-use super::ratelimit::{self, Limiter, RateSpec};
+use super::plugin_routes::{BodyLimits, full_path, plugin_router};
+use super::ratelimit::{self, LimitKind, Limiter, RateSpec};
 use crate::app::{AppState, BuildError};
+use crate::metrics::http::HttpMeter;
+use crate::metrics::scrape;
+use crate::plugins::manifest::RouteMethod;
+
+/// Where the metrics are served (outside `/api`, like the docs).
+pub const METRICS_PATH: &str = "/metrics";
 
 /// Builds the router and returns it with every limiter it uses (for their periodic cleanup).
 pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), BuildError> {
@@ -58,15 +66,22 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
     let mut router: Router = api
         .with_state(state.clone())
         .merge(plugin_routes)
-        .merge(docs)
-        .fallback(|| async { ApiError::not_found("no such route") });
-    let limiter = |per_minute: u32| {
-        limits_on.then(|| Arc::new(Limiter::new(RateSpec::per_minute(per_minute))))
+        .merge(docs);
+    let metrics_here = config.metrics.enabled && config.metrics.listen.is_none();
+    if metrics_here {
+        router = router.merge(metrics_router(state));
+    }
+    router = router.fallback(|| async { ApiError::not_found("no such route") });
+    let limiter = |per_minute: u32, kind: LimitKind| {
+        limits_on.then(|| Arc::new(Limiter::new(RateSpec::per_minute(per_minute)).kind(kind)))
     };
     let guard = Guard {
         auth: state.auth.clone(),
-        keyed: limiter(config.rate_limit.per_minute),
-        anonymous: limiter(config.rate_limit.unauthenticated_per_minute),
+        keyed: limiter(config.rate_limit.per_minute, LimitKind::Global),
+        anonymous: limiter(
+            config.rate_limit.unauthenticated_per_minute,
+            LimitKind::Unauthenticated,
+        ),
         address: ClientAddress::new(&config.rate_limit),
     };
     limiters.extend(guard.keyed.iter().chain(guard.anonymous.iter()).cloned());
@@ -75,7 +90,57 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
         router = router.layer(cors);
     }
     router = router.layer(from_fn(edge));
+    if config.metrics.enabled {
+        router = router.layer(from_fn_with_state(
+            Arc::new(http_meter(state, metrics_here)),
+            crate::metrics::http::measure,
+        ));
+    }
     Ok((router, limiters))
+}
+
+/// The router of `GET /metrics` alone (for the main listener, or `metrics.listen`).
+pub fn metrics_router(state: &Arc<AppState>) -> Router {
+    let endpoint = Arc::new(scrape::Endpoint {
+        metrics: state.services.metrics.clone(),
+        services: state.services.clone(),
+        lock: tokio::sync::Mutex::new(()),
+    });
+    Router::new().route(
+        METRICS_PATH,
+        axum::routing::get(scrape::serve).with_state(endpoint),
+    )
+}
+
+/// Every route's labels for the HTTP metrics: the host's own, the plugins', `/metrics`.
+fn http_meter(state: &Arc<AppState>, with_metrics_route: bool) -> HttpMeter {
+    let mut meter = HttpMeter::new(state.services.metrics.clone(), DOCS_PATH);
+    for route in HOST_ROUTES {
+        if let Ok(method) = Method::from_bytes(route.method.to_ascii_uppercase().as_bytes()) {
+            meter.add(method, route.path, "host", route.operation_id);
+        }
+    }
+    for plugin in &state.plugins.loaded {
+        for route in plugin.manifest.routes.iter().filter(|r| !r.internal) {
+            let method = match route.method {
+                RouteMethod::Get => Method::GET,
+                RouteMethod::Post => Method::POST,
+                RouteMethod::Put => Method::PUT,
+                RouteMethod::Patch => Method::PATCH,
+                RouteMethod::Delete => Method::DELETE,
+            };
+            meter.add(
+                method,
+                &full_path(plugin, route),
+                &plugin.manifest.name,
+                &route.operation_id,
+            );
+        }
+    }
+    if with_metrics_route {
+        meter.add(Method::GET, METRICS_PATH, "host", "metrics");
+    }
+    meter
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {

@@ -26,6 +26,7 @@ use super::manifest::Manifest;
 use crate::collector::{self, CachedRead, Outcome, StepOutput};
 use crate::config::PluginConfig;
 use crate::fault::Fault;
+use crate::metrics::StopReason;
 use crate::services::HostServices;
 
 /// Where a plugin's wasm came from.
@@ -335,12 +336,22 @@ impl PluginRuntime {
             }
         });
         store.set_epoch_deadline(1);
+        let started = Instant::now();
         let result = match pre {
             Pre::V0_2(pre) => call_v0_2(pre, &mut store, op).await,
             Pre::V0_1(pre) => call_v0_1(pre, &mut store, op).await,
         };
-        let answer = result.map_err(|e| classify_trap(e, store.data(), &identity))?;
-        Ok((answer, store.data_mut().take_answer_reads()))
+        let result = result.map_err(|e| classify_trap(e, store.data(), &identity));
+        let stopped = result.as_ref().err().and_then(|e| match e {
+            PluginError::MemoryLimit { .. } => Some(StopReason::MemoryLimit),
+            PluginError::Deadline { .. } => Some(StopReason::Timeout),
+            PluginError::Trapped { .. } => Some(StopReason::Trapped),
+            _ => None,
+        });
+        self.services
+            .metrics
+            .plugin_call(&identity.name, started.elapsed(), stopped);
+        Ok((result?, store.data_mut().take_answer_reads()))
     }
 }
 

@@ -28,5 +28,5 @@ pub use command::RemoteCommand;
 pub use error::SshError;
 pub use hostkeys::HostKeyPolicy;
 pub use pipe::{PipeEndResult, PipeOutput, PipeSide, STDERR_TAIL_BYTES};
-pub use pool::{ExecOutput, PoolConfig, SshPool, Target};
+pub use pool::{ExecOutput, PoolConfig, SshPool, Target, TargetStats};
 pub use stream::{ExecStream, StreamEnd, StreamKind};

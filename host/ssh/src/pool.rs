@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,30 @@ pub struct ExecOutput {
 struct Slot {
     sessions: Arc<Semaphore>,
     connection: AsyncMutex<Option<Arc<Connection>>>,
+    /// Connections made.
+    connects: AtomicU64,
+    /// Connection attempts that failed, host-key refusals excluded.
+    connect_failures: AtomicU64,
+    /// Connection attempts refused over the server's host key.
+    host_key_refusals: AtomicU64,
+}
+
+/// What one target's slot has done and holds, read at metrics scrape time
+/// ([`SshPool::stats`]).
+#[derive(Debug, Clone)]
+pub struct TargetStats {
+    /// The target.
+    pub target: Target,
+    /// Whether its connection is open (false while it is being made).
+    pub open: bool,
+    /// Channels in use (commands running or opening) on it.
+    pub channels_in_use: usize,
+    /// Connections made since the pool started.
+    pub connects: u64,
+    /// Failed connection attempts (unreachable, auth…), host-key refusals excluded.
+    pub connect_failures: u64,
+    /// Connection attempts refused over the server's host key.
+    pub host_key_refusals: u64,
 }
 
 /// The pool. Cheap to share behind an `Arc`.
@@ -125,6 +149,9 @@ impl SshPool {
                 Arc::new(Slot {
                     sessions: Arc::new(Semaphore::new(self.config.max_sessions.max(1))),
                     connection: AsyncMutex::new(None),
+                    connects: AtomicU64::new(0),
+                    connect_failures: AtomicU64::new(0),
+                    host_key_refusals: AtomicU64::new(0),
                 })
             })
             .clone()
@@ -150,6 +177,31 @@ impl SshPool {
             }
         }
         n
+    }
+
+    /// Every target's counters and gauges (for metrics). Never waits: a connection being
+    /// made right now counts as not open.
+    pub fn stats(&self) -> Vec<TargetStats> {
+        let slots: Vec<(Target, Arc<Slot>)> = self
+            .slots
+            .lock()
+            .map(|s| s.iter().map(|(t, s)| (t.clone(), s.clone())).collect())
+            .unwrap_or_default();
+        let max = self.config.max_sessions.max(1);
+        slots
+            .into_iter()
+            .map(|(target, slot)| TargetStats {
+                open: slot
+                    .connection
+                    .try_lock()
+                    .is_ok_and(|c| c.as_ref().is_some_and(|c| !c.handle.is_closed())),
+                channels_in_use: max.saturating_sub(slot.sessions.available_permits()),
+                connects: slot.connects.load(Ordering::Relaxed),
+                connect_failures: slot.connect_failures.load(Ordering::Relaxed),
+                host_key_refusals: slot.host_key_refusals.load(Ordering::Relaxed),
+                target,
+            })
+            .collect()
     }
 
     /// Closes every idle-or-busy connection; the next command on a target connects and
@@ -186,7 +238,18 @@ impl SshPool {
             return Ok(c.clone());
         }
         let started = Instant::now();
-        let c = Arc::new(connection::connect(&self.config, target).await?);
+        let c = match connection::connect(&self.config, target).await {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                let counter = match e {
+                    SshError::HostKey { .. } => &slot.host_key_refusals,
+                    _ => &slot.connect_failures,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        slot.connects.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(target = %target.display(), ms = started.elapsed().as_millis() as u64, "ssh connected");
         *guard = Some(c.clone());
         Ok(c)

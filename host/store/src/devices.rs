@@ -548,3 +548,14 @@ pub fn monitored(conn: &Connection) -> Result<Vec<Device>, StoreError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+/// Every registered device, ordered by hostname (for metrics: the targets they name and
+/// their statuses).
+pub fn all(conn: &Connection) -> Result<Vec<Device>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM devices ORDER BY hostname");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -422,6 +422,24 @@ pub fn prune(conn: &Connection, max_age_secs: u64, keep: u32) -> Result<usize, S
     Ok(n)
 }
 
+/// How many jobs are kept in each state (every state listed, zero included).
+pub fn count_by_state(conn: &Connection) -> Result<Vec<(JobState, u64)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM jobs GROUP BY state")?;
+    let found = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(JobState::ALL
+        .into_iter()
+        .map(|state| {
+            let n = found
+                .iter()
+                .find(|(name, _)| name == state.as_str())
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
+            (state, n)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
