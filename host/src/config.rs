@@ -71,6 +71,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// Jobs: long-running routes and queued internal routes.
     pub jobs: JobsConfig,
+    /// The MCP endpoint (`/mcp`).
+    pub mcp: crate::mcp::McpConfig,
 }
 
 /// Jobs: how many run at once, how long a client may wait inline, how long finished ones
@@ -540,6 +542,12 @@ impl Config {
         }
         if self.rate_limit.per_minute == 0 {
             return Err(invalid("rate_limit.per_minute", "must be greater than 0"));
+        }
+        if self.mcp.max_sessions == 0 || self.mcp.session_idle_secs == 0 {
+            return Err(invalid(
+                "mcp",
+                "max_sessions and session_idle_secs must be greater than 0",
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for (i, key) in self.auth.keys.iter().enumerate() {

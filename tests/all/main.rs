@@ -11,6 +11,7 @@ mod edge_limits;
 mod grants;
 mod hostile;
 mod jobs;
+mod mcp;
 mod openapi;
 mod plugin_versions;
 mod proxy;

@@ -44,6 +44,14 @@ impl ClientAddress {
         }
     }
 
+    /// The configured client-address header (`rate_limit.client_ip_header`), if any.
+    pub fn header_name(config: &RateLimitConfig) -> Option<HeaderName> {
+        config
+            .client_ip_header
+            .as_deref()
+            .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+    }
+
     /// The client of `request`: the peer, unless the peer is a trusted proxy that named the
     /// client in the configured header (its right-most address: the one the proxy added).
     pub fn of(&self, request: &Request) -> IpAddr {

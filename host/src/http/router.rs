@@ -8,6 +8,9 @@
 //! 4. the route's own quota (host routes from the table, plugin routes from the manifest);
 //! 5. for plugin routes: scope, parameter and body validation, then the plugin
 //!    ([`super::plugin_routes`]).
+//!
+//! `/mcp` ([`crate::mcp`]) sits behind the same layers; its tool calls come back through
+//! this whole router as requests to the plugin routes.
 
 use std::sync::Arc;
 
@@ -59,6 +62,7 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
         .with_state(state.clone())
         .merge(plugin_routes)
         .merge(docs)
+        .merge(crate::mcp::routes(state))
         .fallback(|| async { ApiError::not_found("no such route") });
     let limiter = |per_minute: u32| {
         limits_on.then(|| Arc::new(Limiter::new(RateSpec::per_minute(per_minute))))
