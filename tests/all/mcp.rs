@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use infrastructor::config::{ApiKeyConfig, Scope};
-use infrastructor_tests::TestServer;
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
+use infrastructor_tests::{TestServer, remote_server};
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -34,16 +34,25 @@ impl ClientHandler for Watcher {
 }
 
 async fn connect(s: &TestServer, key: &str) -> (RunningService<RoleClient, Watcher>, Watcher) {
-    let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(s.url("/mcp")).auth_header(key),
-    );
+    try_connect(s, Some(key)).await.expect("MCP initialize")
+}
+
+async fn try_connect(
+    s: &TestServer,
+    key: Option<&str>,
+) -> Result<(RunningService<RoleClient, Watcher>, Watcher), String> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(s.url("/mcp"));
+    if let Some(key) = key {
+        config = config.auth_header(key);
+    }
+    let transport = StreamableHttpClientTransport::from_config(config);
     let watcher = Watcher::default();
     let client = watcher
         .clone()
         .serve(transport)
         .await
-        .expect("MCP initialize");
-    (client, watcher)
+        .map_err(|e| e.to_string())?;
+    Ok((client, watcher))
 }
 
 async fn call(
@@ -302,5 +311,72 @@ async fn an_mcp_client_lists_calls_and_is_refused_like_the_http_routes() {
 
     reader.cancel().await.expect("close reader");
     writer.cancel().await.expect("close writer");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_running_tool_returns_its_job_and_sessions_are_bounded() {
+    let device = Sshd::start(SshdOptions::default()).expect("sshd");
+    let s = remote_server(&device, |c| c.mcp.max_sessions = 1).await;
+    let (client, _) = try_connect(&s, None).await.expect("dev-mode initialize");
+
+    // A second session while one is open is refused; the open one keeps working.
+    let refused = try_connect(&s, None)
+        .await
+        .err()
+        .expect("a second session beyond mcp.max_sessions is refused");
+    println!("second session: {refused}");
+    assert!(refused.contains("503"), "{refused}");
+    let tools = client.list_all_tools().await.expect("tools/list");
+
+    // A body schema's $defs move to the tool schema's root, where its references resolve.
+    let pipe = tool(&tools, "remote_job_pipe");
+    let schema = Value::Object((*pipe.input_schema).clone());
+    assert_eq!(
+        schema["properties"]["body"]["properties"]["source"]["$ref"],
+        "#/$defs/end"
+    );
+    assert!(schema["$defs"]["end"].is_object(), "{schema}");
+    assert!(schema["properties"]["body"].get("$defs").is_none());
+
+    // The job comes back at once; get_job follows it to its end.
+    let started = call(
+        &client,
+        "remote_job_steps",
+        json!({"body": {"host": device.host(), "steps": 2, "sleep": "0.1"}}),
+    )
+    .await;
+    assert_eq!(started.is_error, Some(false), "{started:?}");
+    let job = started.structured_content.clone().expect("the job");
+    assert_eq!(job["operation_id"], "job_steps");
+    let id = job["id"].as_str().expect("job id").to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let finished = loop {
+        let read = call(&client, "get_job", json!({"id": id})).await;
+        let job = read.structured_content.clone().expect("job");
+        assert_eq!(job["id"], id.as_str());
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            break job;
+        }
+        assert!(std::time::Instant::now() < deadline, "job still {job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(finished["state"], "succeeded", "{finished}");
+    let (status, http) = s.get(&format!("/api/jobs/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(http["state"], finished["state"]);
+
+    // Once the session is closed, a new one may open.
+    client.cancel().await.expect("close");
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(c) = try_connect(&s, None).await {
+            reopened = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (again, _) = reopened.expect("a session after the first closed");
+    again.cancel().await.expect("close");
     s.stop().await;
 }

@@ -36,10 +36,7 @@ impl ClientAddress {
     /// From `rate_limit.client_ip_header` and `rate_limit.trusted_proxies`.
     pub fn new(config: &RateLimitConfig) -> ClientAddress {
         ClientAddress {
-            header: config
-                .client_ip_header
-                .as_deref()
-                .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
+            header: Self::header_name(config),
             trusted: config.trusted_proxies.clone(),
         }
     }
