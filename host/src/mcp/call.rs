@@ -46,6 +46,9 @@ pub enum ArgumentError {
     /// A raw body given as something else than a string.
     #[error("argument `body`: must be a string")]
     RawBody,
+    /// The arguments do not make a valid HTTP request.
+    #[error("the arguments do not make a valid request")]
+    Invalid,
 }
 
 impl ArgumentError {
@@ -55,6 +58,7 @@ impl ArgumentError {
                 f
             }
             ArgumentError::RawBody => "body",
+            ArgumentError::Invalid => "arguments",
         }
     }
 
@@ -137,9 +141,7 @@ pub fn request(
         }
         None => Body::empty(),
     };
-    let mut request = builder
-        .body(body)
-        .map_err(|_| ArgumentError::NotScalar("path".into()))?;
+    let mut request = builder.body(body).map_err(|_| ArgumentError::Invalid)?;
     if let Some(peer) = origin.peer {
         request.extensions_mut().insert(ConnectInfo(peer));
     }
