@@ -36,6 +36,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// The plugin runtime.
     pub runtime: Arc<PluginRuntime>,
+    /// The MCP endpoint's shared state (tool-list generation, the router tool calls use).
+    pub mcp: Arc<crate::mcp::McpHub>,
 }
 
 /// A built server, ready to serve.
@@ -44,6 +46,8 @@ pub struct App {
     pub state: Arc<AppState>,
     limiters: Vec<Arc<Limiter>>,
     router: Router,
+    /// The router MCP tool calls go through (held here: the hub only holds it weakly).
+    mcp_router: Arc<Router>,
 }
 
 /// Why the server could not be built.
@@ -156,13 +160,16 @@ impl App {
             openapi,
             auth,
             runtime,
+            mcp: Arc::default(),
         });
         let (router, limiters) = router::build(&state)?;
         release_freed_memory();
+        let mcp_router = state.mcp.attach(&router);
         Ok(App {
             state,
             limiters,
             router,
+            mcp_router,
         })
     }
 
@@ -196,7 +203,14 @@ impl App {
             header_read_timeout: std::time::Duration::from_secs(server.header_read_timeout_secs),
             drain: std::time::Duration::from_secs(30),
         };
+        let mcp = self.state.mcp.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Open MCP event streams would otherwise hold the drain.
+            mcp.shut_down();
+        };
         let result = crate::http::serve::serve(listener, self.router, limits, shutdown).await;
+        drop(self.mcp_router);
         // Jobs still running end `interrupted` now rather than at the next start.
         self.state
             .services

@@ -73,6 +73,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// The Prometheus/OpenMetrics endpoint `GET /metrics`.
     pub metrics: MetricsConfig,
+    /// The MCP endpoint (`/mcp`).
+    pub mcp: crate::mcp::McpConfig,
 }
 
 /// `GET /metrics`: on its own address without authentication (`listen`), or else on the
@@ -602,6 +604,12 @@ impl Config {
         }
         if self.rate_limit.per_minute == 0 {
             return Err(invalid("rate_limit.per_minute", "must be greater than 0"));
+        }
+        if self.mcp.max_sessions == 0 || self.mcp.session_idle_secs == 0 {
+            return Err(invalid(
+                "mcp",
+                "max_sessions and session_idle_secs must be greater than 0",
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for (i, key) in self.auth.keys.iter().enumerate() {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod fault;
 pub mod http;
 pub mod jobs;
+pub mod mcp;
 pub mod metrics;
 pub mod plugin_check;
 pub mod plugins;

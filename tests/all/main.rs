@@ -11,6 +11,7 @@ mod edge_limits;
 mod grants;
 mod hostile;
 mod jobs;
+mod mcp;
 mod metrics;
 mod openapi;
 mod plugin_kit;

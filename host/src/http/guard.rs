@@ -36,12 +36,17 @@ impl ClientAddress {
     /// From `rate_limit.client_ip_header` and `rate_limit.trusted_proxies`.
     pub fn new(config: &RateLimitConfig) -> ClientAddress {
         ClientAddress {
-            header: config
-                .client_ip_header
-                .as_deref()
-                .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok()),
+            header: Self::header_name(config),
             trusted: config.trusted_proxies.clone(),
         }
+    }
+
+    /// The configured client-address header (`rate_limit.client_ip_header`), if any.
+    pub fn header_name(config: &RateLimitConfig) -> Option<HeaderName> {
+        config
+            .client_ip_header
+            .as_deref()
+            .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok())
     }
 
     /// The client of `request`: the peer, unless the peer is a trusted proxy that named the

@@ -27,7 +27,8 @@ fn error_response(status: u16, description: &str) -> Value {
     response
 }
 
-fn param_schema(p: &ParamSpec) -> Value {
+/// The JSON Schema of one declared parameter (also the MCP tools' input properties).
+pub(crate) fn param_schema(p: &ParamSpec) -> Value {
     let mut s = Map::new();
     let ty = match p.kind {
         ParamKind::String => "string",

@@ -10,6 +10,9 @@
 //! 4. the route's own quota (host routes from the table, plugin routes from the manifest);
 //! 5. for plugin routes: scope, parameter and body validation, then the plugin
 //!    ([`super::plugin_routes`]).
+//!
+//! `/mcp` ([`crate::mcp`]) sits behind the same layers; its tool calls come back through
+//! this whole router as requests to the plugin routes.
 
 use std::sync::Arc;
 
@@ -66,7 +69,8 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
     let mut router: Router = api
         .with_state(state.clone())
         .merge(plugin_routes)
-        .merge(docs);
+        .merge(docs)
+        .merge(crate::mcp::routes(state));
     let metrics_here = config.metrics.enabled && config.metrics.listen.is_none();
     if metrics_here {
         router = router.merge(metrics_router(state));
