@@ -7,6 +7,7 @@ mod containers;
 mod devices;
 mod devices_host_facts;
 mod devices_import;
+mod docs_page;
 mod edge_limits;
 mod grants;
 mod hostile;

@@ -1,5 +1,6 @@
 //! The real testbed: OpenSSH `sshd` "devices", a private `dockerd` (and a SWAG-like nginx
-//! container in it, [`swag`]), `zfs-fuse` pools on file vdevs and `nginx -t`, each started by
+//! container in it, [`swag`]), `zfs-fuse` pools on file vdevs, `nginx -t` and a headless
+//! Chromium ([`browser`]), each started by
 //! the test that needs it, with private state under a temp dir, and stopped **by PID** when
 //! its handle is dropped (never by name).
 //!
@@ -10,6 +11,7 @@
 //! The API is synchronous (`std::process`): starting a device takes a few hundred
 //! milliseconds, which is fine to do from an async test (or inside `spawn_blocking`).
 
+pub mod browser;
 pub mod docker;
 pub mod journal;
 pub mod nginx;
@@ -18,6 +20,7 @@ pub mod swag;
 pub mod tools;
 pub mod zfs;
 
+pub use browser::Browser;
 pub use docker::Docker;
 pub use journal::Journal;
 pub use nginx::{CheckOutcome, nginx_check};
