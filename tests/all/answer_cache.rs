@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use infrastructor::config::{ApiKeyConfig, Scope};
+use infrastructor::config::Scope;
+use infrastructor_tests::api_key;
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, hit_total, remote_server, server_with_device};
 use serde_json::Value;
@@ -40,12 +41,7 @@ async fn replays_are_exact_follow_new_collections_and_never_cross_requests() {
         c.auth.keys = ["reader", "other"]
             .iter()
             .zip([READ, OTHER])
-            .map(|(name, key)| ApiKeyConfig {
-                name: (*name).into(),
-                key: Some(key.into()),
-                key_sha256: None,
-                scope: Scope::Write,
-            })
+            .map(|(name, key)| api_key(name, key, Scope::Write))
             .collect();
     })
     .await;

@@ -6,18 +6,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use infrastructor::config::{ApiKeyConfig, Scope};
+use infrastructor::config::Scope;
 use infrastructor_tests::testbed::{Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, remote_server};
 
-fn key(name: &str, key: &str, scope: Scope) -> ApiKeyConfig {
-    ApiKeyConfig {
-        name: name.into(),
-        key: Some(key.into()),
-        key_sha256: None,
-        scope,
-    }
-}
+use infrastructor_tests::api_key as key;
 
 /// Many connections trickling their headers one byte at a time hold every connection slot;
 /// the header timeout closes them, so a normal request still gets through, and the server

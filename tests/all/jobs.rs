@@ -363,25 +363,12 @@ async fn with_key(
 async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
     let d = device();
     let s = remote_server(&d, |c| {
+        use infrastructor::config::Scope;
+        use infrastructor_tests::api_key;
         c.auth.keys = vec![
-            infrastructor::config::ApiKeyConfig {
-                name: "reader".into(),
-                key: Some("reader-key-0123456789".into()),
-                key_sha256: None,
-                scope: infrastructor::config::Scope::Read,
-            },
-            infrastructor::config::ApiKeyConfig {
-                name: "writer".into(),
-                key: Some("writer-key-0123456789".into()),
-                key_sha256: None,
-                scope: infrastructor::config::Scope::Write,
-            },
-            infrastructor::config::ApiKeyConfig {
-                name: "ops".into(),
-                key: Some("admin-key-0123456789".into()),
-                key_sha256: None,
-                scope: infrastructor::config::Scope::Admin,
-            },
+            api_key("reader", "reader-key-0123456789", Scope::Read),
+            api_key("writer", "writer-key-0123456789", Scope::Write),
+            api_key("ops", "admin-key-0123456789", Scope::Admin),
         ];
     })
     .await;

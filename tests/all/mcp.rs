@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use infrastructor::config::{ApiKeyConfig, Scope};
+use infrastructor::config::Scope;
+use infrastructor_tests::api_key;
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, remote_server};
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
@@ -126,18 +127,8 @@ async fn an_mcp_client_lists_calls_and_is_refused_like_the_http_routes() {
         c.ssh.known_hosts = known;
         c.rate_limit.enabled = false;
         c.auth.keys = vec![
-            ApiKeyConfig {
-                name: "reader".into(),
-                key: Some(READ.into()),
-                key_sha256: None,
-                scope: Scope::Read,
-            },
-            ApiKeyConfig {
-                name: "writer".into(),
-                key: Some(WRITE.into()),
-                key_sha256: None,
-                scope: Scope::Write,
-            },
+            api_key("reader", READ, Scope::Read),
+            api_key("writer", WRITE, Scope::Write),
         ];
     })
     .await;

@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use infrastructor::config::{ApiKeyConfig, Scope};
+use infrastructor::config::Scope;
+use infrastructor_tests::api_key;
 use infrastructor_tests::testbed::{Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, remote_server, server_with_device};
 
@@ -270,12 +271,7 @@ fn free_port() -> u16 {
 }
 
 fn read_key(c: &mut infrastructor::Config) {
-    c.auth.keys = vec![ApiKeyConfig {
-        name: "reader".into(),
-        key: Some(READ_KEY.into()),
-        key_sha256: None,
-        scope: Scope::Read,
-    }];
+    c.auth.keys = vec![api_key("reader", READ_KEY, Scope::Read)];
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

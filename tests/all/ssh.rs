@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use infrastructor::config::HostKeyPolicy;
+use infrastructor_tests::api_key as key;
 use infrastructor_tests::testbed::{Sshd, SshdOptions, ssh_command};
 use infrastructor_tests::{TestServer, audit_rows, eventually, processes_with_arg, remote_server};
 use serde_json::{Value, json};
@@ -754,19 +755,6 @@ async fn a_devices_identity_file_can_never_be_a_device_node_a_fifo_or_a_file_els
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ssh_identity_file"], good.as_str());
     s.stop().await;
-}
-
-fn key(
-    name: &str,
-    key: &str,
-    scope: infrastructor::config::Scope,
-) -> infrastructor::config::ApiKeyConfig {
-    infrastructor::config::ApiKeyConfig {
-        name: name.into(),
-        key: Some(key.into()),
-        key_sha256: None,
-        scope,
-    }
 }
 
 const READER: &str = "reader-key-0123456789";

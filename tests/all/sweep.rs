@@ -12,8 +12,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use infrastructor::config::{ApiKeyConfig, Scope};
+use infrastructor::config::Scope;
 use infrastructor_tests::TestServer;
+use infrastructor_tests::api_key;
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use serde_json::{Value, json};
 
@@ -71,12 +72,7 @@ async fn bed() -> Bed {
         c.rate_limit.enabled = false;
         c.auth.keys = KEYS
             .iter()
-            .map(|(scope, key)| ApiKeyConfig {
-                name: format!("sweep-{}", scope.as_str()),
-                key: Some((*key).into()),
-                key_sha256: None,
-                scope: *scope,
-            })
+            .map(|(scope, key)| api_key(&format!("sweep-{}", scope.as_str()), key, *scope))
             .collect();
         let mut plugin = |name: &str, config: Value| {
             c.plugins.entries.entry(name.into()).or_default().config = config;

@@ -26,9 +26,10 @@ mod bare_server;
 use std::time::{Duration, Instant};
 
 use infrastructor::collector;
-use infrastructor::config::{ApiKeyConfig, Scope};
+use infrastructor::config::Scope;
 use infrastructor::plugins::manifest::RouteMethod;
 use infrastructor::plugins::{CallContext, PluginRequest};
+use infrastructor_tests::api_key;
 use infrastructor_tests::load::median;
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, server_with_device};
@@ -94,12 +95,7 @@ async fn run(device: &Sshd) {
         server_with_device(device, "box", false, |c| c.plugins.answer_cache_mb = 0).await;
     let keyed_server = TestServer::start(&[], |c| {
         c.rate_limit.enabled = false;
-        c.auth.keys = vec![ApiKeyConfig {
-            name: "bench".into(),
-            key: Some(KEY.into()),
-            key_sha256: None,
-            scope: Scope::Write,
-        }];
+        c.auth.keys = vec![api_key("bench", KEY, Scope::Write)];
     })
     .await;
     let client = reqwest::Client::new();

@@ -40,6 +40,20 @@ pub fn shared_cache_dir() -> PathBuf {
     dir
 }
 
+/// A plain-text API key for a test config.
+pub fn api_key(
+    name: &str,
+    key: &str,
+    scope: infrastructor::config::Scope,
+) -> infrastructor::config::ApiKeyConfig {
+    infrastructor::config::ApiKeyConfig {
+        name: name.into(),
+        key: Some(key.into()),
+        key_sha256: None,
+        scope,
+    }
+}
+
 /// A running server.
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`.
