@@ -391,3 +391,77 @@ async fn a_component_needing_unknown_host_functions_is_refused_clearly() {
     assert!(!error.contains('\n'), "one line: {error}");
     s.stop().await;
 }
+
+/// Whether `GET /api/plugins` says `name`'s manifest came from the cache.
+async fn manifest_from_cache(s: &TestServer, name: &str) -> bool {
+    let (status, list) = s.get("/api/plugins").await;
+    assert_eq!(status, 200, "{list}");
+    entry(&list, name)["manifest_from_cache"]
+        .as_bool()
+        .unwrap_or_else(|| panic!("no manifest_from_cache for {name}: {list:#}"))
+}
+
+/// A warm start reads every manifest from the cache (no guest runs at load) and the plugins
+/// answer as before; a changed plugin config makes that plugin's guest answer again.
+#[tokio::test]
+async fn a_warm_start_reads_manifests_from_the_cache_and_a_new_config_does_not() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    let start = |greeting: &'static str| {
+        let cache = cache.path().to_path_buf();
+        TestServer::start(&["hello"], move |c| {
+            c.plugins.cache_dir = cache;
+            let hello = c.plugins.entries.entry("hello".into()).or_default();
+            hello.config = serde_json::json!({"greeting": greeting, "answer": 42});
+        })
+    };
+    let cold = start("hi").await;
+    let (_, list) = cold.get("/api/plugins").await;
+    let names: Vec<String> = list["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .filter(|p| p["status"] == "loaded")
+        .map(|p| p["name"].as_str().expect("name").to_string())
+        .collect();
+    assert!(
+        names.len() > 1 && names.contains(&"hello".to_string()),
+        "{names:?}"
+    );
+    for name in &names {
+        assert!(
+            !manifest_from_cache(&cold, name).await,
+            "{name}: an empty cache has no manifest"
+        );
+    }
+    let (status, first) = cold.get("/api/hello/greet/ann?times=2").await;
+    assert_eq!(status, 200, "{first}");
+    cold.stop().await;
+
+    let warm = start("hi").await;
+    for name in &names {
+        assert!(
+            manifest_from_cache(&warm, name).await,
+            "{name}: the same component and config reuse the kept manifest"
+        );
+    }
+    let (status, again) = warm.get("/api/hello/greet/ann?times=2").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        again, first,
+        "the plugin answers as it did after a cold start"
+    );
+    let (_, status_doc) = warm.get("/api/openapi.json").await;
+    assert!(status_doc["paths"]["/api/hello/greet/{name}"].is_object());
+    warm.stop().await;
+
+    let reconfigured = start("hey").await;
+    assert!(
+        !manifest_from_cache(&reconfigured, "hello").await,
+        "a changed config asks the guest again"
+    );
+    assert!(
+        manifest_from_cache(&reconfigured, "containers").await,
+        "the other plugins keep theirs"
+    );
+    reconfigured.stop().await;
+}

@@ -174,6 +174,8 @@ pub struct LoadedView {
     pub load_time_ms: f64,
     /// Whether its compiled artifact came from the cache.
     pub compiled_from_cache: bool,
+    /// Whether its manifest came from the cache (no guest code ran to load it).
+    pub manifest_from_cache: bool,
 }
 
 /// A disabled plugin as `/api/plugins` lists it.
@@ -300,6 +302,7 @@ impl LoadedView {
             loaded_at: p.loaded_at.clone(),
             load_time_ms: p.load_time_ms,
             compiled_from_cache: p.from_cache,
+            manifest_from_cache: p.manifest_from_cache,
         }
     }
 }

@@ -389,6 +389,7 @@ pub async fn load_all(
             sha256 = %plugin.sha256,
             load_ms = format!("{:.1}", plugin.load_time_ms),
             cached = plugin.from_cache,
+            manifest_cached = plugin.manifest_from_cache,
             "plugin loaded"
         );
         set.loaded.push(Arc::new(plugin));

@@ -7,6 +7,7 @@
 //! | [`host`] | the imports of the newest version, one file per WIT interface, the export conversions, and the older versions delegating to them |
 //! | [`granter`] | the one door to a plugin's grants |
 //! | [`manifest`] | the shared manifest model, checked and compiled for serving |
+//! | [`manifest_cache`] | manifests kept beside the compiled artifacts (a warm start runs no guest) |
 //! | [`runtime`] | loading (compile, version, manifest, grants) and calling plugins |
 //! | [`instance`] | the per-call store data: identity, limits, host time, WASI |
 //! | [`engine`] | the wasmtime engine and its compile cache |
@@ -27,6 +28,7 @@ pub mod instance;
 pub mod jobs;
 pub mod loader;
 pub mod manifest;
+pub mod manifest_cache;
 pub mod runtime;
 
 pub use call::{PluginRequest, PluginResponse, ResponseBody, StreamCommand};

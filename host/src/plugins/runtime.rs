@@ -23,6 +23,7 @@ use super::granter::Granter;
 use super::host;
 use super::instance::{CallContext, InstanceState, MemoryLimitExceeded, PluginIdentity};
 use super::manifest::Manifest;
+use super::manifest_cache;
 use crate::collector::{self, CachedRead, Outcome, StepOutput};
 use crate::config::PluginConfig;
 use crate::fault::Fault;
@@ -191,50 +192,25 @@ impl PluginRuntime {
         let deadline = Duration::from_secs(config.timeout_secs);
         let config_json = config.config.to_string();
 
-        // Read the manifest with no capabilities at all; the guest's error log is kept to
-        // say why, should the call fail.
-        let load_log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let bootstrap = Arc::new(PluginIdentity {
-            load_log: Some(load_log.clone()),
-            manifest: None,
-            name: expected_name.to_string(),
-            version: "?".into(),
-            grants: Grants::default(),
-            config_json: config_json.clone(),
-            memory_limit,
-            deadline,
-            read_dirs: Vec::new(),
-        });
-        let call = CallContext {
-            request_id: "load".into(),
-            principal: None,
-            hosts: crate::remote::HostAccess::RegisteredOnly,
+        // The manifest: kept from an earlier start with the same component, config and host,
+        // or read from the guest with no capabilities at all (its error log kept to say why,
+        // should the call fail).
+        let kept_at = manifest_cache::entry_path(&self.cache_dir, sha256, version, &config_json);
+        let manifest_from_cache;
+        let model = match manifest_cache::read(&kept_at) {
+            Some(model) => {
+                manifest_from_cache = true;
+                model
+            }
+            None => {
+                manifest_from_cache = false;
+                let model = self
+                    .manifest_from_guest(&pre, expected_name, &config_json, memory_limit, deadline)
+                    .await?;
+                manifest_cache::write(&kept_at, sha256, &model);
+                model
+            }
         };
-        let answer = self
-            .call_guest(
-                &pre,
-                bootstrap,
-                call,
-                None,
-                CallExtras::default(),
-                &self.handle_slots,
-                GuestCall::Manifest,
-            )
-            .await
-            .map_err(|e| {
-                let said = load_log.lock().map(|l| l.join("; ")).unwrap_or_default();
-                if said.is_empty() {
-                    fail(LoadError::ManifestCall(Box::new(e)))
-                } else {
-                    fail(LoadError::Refused(said))
-                }
-            })?;
-        let (GuestAnswer::Manifest(model), _) = answer else {
-            return Err(fail(LoadError::Compile(
-                "the manifest call answered something else".into(),
-            )));
-        };
-        let model = model.map_err(|p| fail(LoadError::Manifest(p.into())))?;
         let manifest = Manifest::compile(model, version).map_err(|e| fail(e.into()))?;
         if manifest.name != expected_name {
             return Err(fail(LoadError::NameMismatch {
@@ -294,11 +270,67 @@ impl PluginRuntime {
             loaded_at: crate::time::now_rfc3339(),
             sha256: sha256.to_string(),
             from_cache,
+            manifest_from_cache,
             load_id: self.loads.fetch_add(1, Ordering::Relaxed),
             identity,
             pre,
             runtime: self.clone(),
         })
+    }
+
+    /// Asks a plugin for its manifest, with no capabilities at all; when the call fails, the
+    /// guest's own error log says why, if it said anything.
+    async fn manifest_from_guest(
+        self: &Arc<Self>,
+        pre: &Pre,
+        expected_name: &str,
+        config_json: &str,
+        memory_limit: usize,
+        deadline: Duration,
+    ) -> Result<model::Manifest, PluginError> {
+        let fail = |e: LoadError| PluginError::load(expected_name, e);
+        let load_log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let bootstrap = Arc::new(PluginIdentity {
+            load_log: Some(load_log.clone()),
+            manifest: None,
+            name: expected_name.to_string(),
+            version: "?".into(),
+            grants: Grants::default(),
+            config_json: config_json.to_string(),
+            memory_limit,
+            deadline,
+            read_dirs: Vec::new(),
+        });
+        let call = CallContext {
+            request_id: "load".into(),
+            principal: None,
+            hosts: crate::remote::HostAccess::RegisteredOnly,
+        };
+        let answer = self
+            .call_guest(
+                pre,
+                bootstrap,
+                call,
+                None,
+                CallExtras::default(),
+                &self.handle_slots,
+                GuestCall::Manifest,
+            )
+            .await
+            .map_err(|e| {
+                let said = load_log.lock().map(|l| l.join("; ")).unwrap_or_default();
+                if said.is_empty() {
+                    fail(LoadError::ManifestCall(Box::new(e)))
+                } else {
+                    fail(LoadError::Refused(said))
+                }
+            })?;
+        let (GuestAnswer::Manifest(model), _) = answer else {
+            return Err(fail(LoadError::Compile(
+                "the manifest call answered something else".into(),
+            )));
+        };
+        model.map_err(|p| fail(LoadError::Manifest(p.into())))
     }
 
     /// Instantiates `pre` in a fresh store, makes the call, converts the answer to the host's
@@ -494,6 +526,8 @@ pub struct LoadedPlugin {
     pub sha256: String,
     /// Whether the compiled artifact came from the cache.
     pub from_cache: bool,
+    /// Whether the manifest came from the cache (no guest ran at load).
+    pub manifest_from_cache: bool,
     /// Distinct for every load of every plugin (a reloaded plugin never shares stored
     /// answers with its predecessor).
     pub load_id: u64,
