@@ -448,7 +448,7 @@ impl Default for LogConfig {
 pub struct PluginsConfig {
     /// Directory of third-party `.wasm` plugins (loaded when it exists).
     pub dir: PathBuf,
-    /// Where compiled plugin artifacts are cached.
+    /// Where compiled plugin artifacts and the manifests plugins answered are cached.
     pub cache_dir: PathBuf,
     /// Plugin instances alive at once (requests beyond wait).
     pub max_instances: u32,
