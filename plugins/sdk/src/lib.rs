@@ -44,6 +44,7 @@ mod app;
 pub mod collector;
 pub mod config;
 mod error;
+mod host;
 pub mod jobs;
 pub mod log;
 mod manifest_wit;
@@ -57,7 +58,7 @@ pub mod schema;
 mod script;
 pub mod ssh;
 pub mod storage;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;
 pub mod text;
 
