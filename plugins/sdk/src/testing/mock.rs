@@ -117,6 +117,7 @@ struct State {
     execs: Vec<(Option<String>, Vec<String>, Canned)>,
     scripts: Vec<(Option<String>, String, Vec<String>, Canned)>,
     collected: BTreeMap<String, Result<Value, Error>>,
+    parsers: Option<&'static crate::App>,
     documents: BTreeMap<String, BTreeMap<String, wst::Document>>,
     snapshots: Vec<wst::Snapshot>,
     devices: Vec<wr::Device>,
@@ -135,7 +136,9 @@ struct State {
 ///   argv (or script name and arguments), for the target when one was given, else for any
 ///   target; an unmatched command answers the handler an [`Error::Internal`] naming it.
 ///   Pipes run both ends' canned commands and move the source's stdout length.
-/// * `collector`: the canned data of the data type (else [`Error::NotFound`]).
+/// * `collector`: the canned data of the data type; else, with [`MockHost::parsers`], the
+///   steps run through the canned commands and the plugin's parser; else
+///   [`Error::NotFound`].
 /// * `storage`: documents in memory; snapshots as canned.
 /// * `registry`: the test devices, changed by create/update/delete.
 /// * `config`: the plugin's configuration JSON (`{}` unless set).
@@ -207,6 +210,15 @@ impl MockHost {
         self
     }
 
+    /// Serves `collector::collect` as the host does for data types with no canned data: runs
+    /// the request's steps through the canned commands (recorded like any other), then the
+    /// request's parser of `app` (the plugin's own, e.g. `crate::__infrastructor_plugin_app()`)
+    /// on their outputs.
+    pub fn parsers(self, app: &'static crate::App) -> Self {
+        self.state.borrow_mut().parsers = Some(app);
+        self
+    }
+
     /// Answers `collector::collect` for `data_type` with `error`.
     pub fn collect_fails(self, data_type: &str, error: Error) -> Self {
         let entry = (data_type.to_owned(), Err(error));
@@ -266,6 +278,29 @@ impl MockHost {
 
     fn record(&self, call: HostCall) {
         self.state.borrow_mut().calls.push(call);
+    }
+
+    /// The host's collection: every step through the canned commands, then the parser.
+    fn collect_through(
+        &self,
+        app: &crate::App,
+        request: &wc::CollectRequest,
+    ) -> Result<Value, Error> {
+        let mut outputs = Vec::with_capacity(request.steps.len());
+        for step in &request.steps {
+            let out = self.run(&request.target, &step.command)?;
+            outputs.push(
+                crate::StepOutput::new(&step.name, out.exit_code, out.stdout)
+                    .with_stderr(out.stderr),
+            );
+        }
+        let args = if request.parser_args.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&request.parser_args)
+                .map_err(|e| Error::internal(format!("parser arguments are not JSON: {e}")))?
+        };
+        app.parse(&request.parser, &outputs, &args)
     }
 
     fn run(&self, target: &str, command: &types::Command) -> Result<ws::ExecOutput, E> {
@@ -485,12 +520,20 @@ impl Host for MockHost {
             data_type: request.data_type.clone(),
             target: request.target.clone(),
         });
-        let state = self.state.borrow();
-        match state.collected.get(&request.data_type) {
+        let (canned, parsers, clock) = {
+            let state = self.state.borrow();
+            let canned = state.collected.get(&request.data_type).cloned();
+            (canned, state.parsers, state.clock)
+        };
+        let canned = match (canned, parsers) {
+            (None, Some(app)) => Some(self.collect_through(app, request)),
+            (canned, _) => canned,
+        };
+        match canned {
             Some(Ok(data)) => Ok(wc::Collected {
                 data: data.to_string(),
                 cache_key: format!("{}:{}", request.data_type, request.target),
-                collected_at: stamp(state.clock),
+                collected_at: stamp(clock),
                 duration_ms: 1,
                 cache_hit: false,
             }),
