@@ -115,7 +115,7 @@ pub struct LogLine {
 #[derive(Default)]
 struct State {
     execs: Vec<(Option<String>, Vec<String>, Canned)>,
-    scripts: Vec<(Option<String>, String, Vec<String>, Canned)>,
+    scripts: Vec<(Option<String>, String, Option<Vec<String>>, Canned)>,
     collected: BTreeMap<String, Result<Value, Error>>,
     parsers: Option<&'static crate::App>,
     documents: BTreeMap<String, BTreeMap<String, wst::Document>>,
@@ -197,7 +197,16 @@ impl MockHost {
 
     /// Answers the declared script `name` run with `args` on any target.
     pub fn script(self, name: &str, args: &[&str], answer: Canned) -> Self {
-        let entry = (None, name.to_owned(), owned(args), answer);
+        let entry = (None, name.to_owned(), Some(owned(args)), answer);
+        self.state.borrow_mut().scripts.push(entry);
+        self
+    }
+
+    /// Answers the declared script `name` whatever its arguments, on any target (the
+    /// arguments are still recorded; a [`MockHost::script`] answer for the exact arguments
+    /// is not preferred over it: the last added matching answer wins).
+    pub fn script_any_args(self, name: &str, answer: Canned) -> Self {
+        let entry = (None, name.to_owned(), None, answer);
         self.state.borrow_mut().scripts.push(entry);
         self
     }
@@ -341,7 +350,7 @@ impl MockHost {
             state
                 .scripts
                 .iter()
-                .filter(|(_, n, a, _)| n == name && a == args)
+                .filter(|(_, n, a, _)| n == name && a.as_deref().is_none_or(|a| a == args))
                 .map(|(t, _, _, c)| (t, c)),
             target,
         );
