@@ -112,10 +112,14 @@ pub struct LogLine {
     pub fields: Vec<(String, String)>,
 }
 
+/// A canned script answer: target (any when `None`), script name, arguments (any when
+/// `None`), answer.
+type ScriptAnswer = (Option<String>, String, Option<Vec<String>>, Canned);
+
 #[derive(Default)]
 struct State {
     execs: Vec<(Option<String>, Vec<String>, Canned)>,
-    scripts: Vec<(Option<String>, String, Option<Vec<String>>, Canned)>,
+    scripts: Vec<ScriptAnswer>,
     collected: BTreeMap<String, Result<Value, Error>>,
     parsers: Option<&'static crate::App>,
     documents: BTreeMap<String, BTreeMap<String, wst::Document>>,
