@@ -35,10 +35,15 @@
 //! [`App::capability`] and granted by the operator, or the call fails with
 //! [`Error::Forbidden`].
 //!
-//! Everything but the raw host calls compiles natively, so routers, handlers that do not call
-//! the host, and parsers can be unit-tested with plain `cargo test` ([`App::dispatch`],
-//! [`App::parse`], [`App::validate`]). Helpers shared by output parsers (the [`text::ParseError`]
-//! they report, size and number readers, calendar arithmetic) are in [`text`].
+//! Everything compiles natively, so routers, handlers and parsers can be unit-tested with
+//! plain `cargo test` ([`App::dispatch`], [`App::parse`], [`App::validate`]). Natively the
+//! host calls go to the mock host installed for the current test (feature `testing`: see
+//! `testing::MockHost`, and `App::call`, which applies the server's parameter validation,
+//! defaults and error envelope before the handler); with none installed a host call panics
+//! saying so. Guest builds call the real imports and contain none of the mock.
+//!
+//! Helpers shared by output parsers (the [`text::ParseError`] they report, size and number
+//! readers, calendar arithmetic) are in [`text`].
 
 mod app;
 pub mod collector;
