@@ -257,7 +257,7 @@ fn rejection(
         "code": code,
         "message": message,
         "timestamp": crate::text::rfc3339_from_micros(micros),
-        "path": format!("{}{}", app.mount_path(), request.uri_path()),
+        "path": format!("/api{}{}", app.mount_path(), request.uri_path()),
         "method": request.method().as_str(),
         "request_id": request.request_id(),
     });

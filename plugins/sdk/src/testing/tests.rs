@@ -96,7 +96,7 @@ fn refused_parameters_never_reach_the_handler() {
             error["path"]
                 .as_str()
                 .expect("path")
-                .starts_with("/t/hosts/")
+                .starts_with("/api/t/hosts/")
         );
         assert!(
             error["message"]
