@@ -9,6 +9,8 @@ mod cli;
 mod defaults;
 mod deploy;
 mod device;
+#[cfg(test)]
+mod host_tests;
 mod manifest;
 mod modify;
 mod paths;

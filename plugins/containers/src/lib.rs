@@ -6,6 +6,8 @@
 
 mod docker;
 mod exec;
+#[cfg(test)]
+mod host_tests;
 mod inventory;
 mod lifecycle;
 mod logs;

@@ -8,6 +8,8 @@ mod crud;
 mod device;
 mod drive_stats;
 mod drives;
+#[cfg(test)]
+mod host_tests;
 mod import;
 mod logs;
 mod manifest;

@@ -45,6 +45,24 @@ pub fn check(param: &Param, raw: &str) -> Result<String, String> {
     Ok(value)
 }
 
+/// Checks `raw` as the host checks a request's parameter value: type, bounds and lengths
+/// ([`bounded`]), then the pattern (compiled here, anchored), then the allowed set; returns
+/// the canonical text. For native test hosts (the SDK's `testing` feature); the host does
+/// the same with patterns it compiled once at load.
+#[cfg(feature = "regex")]
+pub fn check_request_value(param: &Param, raw: &str) -> Result<String, String> {
+    let canonical = bounded(param, raw)?;
+    if let Some(pattern) = &param.pattern {
+        let regex = regex::Regex::new(&anchored(pattern))
+            .map_err(|e| format!("has an invalid pattern `{pattern}`: {e}"))?;
+        if !regex.is_match(&canonical) {
+            return Err(format!("must match the pattern `{pattern}`"));
+        }
+    }
+    allowed(param, &canonical)?;
+    Ok(canonical)
+}
+
 /// Checks the closed set of allowed values (if any) on a canonical value.
 pub fn allowed(param: &Param, value: &str) -> Result<(), String> {
     if !param.allowed.is_empty() && !param.allowed.iter().any(|a| a == value) {
@@ -137,6 +155,21 @@ fn shorten(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::route::ParamLocation;
+
+    #[cfg(feature = "regex")]
+    #[test]
+    fn request_values_check_the_anchored_pattern_between_bounds_and_allowed() {
+        let mut p = Param::new("name", ParamLocation::Path);
+        p.pattern = Some("[a-z]+".into());
+        p.max_length = Some(5);
+        assert_eq!(check_request_value(&p, "abc"), Ok("abc".into()));
+        let partial = check_request_value(&p, "abc1").expect_err("anchored");
+        assert!(partial.contains("pattern"), "{partial}");
+        let long = check_request_value(&p, "abcdefg").expect_err("too long");
+        assert!(long.contains("at most 5"), "{long}");
+        p.allowed = vec!["abd".into()];
+        assert!(check_request_value(&p, "abc").is_err());
+    }
 
     #[test]
     fn values_are_checked_and_made_canonical() {

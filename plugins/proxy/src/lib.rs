@@ -9,6 +9,8 @@ mod configs;
 pub mod detect;
 mod detection;
 mod edit;
+#[cfg(test)]
+mod host_tests;
 pub mod listing;
 mod manifest;
 pub mod names;

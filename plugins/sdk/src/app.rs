@@ -237,7 +237,17 @@ impl App {
         crate::manifest_wit::manifest(self.model().0)
     }
 
-    /// Runs the handler of the request's operation id. Usable natively in unit tests with a
+    /// The route serving `operation_id`.
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    pub(crate) fn route_of(&self, operation_id: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .find(|(r, _)| r.operation_id() == operation_id)
+            .map(|(r, _)| r)
+    }
+
+    /// Runs the handler of the request's operation id, as it is, without the host's
+    /// validation and defaults (use `App::call` of the `testing` feature for those). Usable natively in unit tests with a
     /// [`Request`] built by [`Request::new`].
     pub fn dispatch(&self, request: &Request) -> Result<Response, Error> {
         let op = request.operation_id();

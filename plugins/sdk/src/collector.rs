@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::bindings::exports::infrastructor::plugin::plugin as wit_export;
-use crate::bindings::infrastructor::plugin::collector as wit;
 use crate::bindings::infrastructor::plugin::types::Pair;
+use crate::host::collector as wit;
 use crate::ssh::{millis, strings};
 
 /// The default timeout of a [`Step`].

@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::Error;
-use crate::bindings::infrastructor::plugin::config as wit;
+use crate::host::config as wit;
 
 /// The section as raw JSON (`{}` when absent).
 pub fn raw() -> String {

@@ -4,7 +4,7 @@
 //! A handler runs as a job when its route is declared [`crate::Route::long_running`] (or is
 //! an internal route queued with [`enqueue`]). Outside a job, [`progress`] does nothing,
 //! [`log`] only writes to the host's log and [`is_cancelled`] is false. Natively (in unit
-//! tests) progress and log lines go to standard error.
+//! tests) they go to the installed mock host, or to standard error when there is none.
 
 use serde::Serialize;
 
@@ -15,28 +15,19 @@ use crate::log::Level;
 /// (`"bytes"`, `"steps"`…), with a short message. The host keeps the latest value and
 /// publishes it to watchers at most four times a second, so calling this often is cheap.
 pub fn progress(done: u64, total: Option<u64>, unit: &str, message: &str) {
-    #[cfg(target_arch = "wasm32")]
-    crate::bindings::infrastructor::plugin::jobs::progress(done, total, unit, message);
-    #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("[progress] {done}/{total:?} {unit} {message}");
+    crate::host::jobs::progress(done, total, unit, message);
 }
 
 /// Adds a line to the job's log (the host keeps at most 1000 lines of 4 KiB per job) and to
 /// the host's log.
 pub fn log(level: Level, line: &str) {
-    #[cfg(target_arch = "wasm32")]
-    crate::bindings::infrastructor::plugin::jobs::log(crate::log::to_wit(level), line);
-    #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("[job {level:?}] {line}");
+    crate::host::jobs::log(crate::log::to_wit(level), line);
 }
 
 /// True once a client asked to cancel the job. The host interrupts the guest by itself at
 /// its next host call, so this only helps a guest avoid starting new work.
 pub fn is_cancelled() -> bool {
-    #[cfg(target_arch = "wasm32")]
-    return crate::bindings::infrastructor::plugin::jobs::is_cancelled();
-    #[cfg(not(target_arch = "wasm32"))]
-    false
+    crate::host::jobs::is_cancelled()
 }
 
 /// Queues the internal route `operation_id` with `body` (serialised as JSON and validated
@@ -46,5 +37,5 @@ pub fn is_cancelled() -> bool {
 pub fn enqueue<T: Serialize>(operation_id: &str, body: &T) -> Result<String, Error> {
     let text = serde_json::to_string(body)
         .map_err(|e| Error::internal(format!("job body is not serialisable: {e}")))?;
-    crate::bindings::infrastructor::plugin::jobs::enqueue(operation_id, &text).map_err(Into::into)
+    crate::host::jobs::enqueue(operation_id, &text).map_err(Into::into)
 }

@@ -35,15 +35,21 @@
 //! [`App::capability`] and granted by the operator, or the call fails with
 //! [`Error::Forbidden`].
 //!
-//! Everything but the raw host calls compiles natively, so routers, handlers that do not call
-//! the host, and parsers can be unit-tested with plain `cargo test` ([`App::dispatch`],
-//! [`App::parse`], [`App::validate`]). Helpers shared by output parsers (the [`text::ParseError`]
-//! they report, size and number readers, calendar arithmetic) are in [`text`].
+//! Everything compiles natively, so routers, handlers and parsers can be unit-tested with
+//! plain `cargo test` ([`App::dispatch`], [`App::parse`], [`App::validate`]). Natively the
+//! host calls go to the mock host installed for the current test (feature `testing`: see
+//! `testing::MockHost`, and `App::call`, which applies the server's parameter validation,
+//! defaults and error envelope before the handler); with none installed a host call panics
+//! saying so. Guest builds call the real imports and contain none of the mock.
+//!
+//! Helpers shared by output parsers (the [`text::ParseError`] they report, size and number
+//! readers, calendar arithmetic) are in [`text`].
 
 mod app;
 pub mod collector;
 pub mod config;
 mod error;
+mod host;
 pub mod jobs;
 pub mod log;
 mod manifest_wit;
@@ -57,7 +63,7 @@ pub mod schema;
 mod script;
 pub mod ssh;
 pub mod storage;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;
 pub mod text;
 

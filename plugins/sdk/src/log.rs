@@ -1,5 +1,6 @@
 //! Structured logs, tagged by the host with the plugin's name and the request id (the `log`
-//! import). Natively (in unit tests) events go to standard error instead.
+//! import). Natively (in unit tests) events go to the installed mock host, or to standard
+//! error when there is none.
 
 /// A log event's severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,7 +18,6 @@ pub enum Level {
 }
 
 /// A level in the plugin API's type.
-#[cfg(target_arch = "wasm32")]
 pub(crate) fn to_wit(level: Level) -> crate::bindings::infrastructor::plugin::log::Level {
     use crate::bindings::infrastructor::plugin::log::Level as L;
     match level {
@@ -31,25 +31,15 @@ pub(crate) fn to_wit(level: Level) -> crate::bindings::infrastructor::plugin::lo
 
 /// Writes one event with `fields` as key/value pairs.
 pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
-    #[cfg(target_arch = "wasm32")]
-    {
-        use crate::bindings::infrastructor::plugin::log as wit;
-        use crate::bindings::infrastructor::plugin::types::Pair;
-        let level = to_wit(level);
-        let fields: Vec<Pair> = fields
-            .iter()
-            .map(|(name, value)| Pair {
-                name: (*name).to_owned(),
-                value: (*value).to_owned(),
-            })
-            .collect();
-        wit::log(level, message, &fields);
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        let fields: String = fields.iter().map(|(k, v)| format!(" {k}={v:?}")).collect();
-        eprintln!("[{level:?}] {message}{fields}");
-    }
+    use crate::bindings::infrastructor::plugin::types::Pair;
+    let fields: Vec<Pair> = fields
+        .iter()
+        .map(|(name, value)| Pair {
+            name: (*name).to_owned(),
+            value: (*value).to_owned(),
+        })
+        .collect();
+    crate::host::log::log(to_wit(level), message, &fields);
 }
 
 /// Logs at trace level.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::Error;
-use crate::bindings::infrastructor::plugin::registry as wit;
+use crate::host::registry as wit;
 
 /// What the host last knew of a device's reachability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]

@@ -67,6 +67,29 @@ impl Request {
         self
     }
 
+    /// The same request with the host's validated parameters and body in place of the
+    /// client's (the test host's [`crate::App::call`]).
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    pub(crate) fn validated(
+        &self,
+        path_params: Vec<(String, String)>,
+        query: Vec<(String, String)>,
+        body: Option<String>,
+    ) -> Self {
+        Self {
+            path_params,
+            query,
+            body,
+            ..self.clone()
+        }
+    }
+
+    /// The path parameters as given.
+    #[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+    pub(crate) fn path_pairs(&self) -> &[(String, String)] {
+        &self.path_params
+    }
+
     /// The operation id of the route that matched.
     pub fn operation_id(&self) -> &str {
         &self.operation_id

@@ -140,7 +140,7 @@ impl Route {
         Self::new(Method::Delete, path, operation_id)
     }
 
-    /// One line for the API documentation (required: [`App::validate`] checks it).
+    /// One line for the API documentation (required: [`App::validate`](crate::App::validate) checks it).
     pub fn summary(mut self, summary: &str) -> Self {
         self.summary = summary.to_owned();
         self

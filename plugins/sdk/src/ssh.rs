@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::bindings::infrastructor::plugin::ssh as wit;
+use crate::host::ssh as wit;
 use crate::{Command, Error};
 
 /// What a remote command did. A command that ran and exited non-zero is still an `Ok`

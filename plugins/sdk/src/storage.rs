@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::Error;
-use crate::bindings::infrastructor::plugin::storage as wit;
+use crate::host::storage as wit;
 
 /// A stored document with its body deserialised as `T`.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,11 +252,17 @@ struct Remembered<T> {
 }
 
 /// Seconds since the Unix epoch (0 when the clock is before it).
+/// Natively (unit tests) the installed mock host's clock when there is one.
 pub fn unix_now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    #[cfg(target_arch = "wasm32")]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    crate::host::now_secs()
 }
 
 /// The value remembered as `collection`/`key` while it is younger than `ttl(&value)`

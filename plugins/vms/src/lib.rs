@@ -5,6 +5,8 @@
 //! [`parse`]). VM names are checked ([`parse::is_vm_name`]) and passed as arguments.
 
 mod domains;
+#[cfg(test)]
+mod host_tests;
 mod logs;
 mod manifest;
 pub mod parse;

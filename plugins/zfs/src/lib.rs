@@ -8,6 +8,8 @@
 
 mod datasets;
 mod health;
+#[cfg(test)]
+mod host_tests;
 mod manifest;
 pub mod names;
 pub mod parse;

@@ -1,6 +1,5 @@
-//! Helpers for the unit tests of built-in plugins (feature `testing`, enabled as a
-//! dev-dependency): reading the real command outputs in the repository's `tests/fixtures`.
-//! Both panic with the path on a missing fixture, so a lost file fails the test loudly.
+//! Reading the real command outputs in the repository's `tests/fixtures`. Both readers panic
+//! with the path on a missing fixture, so a lost file fails the test loudly.
 
 use std::path::{Path, PathBuf};
 
