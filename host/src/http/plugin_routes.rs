@@ -227,7 +227,7 @@ async fn answer(
             Some(schema) => {
                 let validator = binding
                     .body_validator
-                    .get_or_init(|| jsonschema::validator_for(schema).map_err(|e| e.to_string()))
+                    .get_or_init(|| infrastructor_manifest::request::body_validator(schema))
                     .as_ref()
                     .map_err(|e| {
                         ApiError::internal(format!(

@@ -2,9 +2,9 @@
 //! JSON bodies against its schema. Every plugin gets the same 422 answers, naming the field.
 
 use crate::http::error::ApiError;
-use infrastructor_manifest::value;
+use infrastructor_manifest::{request, value};
 
-use crate::plugins::manifest::{ParamLocation, ParamSpec};
+use crate::plugins::manifest::ParamSpec;
 
 /// Checks one textual value against a parameter's type and constraints (the shared rules of
 /// [`infrastructor_manifest::value`], then the compiled pattern) and returns its canonical
@@ -23,154 +23,51 @@ pub fn check_value(spec: &ParamSpec, raw: &str) -> Result<String, String> {
     Ok(canonical)
 }
 
-/// Name/value pairs in declaration order.
-pub type Pairs = Vec<(String, String)>;
+pub use infrastructor_manifest::request::Pairs;
+
+/// A refusal of the shared request rules as the 422 the API answers.
+fn refused(r: request::Refusal) -> ApiError {
+    ApiError::validation(&r.field, r.location, r.reason)
+}
 
 /// The one value of `name` among `pairs`: `None` when absent, 422 naming it (as a
 /// `location`, e.g. `query parameter`) when given more than once.
 pub fn single<'a>(
     pairs: &'a [(String, String)],
     name: &str,
-    location: &str,
+    location: &'static str,
 ) -> Result<Option<&'a str>, ApiError> {
-    let mut values = pairs.iter().filter(|(k, _)| k == name);
-    match (values.next(), values.next()) {
-        (Some(_), Some(_)) => Err(ApiError::validation(name, location, "given more than once")),
-        (Some((_, v)), None) => Ok(Some(v.as_str())),
-        (None, _) => Ok(None),
-    }
+    request::single(pairs, name, location).map_err(refused)
 }
 
-/// Validates the declared parameters of a route. Returns (path params, query params) in
-/// declaration order, with defaults applied; undeclared query parameters are ignored.
+/// Validates the declared parameters of a route (the shared rules of
+/// [`infrastructor_manifest::request::validate_params`], each value checked by
+/// [`check_value`]). Returns (path params, query params) in declaration order, with
+/// defaults applied; undeclared query parameters are ignored.
 pub fn validate_params(
     params: &[ParamSpec],
     path: &[(String, String)],
     query: &[(String, String)],
 ) -> Result<(Pairs, Pairs), ApiError> {
-    let mut path_out = Vec::new();
-    let mut query_out = Vec::new();
-    for spec in params {
-        let (source, location) = match spec.location {
-            ParamLocation::Path => (path, "path parameter"),
-            ParamLocation::Query => (query, "query parameter"),
-        };
-        let value = single(source, &spec.name, location)?;
-        let checked = match (value, &spec.default) {
-            (Some(v), _) => Some(
-                check_value(spec, v).map_err(|r| ApiError::validation(&spec.name, location, r))?,
-            ),
-            (None, Some(d)) => Some(d.clone()),
-            (None, None) if spec.is_required() => {
-                return Err(ApiError::validation(&spec.name, location, "is required"));
-            }
-            (None, None) => None,
-        };
-        if let Some(v) = checked {
-            match spec.location {
-                ParamLocation::Path => path_out.push((spec.name.clone(), v)),
-                ParamLocation::Query => query_out.push((spec.name.clone(), v)),
-            }
-        }
-    }
-    Ok((path_out, query_out))
+    request::validate_params(params, path, query, check_value).map_err(refused)
 }
 
-/// Parses and validates a JSON body against a compiled schema. An empty body counts as `{}`:
-/// a schema whose fields are all optional accepts it, one with required fields names the
+/// Parses and validates a JSON body against a compiled schema (the shared rules of
+/// [`infrastructor_manifest::request::validate_body`]). An empty body counts as `{}`: a
+/// schema whose fields are all optional accepts it, one with required fields names the
 /// first missing one.
 pub fn validate_body(
     validator: &jsonschema::Validator,
     bytes: &[u8],
 ) -> Result<serde_json::Value, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        bytes
-    };
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::validation(
-            "body",
-            "request",
-            format!(
-                "invalid JSON at line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    let mut value = value;
-    integral_floats_as_integers(&mut value);
-    if let Some(error) = validator.iter_errors(&value).next() {
-        let pointer = error.instance_path().to_string();
-        let field = field_name(&pointer, &error);
-        return Err(ApiError::validation(
-            &field,
-            "body field",
-            error.to_string(),
-        ));
-    }
-    Ok(value)
-}
-
-/// Writes every integral float (`8080.0`) as the integer it equals. JSON Schema's
-/// `integer` counts such a number as an integer, so the body validates; a plugin reading the
-/// field as a Rust integer must then get it in integer form, or a schema-valid body would be
-/// refused by its deserialiser.
-fn integral_floats_as_integers(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64()
-                && f.fract() == 0.0
-                && f.abs() < 9.0e15
-            {
-                // Below 2^53 every integral f64 converts exactly.
-                #[allow(clippy::cast_possible_truncation)]
-                let i = f as i64;
-                *value = Value::from(i);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
-        Value::Object(fields) => fields.values_mut().for_each(integral_floats_as_integers),
-        _ => {}
-    }
-}
-
-fn field_name(pointer: &str, error: &jsonschema::ValidationError<'_>) -> String {
-    use jsonschema::error::ValidationErrorKind;
-    let mut field = pointer.trim_start_matches('/').replace('/', ".");
-    match error.kind() {
-        ValidationErrorKind::Required { property } => {
-            let name = property.as_str().unwrap_or_default().to_string();
-            field = if field.is_empty() {
-                name
-            } else {
-                format!("{field}.{name}")
-            };
-        }
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let name = unexpected.first().cloned().unwrap_or_default();
-            field = if field.is_empty() {
-                name
-            } else {
-                format!("{field}.{name}")
-            };
-        }
-        _ => {}
-    }
-    if field.is_empty() {
-        "body".into()
-    } else {
-        field
-    }
+    request::validate_body(validator, bytes).map_err(refused)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::plugins::manifest::ParamKind;
+    use crate::plugins::manifest::{ParamKind, ParamLocation};
     use infrastructor_manifest::Param;
 
     fn spec(kind: ParamKind) -> ParamSpec {

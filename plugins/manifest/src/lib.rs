@@ -13,6 +13,7 @@ mod capability;
 mod manifest;
 mod names;
 mod quota;
+pub mod request;
 mod route;
 pub mod value;
 

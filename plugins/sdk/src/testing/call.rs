@@ -1,8 +1,8 @@
 //! [`App::call`]: a request through the host's validation, defaults and error envelope,
 //! then the handler.
 
-use infrastructor_manifest::value;
-use infrastructor_manifest::{Param, ParamLocation};
+use infrastructor_manifest::Param;
+use infrastructor_manifest::{request, value};
 use serde_json::{Value, json};
 
 use crate::{App, Error, Request, Response};
@@ -67,14 +67,13 @@ struct Refusal {
     details: Option<Value>,
 }
 
-impl Refusal {
+impl From<request::Refusal> for Refusal {
     /// 422 naming the field, as the host's `ApiError::validation`.
-    fn validation(field: &str, location: &str, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
+    fn from(r: request::Refusal) -> Self {
         Self {
             status: 422,
-            message: format!("{location} `{field}`: {reason}"),
-            details: Some(json!({"field": field, "location": location, "reason": reason})),
+            message: format!("{} `{}`: {}", r.location, r.field, r.reason),
+            details: Some(json!({"field": r.field, "location": r.location, "reason": r.reason})),
         }
     }
 }
@@ -83,21 +82,31 @@ impl App {
     /// Serves `request` as the server would: finds its route (404 for an unknown or internal
     /// operation, 405 for another method), validates path and query parameters against the
     /// declarations (type, bounds, lengths, pattern, allowed values; defaults applied;
-    /// undeclared query parameters dropped), checks a JSON body (empty counts as `{}`;
-    /// required and unknown top-level fields of its schema; integral floats made integers),
+    /// undeclared query parameters dropped), checks a JSON body against the route's schema exactly as the server does (empty counts as
+    /// `{}`; integral floats made integers),
     /// then runs the handler with the validated request. Any refusal or handler error comes
-    /// back as the [`Rejection`] the server would send. Long-running routes run at once
-    /// (the server would queue a job and answer 202).
+    /// back as the [`Rejection`] the server would send (boxed: it carries the whole
+    /// envelope). Long-running routes run at once (the server would queue a job and answer
+    /// 202).
     ///
     /// Needs the `testing` feature; host calls the handler makes go to the installed
     /// [`MockHost`](crate::testing::MockHost).
-    pub fn call(&self, request: &Request) -> Result<Response, Rejection> {
-        let validated = self
-            .host_checks(request)
-            .map_err(|r| rejection(self, request, r.status, r.message, r.details, false))?;
+    pub fn call(&self, request: &Request) -> Result<Response, Box<Rejection>> {
+        let validated = self.host_checks(request).map_err(|r| {
+            Box::new(rejection(
+                self, request, r.status, r.message, r.details, false,
+            ))
+        })?;
         self.dispatch(&validated).map_err(|e: Error| {
             let status = e.status();
-            rejection(self, request, status, e.message().to_owned(), None, true)
+            Box::new(rejection(
+                self,
+                request,
+                status,
+                e.message().to_owned(),
+                None,
+                true,
+            ))
         })
     }
 
@@ -135,110 +144,36 @@ impl App {
     }
 }
 
-/// The host's `validate_params`: per declared parameter, its one value checked, else its
-/// default, else 422 when required.
-#[allow(clippy::type_complexity)]
+/// The server's parameter rules (shared: [`request::validate_params`]), each value checked
+/// as the server checks it.
 fn validate_params(
     params: &[Param],
     path: &[(String, String)],
     query: &[(String, String)],
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), Refusal> {
-    let mut path_out = Vec::new();
-    let mut query_out = Vec::new();
-    for spec in params {
-        let (source, location) = match spec.location {
-            ParamLocation::Path => (path, "path parameter"),
-            ParamLocation::Query => (query, "query parameter"),
-        };
-        let mut values = source.iter().filter(|(k, _)| k == &spec.name);
-        let given = match (values.next(), values.next()) {
-            (Some(_), Some(_)) => {
-                return Err(Refusal::validation(
-                    &spec.name,
-                    location,
-                    "given more than once",
-                ));
-            }
-            (Some((_, v)), None) => Some(v.as_str()),
-            (None, _) => None,
-        };
-        let checked = match (given, &spec.default) {
-            (Some(v), _) => Some(
-                value::check_request_value(spec, v)
-                    .map_err(|r| Refusal::validation(&spec.name, location, r))?,
-            ),
-            (None, Some(d)) => Some(d.clone()),
-            (None, None) if spec.is_required() => {
-                return Err(Refusal::validation(&spec.name, location, "is required"));
-            }
-            (None, None) => None,
-        };
-        if let Some(v) = checked {
-            match spec.location {
-                ParamLocation::Path => path_out.push((spec.name.clone(), v)),
-                ParamLocation::Query => query_out.push((spec.name.clone(), v)),
-            }
-        }
-    }
-    Ok((path_out, query_out))
+) -> Result<(request::Pairs, request::Pairs), Refusal> {
+    let params: Vec<&Param> = params.iter().collect();
+    request::validate_params(&params, path, query, |p: &&Param, raw: &str| {
+        value::check_request_value(p, raw)
+    })
+    .map_err(Refusal::from)
 }
 
-/// The host's `validate_body`, with a subset of JSON Schema: the body parses (empty is
-/// `{}`), has the schema's required top-level fields and, when the schema is closed, no
-/// others. Returns the body with integral floats as integers.
+/// The server's body rules (shared: [`request::validate_body`]) against the route's schema.
+/// Returns the body the handler gets (integral floats as integers).
 fn validate_body(schema: &str, body: Option<&str>) -> Result<String, Refusal> {
-    let text = body.filter(|b| !b.trim().is_empty()).unwrap_or("{}");
-    let mut value: Value = serde_json::from_str(text).map_err(|e| {
-        let reason = format!(
-            "invalid JSON at line {} column {}: {e}",
-            e.line(),
-            e.column()
-        );
-        Refusal::validation("body", "request", reason)
+    let schema: Value = serde_json::from_str(schema).map_err(|e| Refusal {
+        status: 500,
+        message: format!("the route's body schema is not JSON: {e}"),
+        details: None,
     })?;
-    integral_floats_as_integers(&mut value);
-    let schema: Value = serde_json::from_str(schema).unwrap_or(Value::Null);
-    if let Some(fields) = value.as_object() {
-        let required = schema.get("required").and_then(Value::as_array);
-        for name in required.into_iter().flatten().filter_map(Value::as_str) {
-            if !fields.contains_key(name) {
-                let reason = format!("\"{name}\" is a required property");
-                return Err(Refusal::validation(name, "body field", reason));
-            }
-        }
-        let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
-        let known = schema.get("properties").and_then(Value::as_object);
-        if closed {
-            for name in fields.keys() {
-                if !known.is_some_and(|k| k.contains_key(name)) {
-                    let reason =
-                        format!("Additional properties are not allowed ('{name}' was unexpected)");
-                    return Err(Refusal::validation(name, "body field", reason));
-                }
-            }
-        }
-    }
+    let validator = request::body_validator(&schema).map_err(|e| Refusal {
+        status: 500,
+        message: format!("the route's body schema does not compile: {e}"),
+        details: None,
+    })?;
+    let bytes = body.unwrap_or_default().as_bytes();
+    let value = request::validate_body(&validator, bytes).map_err(Refusal::from)?;
     Ok(value.to_string())
-}
-
-/// Writes every integral float (`8080.0`) as the integer it equals, as the host does.
-fn integral_floats_as_integers(value: &mut Value) {
-    match value {
-        Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64()
-                && f.fract() == 0.0
-                && f.abs() < 9.0e15
-            {
-                // Below 2^53 every integral f64 converts exactly.
-                #[allow(clippy::cast_possible_truncation)]
-                let i = f as i64;
-                *value = Value::from(i);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
-        Value::Object(fields) => fields.values_mut().for_each(integral_floats_as_integers),
-        _ => {}
-    }
 }
 
 fn rejection(

@@ -146,6 +146,12 @@ fn bodies_are_checked_and_storage_and_clock_are_mocked() {
     assert_eq!(unknown.field(), Some("x"));
     let broken = app.call(&post("{")).expect_err("not JSON");
     assert_eq!(broken.field(), Some("body"));
+    // Types inside the body are checked by the server's own JSON Schema validation.
+    let wrong_type = app
+        .call(&post(r#"{"id":"a","size":"big"}"#))
+        .expect_err("type");
+    assert_eq!((wrong_type.status, wrong_type.field()), (422, Some("size")));
+    assert!(!wrong_type.reached_handler);
     let ok = app.call(&post(r#"{"id":"a","size":8.0}"#)).expect("stored");
     assert_eq!(
         ok.json::<Value>().expect("json"),
