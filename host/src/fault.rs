@@ -52,28 +52,8 @@ impl FaultKind {
     }
 }
 
-/// The stable machine-readable code of an HTTP error status (`NOT_FOUND`, `TIMEOUT`…), as
-/// error envelopes and failed jobs carry it.
-pub fn code_for_status(status: u16) -> &'static str {
-    match status {
-        400 => "BAD_REQUEST",
-        401 => "UNAUTHORIZED",
-        403 => "FORBIDDEN",
-        404 => "NOT_FOUND",
-        405 => "METHOD_NOT_ALLOWED",
-        408 => "REQUEST_TIMEOUT",
-        409 => "CONFLICT",
-        413 => "PAYLOAD_TOO_LARGE",
-        415 => "UNSUPPORTED_MEDIA_TYPE",
-        422 => "VALIDATION_ERROR",
-        429 => "RATE_LIMITED",
-        502 => "UPSTREAM_ERROR",
-        503 => "SERVICE_UNAVAILABLE",
-        504 => "TIMEOUT",
-        s if s >= 500 => "INTERNAL_ERROR",
-        _ => "ERROR",
-    }
-}
+/// The stable machine-readable code of an HTTP error status (shared with the SDK's test host).
+pub use infrastructor_manifest::request::code_for_status;
 
 /// A failure: its kind and a user-safe message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -38,27 +38,8 @@ impl Rejection {
     }
 }
 
-/// The envelope code the server gives a status (the host's `fault::code_for_status`).
-pub fn code_for_status(status: u16) -> &'static str {
-    match status {
-        400 => "BAD_REQUEST",
-        401 => "UNAUTHORIZED",
-        403 => "FORBIDDEN",
-        404 => "NOT_FOUND",
-        405 => "METHOD_NOT_ALLOWED",
-        408 => "REQUEST_TIMEOUT",
-        409 => "CONFLICT",
-        413 => "PAYLOAD_TOO_LARGE",
-        415 => "UNSUPPORTED_MEDIA_TYPE",
-        422 => "VALIDATION_ERROR",
-        429 => "RATE_LIMITED",
-        502 => "UPSTREAM_ERROR",
-        503 => "SERVICE_UNAVAILABLE",
-        504 => "TIMEOUT",
-        s if s >= 500 => "INTERNAL_ERROR",
-        _ => "ERROR",
-    }
-}
+/// The envelope code the server gives a status.
+pub use infrastructor_manifest::request::code_for_status;
 
 /// A refusal before the handler: status, message and details, as the host's `ApiError`.
 struct Refusal {
