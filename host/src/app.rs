@@ -2,19 +2,22 @@
 //! (`fn router()` apart from `main`, so tests can drive it in-process or over real HTTP).
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use infrastructor_store::Store;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::http::auth::Authenticator;
-use crate::http::ratelimit::Limiter;
-use crate::http::{host_routes, openapi, router};
+use crate::http::ratelimit::Limiters;
+use crate::http::{host_routes, router};
 use crate::plugins::loader::{self, Discovered};
 use crate::plugins::{PluginRuntime, PluginSet};
+use crate::reload::{ConfigSource, PluginGeneration, ReloadHub, RouterSlot, triggers};
 use crate::services::HostServices;
 
 /// Shared state of the running server.
@@ -25,29 +28,60 @@ pub struct AppState {
     pub started_at: String,
     /// Start-up instant (for uptime).
     pub started: Instant,
-    /// Loaded and disabled plugins.
-    pub plugins: Arc<PluginSet>,
+    /// The plugins serving now and what is derived from them (replaced by a reload).
+    generation: watch::Sender<Arc<PluginGeneration>>,
     /// Host services (database…).
     pub services: Arc<HostServices>,
-    /// The generated OpenAPI document, serialized once (a parsed document of every typed
-    /// route weighs megabytes; the route serves these bytes as they are).
-    pub openapi: bytes::Bytes,
     /// The authenticator.
     pub auth: Arc<Authenticator>,
     /// The plugin runtime.
     pub runtime: Arc<PluginRuntime>,
     /// The MCP endpoint's shared state (tool-list generation, the router tool calls use).
     pub mcp: Arc<crate::mcp::McpHub>,
+    /// Every rate limiter the routers use (kept across reloads).
+    pub limiters: Arc<Limiters>,
+    /// Reloads: one at a time, their configuration source, the router slot.
+    pub reload: ReloadHub,
+}
+
+impl AppState {
+    /// The plugin generation serving now.
+    pub fn generation(&self) -> Arc<PluginGeneration> {
+        self.generation.borrow().clone()
+    }
+
+    /// The plugins serving now.
+    pub fn plugins(&self) -> Arc<PluginSet> {
+        self.generation.borrow().plugins.clone()
+    }
+
+    /// The OpenAPI document of the routes serving now, serialized (a parsed document of
+    /// every typed route weighs megabytes; the route serves these bytes as they are).
+    pub fn openapi(&self) -> bytes::Bytes {
+        self.generation.borrow().openapi.clone()
+    }
+
+    /// Follows the plugin generation (the current one counts as seen).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<PluginGeneration>> {
+        self.generation.subscribe()
+    }
+
+    /// Makes `generation` the one serving (a reload, once its router is built).
+    pub(crate) fn publish(&self, generation: Arc<PluginGeneration>) {
+        self.generation.send_replace(generation);
+    }
 }
 
 /// A built server, ready to serve.
 pub struct App {
     /// Its state.
     pub state: Arc<AppState>,
-    limiters: Vec<Arc<Limiter>>,
-    router: Router,
-    /// The router MCP tool calls go through (held here: the hub only holds it weakly).
-    mcp_router: Arc<Router>,
+    /// The router requests go to (a reload swaps it; the state's hubs hold it weakly).
+    slot: Arc<RouterSlot>,
+    /// Reload on SIGHUP while serving.
+    reload_on_sighup: bool,
+    /// Reload when a plugin file or this configuration file changes, checked this often.
+    watch: Option<(Option<PathBuf>, Duration)>,
 }
 
 /// Why the server could not be built.
@@ -132,16 +166,17 @@ impl App {
                 discovered,
                 &config.plugins,
                 host_routes::is_reserved_mount,
+                None,
             )
             .await?,
         );
-        let openapi = bytes::Bytes::from(
-            serde_json::to_vec(&openapi::document(
-                host_routes::HOST_ROUTES,
-                &plugins,
-                env!("CARGO_PKG_VERSION"),
+        let generation = Arc::new(
+            PluginGeneration::new(
+                0,
+                plugins,
+                config.plugins.clone(),
                 config.jobs.max_wait_secs,
-            ))
+            )
             .map_err(|e| BuildError::Runtime(format!("openapi document: {e}")))?,
         );
         let auth = Arc::new(Authenticator::new(&config.auth));
@@ -155,27 +190,51 @@ impl App {
             config: Arc::new(config),
             started_at,
             started,
-            plugins,
+            generation: watch::Sender::new(generation.clone()),
             services,
-            openapi,
             auth,
             runtime,
             mcp: Arc::default(),
+            limiters: Arc::default(),
+            reload: ReloadHub::default(),
         });
-        let (router, limiters) = router::build(&state)?;
+        let (router, used) = router::build(&state, &generation)?;
+        state.limiters.retain(&used);
         release_freed_memory();
-        let mcp_router = state.mcp.attach(&router);
+        let slot = RouterSlot::new(router);
+        state.mcp.attach(&slot);
+        state.reload.attach(&slot);
         Ok(App {
             state,
-            limiters,
-            router,
-            mcp_router,
+            slot,
+            reload_on_sighup: false,
+            watch: None,
         })
     }
 
-    /// The complete router (all middleware included).
+    /// The complete router serving now (all middleware included).
     pub fn router(&self) -> Router {
-        self.router.clone()
+        self.slot.current()
+    }
+
+    /// Reloads read the configuration from `file` (as [`Config::load`] does: the file,
+    /// then `INFRA_*` variables) instead of reusing the one the server was built with.
+    pub fn config_file(self, file: Option<PathBuf>) -> App {
+        self.state.reload.set_source(ConfigSource::File(file));
+        self
+    }
+
+    /// While serving, a SIGHUP reloads the plugins.
+    pub fn reload_on_sighup(mut self) -> App {
+        self.reload_on_sighup = true;
+        self
+    }
+
+    /// While serving, a change to a plugin file or to `config_file` reloads the plugins
+    /// (checked `every` so often; for development).
+    pub fn watch_plugins(mut self, config_file: Option<PathBuf>, every: Duration) -> App {
+        self.watch = Some((config_file, every));
+        self
     }
 
     /// Serves on `listener` until `shutdown` completes, then drains in-flight requests.
@@ -186,15 +245,22 @@ impl App {
     ) -> std::io::Result<()> {
         // First, so that an address already in use fails before anything was started.
         let metrics_server = self.serve_metrics().await?;
-        let pruner = crate::http::ratelimit::spawn_pruner(self.limiters.clone());
+        let pruner = crate::http::ratelimit::spawn_pruner(self.state.limiters.clone());
         let poller = self.state.config.poller.enabled.then(|| {
             tracing::info!("poller enabled");
             crate::poller::spawn(
                 self.state.services.clone(),
-                self.state.plugins.clone(),
+                self.state.subscribe(),
                 self.state.config.poller.clone(),
             )
         });
+        let hangups = self
+            .reload_on_sighup
+            .then(|| triggers::spawn_on_sighup(self.state.clone()));
+        let watcher = self
+            .watch
+            .clone()
+            .map(|(file, every)| triggers::spawn_watch(self.state.clone(), file, every));
         let retention = spawn_retention(self.state.clone());
         let maintenance = spawn_maintenance(self.state.clone());
         let server = &self.state.config.server;
@@ -209,8 +275,10 @@ impl App {
             // Open MCP event streams would otherwise hold the drain.
             mcp.shut_down();
         };
-        let result = crate::http::serve::serve(listener, self.router, limits, shutdown).await;
-        drop(self.mcp_router);
+        let result = crate::http::serve::serve(listener, self.slot.clone(), limits, shutdown).await;
+        for task in hangups.into_iter().chain(watcher) {
+            task.abort();
+        }
         // Jobs still running end `interrupted` now rather than at the next start.
         self.state
             .services
@@ -256,7 +324,7 @@ impl App {
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("metrics.listen {address}: {e}")))?;
         tracing::info!(address = %listener.local_addr()?, "metrics served on their own address");
-        let router = router::metrics_router(&self.state);
+        let router = RouterSlot::new(router::metrics_router(&self.state));
         let limits = crate::http::serve::ServeLimits {
             max_connections: 64,
             header_read_timeout: std::time::Duration::from_secs(

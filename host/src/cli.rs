@@ -1,4 +1,4 @@
-//! The command line: `serve`, `plugins list`, `plugins check`, `openapi`, `config show`.
+//! The command line: `serve`, `plugins list|check|reload`, `openapi`, `config show`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +30,13 @@ pub enum Command {
         /// Listen address (overrides `server.listen`).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Reload the plugins whenever a `.wasm` file in `plugins.dir` or the configuration
+        /// file changes (for development; SIGHUP and `plugins reload` work without it).
+        #[arg(long)]
+        watch_plugins: bool,
+        /// How often `--watch-plugins` looks for changes, in milliseconds.
+        #[arg(long, default_value_t = 1000, requires = "watch_plugins")]
+        watch_interval_ms: u64,
     },
     /// Plugin commands.
     Plugins {
@@ -63,6 +70,22 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running server to reload its plugins (`POST /api/plugins/reload` with an
+    /// admin key): it reads `[plugins]` and `plugins.dir` again and swaps without dropping
+    /// requests. Prints what it did per plugin; exits non-zero when the server refused or
+    /// a plugin kept its running version. (`kill -HUP PID` does the same.)
+    Reload(ReloadArgs),
+}
+
+/// `plugins reload`'s options.
+#[derive(Debug, clap::Args)]
+pub struct ReloadArgs {
+    /// The server (default: `server.listen` of the configuration, on this machine).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// An admin API key.
+    #[arg(long, env = "INFRA_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
 }
 
 /// `config` subcommands.

@@ -480,7 +480,7 @@ impl PluginsConfig {
 }
 
 /// One plugin's section.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginConfig {
     /// Load and mount the plugin.

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod plugin_check;
 pub mod plugins;
 pub mod poller;
+pub mod reload;
 pub mod remote;
 pub mod services;
 pub mod telemetry;

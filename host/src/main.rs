@@ -25,19 +25,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         config.log.format = format;
     }
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            watch_plugins,
+            watch_interval_ms,
+        } => {
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
             telemetry::init(config.log.format, &config.log.level);
             let listen = config.server.listen;
-            let app = App::build(config).await?;
+            let mut app = App::build(config)
+                .await?
+                .config_file(cli.config.clone())
+                .reload_on_sighup();
+            if watch_plugins {
+                app = app.watch_plugins(
+                    cli.config.clone(),
+                    std::time::Duration::from_millis(watch_interval_ms),
+                );
+            }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
             tracing::info!(
                 address = %listener.local_addr()?,
-                plugins = app.state.plugins.loaded.len(),
+                plugins = app.state.plugins().loaded.len(),
                 "infrastructor listening; API under /api, docs at /docs"
             );
             app.serve(listener, infrastructor::app::shutdown_signal())
@@ -49,7 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             telemetry::init(config.log.format, "error");
             let app = App::build(config).await?;
-            print!("{}", plugin_list(&app.state.plugins));
+            print!("{}", plugin_list(&app.state.plugins()));
         }
         Command::Plugins {
             command: PluginsCommand::Check { file, json },
@@ -62,10 +75,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", report.to_text());
             }
         }
+        Command::Plugins {
+            command: PluginsCommand::Reload(args),
+        } => {
+            let url = args
+                .url
+                .unwrap_or_else(|| infrastructor::reload::client::url_for(config.server.listen));
+            let printed = infrastructor::reload::client::reload(&url, args.key.as_deref()).await?;
+            print!("{}", printed.text);
+            if printed.refused > 0 {
+                anyhow::bail!(
+                    "{} plugin(s) kept their running version or could not be loaded",
+                    printed.refused
+                );
+            }
+        }
         Command::Openapi => {
             telemetry::init(config.log.format, "warn");
             let app = App::build(config).await?;
-            let document: serde_json::Value = serde_json::from_slice(&app.state.openapi)?;
+            let document: serde_json::Value = serde_json::from_slice(&app.state.openapi())?;
             println!("{}", serde_json::to_string_pretty(&document)?);
         }
         Command::Config {

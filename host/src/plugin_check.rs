@@ -137,7 +137,8 @@ async fn build(
         failed: Vec::new(),
     };
     let app = App::build_with(config, discovered).await?;
-    let Some(p) = app.state.plugins.loaded.first() else {
+    let plugins = app.state.plugins();
+    let Some(p) = plugins.loaded.first() else {
         return Err(CheckError::Load(BuildError::Runtime(
             "the plugin was not loaded".into(),
         )));

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use infrastructor_store::devices::{self, DeviceStatus};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, watch};
 
 use crate::config::PollerConfig;
 use crate::fault::{Fault, FaultKind};
 use crate::plugins::manifest::CollectorSpec;
 use crate::plugins::{CallContext, CollectSpec, LoadedPlugin, PluginSet};
+use crate::reload::PluginGeneration;
 use crate::services::HostServices;
 
 /// Consecutive connection failures after which a device is marked offline.
@@ -29,12 +30,27 @@ struct DeviceHealth {
 type JobKey = (String, String, String); // (hostname, plugin, collector)
 
 /// Spawns the poller; it runs until the returned handle is aborted.
+/// It follows `plugins`: after a reload it runs the new generation's collectors.
 pub fn spawn(
     services: Arc<HostServices>,
-    plugins: Arc<PluginSet>,
+    plugins: watch::Receiver<Arc<PluginGeneration>>,
     config: PollerConfig,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run(services, plugins, config))
+}
+
+/// Every periodic collector of `plugins`, with its plugin.
+fn collectors_of(plugins: &PluginSet) -> Vec<(Arc<LoadedPlugin>, CollectorSpec)> {
+    plugins
+        .loaded
+        .iter()
+        .flat_map(|p| {
+            p.manifest
+                .collectors
+                .iter()
+                .map(move |c| (p.clone(), c.clone()))
+        })
+        .collect()
 }
 
 fn jitter(max: Duration) -> Duration {
@@ -53,20 +69,14 @@ pub fn backoff(config: &PollerConfig, failures: u32) -> Duration {
     (base * factor).min(Duration::from_millis(config.backoff_max_ms))
 }
 
-async fn run(services: Arc<HostServices>, plugins: Arc<PluginSet>, config: PollerConfig) {
-    let jobs: Vec<(Arc<LoadedPlugin>, CollectorSpec)> = plugins
-        .loaded
-        .iter()
-        .flat_map(|p| {
-            p.manifest
-                .collectors
-                .iter()
-                .map(move |c| (p.clone(), c.clone()))
-        })
-        .collect();
+async fn run(
+    services: Arc<HostServices>,
+    mut plugins: watch::Receiver<Arc<PluginGeneration>>,
+    config: PollerConfig,
+) {
+    let mut jobs = collectors_of(&plugins.borrow_and_update().plugins);
     if jobs.is_empty() {
-        tracing::info!("poller: no plugin declares a periodic collector");
-        return;
+        tracing::info!("poller: no plugin declares a periodic collector (yet)");
     }
     let slots = Arc::new(Semaphore::new(config.max_concurrency));
     let health: Arc<Mutex<HashMap<String, DeviceHealth>>> = Arc::default();
@@ -82,6 +92,9 @@ async fn run(services: Arc<HostServices>, plugins: Arc<PluginSet>, config: Polle
                 Err(e) => tracing::warn!(error = %e, "poller: cannot read devices"),
             }
             devices_at = Instant::now();
+        }
+        if plugins.has_changed().unwrap_or(false) {
+            jobs = collectors_of(&plugins.borrow_and_update().plugins);
         }
         running.retain(|_, h| !h.is_finished());
         let now = Instant::now();

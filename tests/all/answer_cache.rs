@@ -132,7 +132,7 @@ async fn replays_are_exact_follow_new_collections_and_never_cross_requests() {
     assert_eq!(seen.len(), 4, "each answer ran its own command");
     let (entries, bytes) = s
         .app_state()
-        .plugins
+        .plugins()
         .get("remote")
         .expect("remote")
         .answers()

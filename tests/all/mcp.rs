@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 const IMAGE: &str = "tb-busybox:mcp";
 const READ: &str = "mcp-read-key-0123456789";
 const WRITE: &str = "mcp-write-key-0123456789";
+const ADMIN: &str = "mcp-admin-key-0123456789";
 
 /// A client handler that counts `notifications/tools/list_changed`.
 #[derive(Clone, Default)]
@@ -83,7 +84,7 @@ fn tool<'a>(tools: &'a [Tool], name: &str) -> &'a Tool {
 fn expected(s: &TestServer, scope: Scope) -> Vec<String> {
     let mut names: Vec<String> = s
         .app_state()
-        .plugins
+        .plugins()
         .loaded
         .iter()
         .flat_map(|p| {
@@ -129,6 +130,7 @@ async fn an_mcp_client_lists_calls_and_is_refused_like_the_http_routes() {
         c.auth.keys = vec![
             api_key("reader", READ, Scope::Read),
             api_key("writer", WRITE, Scope::Write),
+            api_key("admin", ADMIN, Scope::Admin),
         ];
     })
     .await;
@@ -294,11 +296,35 @@ async fn an_mcp_client_lists_calls_and_is_refused_like_the_http_routes() {
         .expect("inspect");
     assert_eq!(state.trim(), "running", "the refused stop did nothing");
 
-    // A new tool-list generation reaches open sessions.
-    s.app_state().mcp.tools_changed();
+    // A plugin added by a reload: open sessions are told, and its tools are listed and
+    // callable in the same session.
+    assert!(
+        !names(&writer.list_all_tools().await.expect("tools/list"))
+            .contains(&"hello_version".to_string())
+    );
+    std::fs::copy(
+        infrastructor_tests::test_plugin_path("hello"),
+        s.config.plugins.dir.join("hello.wasm"),
+    )
+    .expect("copy hello");
+    let (status, report) = s
+        .send(
+            s.client
+                .post(s.url("/api/plugins/reload"))
+                .bearer_auth(ADMIN),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
     tokio::time::timeout(Duration::from_secs(10), watcher.changed.notified())
         .await
-        .expect("notifications/tools/list_changed within 10 s");
+        .expect("notifications/tools/list_changed within 10 s of the reload");
+    let tools = writer
+        .list_all_tools()
+        .await
+        .expect("tools/list after the reload");
+    assert!(names(&tools).contains(&"hello_version".to_string()));
+    let answer = call(&writer, "hello_version", json!({})).await;
+    assert_eq!(answer.is_error, Some(false), "{answer:?}");
 
     reader.cancel().await.expect("close reader");
     writer.cancel().await.expect("close writer");

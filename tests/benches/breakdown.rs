@@ -125,7 +125,11 @@ async fn run(device: &Sshd) {
     };
 
     let state = uncached.app_state().clone();
-    let plugin = state.plugins.get("containers").expect("containers").clone();
+    let plugin = state
+        .plugins()
+        .get("containers")
+        .expect("containers")
+        .clone();
     let request = |op: &str| PluginRequest {
         operation_id: op.into(),
         method: RouteMethod::Get,

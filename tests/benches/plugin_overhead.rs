@@ -75,7 +75,7 @@ fn main() {
         // conversion), measured in alternating rounds.
         let mut per_version = Vec::new();
         for name in ["hello-v010", "hello"] {
-            let plugin = s.app_state().plugins.get(name).expect("loaded").clone();
+            let plugin = s.app_state().plugins().get(name).expect("loaded").clone();
             for _ in 0..200 {
                 plugin.handle(request(), CallContext::default()).await.expect("warm");
             }

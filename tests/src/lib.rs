@@ -105,7 +105,17 @@ impl TestServer {
 
     /// Starts a server on an existing directory and config.
     pub async fn start_with(dir: tempfile::TempDir, config: Config) -> TestServer {
-        let app = App::build(config.clone()).await.expect("server builds");
+        Self::start_app(dir, config, |app| app).await
+    }
+
+    /// Starts a server on an existing directory and config, after `adjust` sets the built
+    /// app's options (reload triggers, configuration file).
+    pub async fn start_app(
+        dir: tempfile::TempDir,
+        config: Config,
+        adjust: impl FnOnce(App) -> App,
+    ) -> TestServer {
+        let app = adjust(App::build(config.clone()).await.expect("server builds"));
         let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -176,6 +176,10 @@ pub struct LoadedView {
     pub compiled_from_cache: bool,
     /// Whether its manifest came from the cache (no guest code ran to load it).
     pub manifest_from_cache: bool,
+    /// Why the last reload refused a newer component or section for it (this load keeps
+    /// running); absent when nothing was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload_error: Option<String>,
 }
 
 /// A disabled plugin as `/api/plugins` lists it.
@@ -246,11 +250,14 @@ pub struct PluginList {
     pub plugins: Vec<PluginView>,
     /// How many.
     pub total: usize,
+    /// The plugin generation serving (0 = as started; one more per reload that changed
+    /// something).
+    pub generation: u64,
 }
 
 impl LoadedView {
-    /// The view of a loaded plugin.
-    pub fn of(p: &LoadedPlugin) -> LoadedView {
+    /// The view of a loaded plugin, with what the last reload refused for it.
+    pub fn of(p: &LoadedPlugin, refused: Option<&FailedPlugin>) -> LoadedView {
         let m = &p.manifest;
         LoadedView {
             name: m.name.clone(),
@@ -303,6 +310,7 @@ impl LoadedView {
             load_time_ms: p.load_time_ms,
             compiled_from_cache: p.from_cache,
             manifest_from_cache: p.manifest_from_cache,
+            reload_error: refused.map(|r| r.error.clone()),
         }
     }
 }

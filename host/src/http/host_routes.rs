@@ -3,16 +3,18 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get};
+use axum::routing::{MethodRouter, delete, get, post};
 use infrastructor_manifest::Quota;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::config::Scope;
+use crate::http::auth::Caller;
 use crate::http::common_views::{
     DisabledView, FailedView, LoadedView, PluginBrief, PluginList, PluginView, Status, SystemInfo,
     schema_of,
@@ -20,6 +22,7 @@ use crate::http::common_views::{
 use crate::http::error::ApiError;
 use crate::http::jobs_routes;
 use crate::jobs::view::job_schema;
+use crate::reload::ReloadReport;
 
 /// One of the host's own routes. [`HOST_ROUTES`] is the only place they are declared: the
 /// router mounts them with their quotas, authentication reads the public ones, the OpenAPI
@@ -195,6 +198,29 @@ pub const HOST_ROUTES: &[HostRoute] = &[
         handler: || get(plugins),
     },
     HostRoute {
+        path: "/api/plugins/reload",
+        operation_id: "plugins_reload",
+        summary: "Reload plugins",
+        description: "Reads the `[plugins]` configuration and `plugins.dir` again, compiles new or changed components off the request path, then swaps every route at once: requests in flight finish on the version they reached. A plugin whose new component or section fails to load keeps running at its previous version (`action: kept`, with the reason). Answers what it did to each plugin. Admin scope. 10/minute.",
+        public: false,
+        scope: Scope::Admin,
+        documented: true,
+        debug_only: false,
+        quota: per_minute(10),
+        method: "post",
+        tag: "common",
+        params: &[],
+        response: || ("application/json", schema_of::<ReloadReport>()),
+        errors: &[
+            (403, "The key's scope is not `admin`"),
+            (
+                409,
+                "The reload could not complete (the configuration is invalid, a required plugin cannot load, routes collide); nothing changed",
+            ),
+        ],
+        handler: || post(reload_plugins),
+    },
+    HostRoute {
         path: "/api/jobs",
         operation_id: "jobs_list",
         summary: "Jobs",
@@ -335,7 +361,7 @@ pub fn is_reserved_mount(mount: &str) -> bool {
 pub async fn openapi(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.openapi.clone(),
+        state.openapi(),
     )
         .into_response()
 }
@@ -378,7 +404,7 @@ pub async fn system_info(State(state): State<Arc<AppState>>) -> Json<SystemInfo>
         current_time: crate::time::now_rfc3339(),
         uptime_seconds: uptime,
         plugins: state
-            .plugins
+            .plugins()
             .loaded
             .iter()
             .map(|p| PluginBrief {
@@ -402,28 +428,49 @@ pub async fn test_error() -> ApiError {
 
 /// `GET /api/plugins`.
 pub async fn plugins(State(state): State<Arc<AppState>>) -> Json<PluginList> {
-    let mut list: Vec<PluginView> = state
-        .plugins
+    let generation = state.generation();
+    let set = &generation.plugins;
+    let mut list: Vec<PluginView> = set
         .loaded
         .iter()
-        .map(|p| PluginView::Loaded(Box::new(LoadedView::of(p))))
+        .map(|p| {
+            let refused = set.kept.iter().find(|k| k.name == p.manifest.name);
+            PluginView::Loaded(Box::new(LoadedView::of(p, refused)))
+        })
         .collect();
     list.extend(
-        state
-            .plugins
-            .disabled
+        set.disabled
             .iter()
             .map(|d| PluginView::Disabled(DisabledView::of(d))),
     );
     list.extend(
-        state
-            .plugins
-            .failed
+        set.failed
             .iter()
             .map(|f| PluginView::Failed(FailedView::of(f))),
     );
     Json(PluginList {
         total: list.len(),
         plugins: list,
+        generation: generation.number,
+    })
+}
+
+/// `POST /api/plugins/reload` (admin): reloads the plugins and answers what changed.
+pub async fn reload_plugins(
+    State(state): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+) -> Result<Json<ReloadReport>, ApiError> {
+    let caller = caller.map(|Extension(c)| c).unwrap_or(Caller(None));
+    caller.require(Scope::Admin)?;
+    tracing::info!(
+        key = caller.name().as_deref().unwrap_or("-"),
+        "plugin reload requested"
+    );
+    crate::reload::reload(&state).await.map(Json).map_err(|e| {
+        ApiError::new(
+            http::StatusCode::CONFLICT,
+            "RELOAD_FAILED",
+            format!("reload refused; the running plugins stay: {e}"),
+        )
     })
 }

@@ -15,7 +15,7 @@ use super::edge::RequestId;
 use super::error::ApiError;
 use super::validate::{single, validate_body, validate_params};
 use crate::http::auth::Caller;
-use crate::http::ratelimit::{Limiter, RateSpec, client_key};
+use crate::http::ratelimit::{LimitKind, Limiter, Limiters, RateSpec, client_key};
 use crate::jobs::view::{job_json, job_path};
 use crate::plugins::answer_cache;
 use crate::plugins::answer_flight::{self, Flight};
@@ -62,10 +62,12 @@ pub fn full_path(plugin: &LoadedPlugin, route: &RouteSpec) -> String {
 
 /// Builds the router of every plugin route. Fails (naming both routes) when two routes of
 /// different plugins would collide.
+/// Route quotas come from `quotas` (the same limiter for the same quota across rebuilds);
+/// the limiters used are returned with the router.
 pub fn plugin_router<S: Clone + Send + Sync + 'static>(
     plugins: &PluginSet,
     limits: BodyLimits,
-    rate_limits: bool,
+    quotas: Option<&Limiters>,
 ) -> Result<(Router<S>, Vec<Arc<Limiter>>), String> {
     let mut router = Router::new();
     let mut limiters = Vec::new();
@@ -90,10 +92,13 @@ pub fn plugin_router<S: Clone + Send + Sync + 'static>(
                 ));
             }
             methods.push(route.method);
-            let limiter = route
-                .rate_limit
-                .filter(|_| rate_limits)
-                .map(|quota| Arc::new(Limiter::new(RateSpec::from(quota))));
+            let limiter = route.rate_limit.zip(quotas).map(|(quota, quotas)| {
+                quotas.get(
+                    &format!("{}:{}", plugin.manifest.name, route.operation_id),
+                    RateSpec::from(quota),
+                    LimitKind::Route,
+                )
+            });
             limiters.extend(limiter.clone());
             let binding = Arc::new(RouteBinding {
                 plugin: plugin.clone(),

@@ -23,7 +23,7 @@ use crate::http::error::ApiError;
 pub use crate::metrics::LimitKind;
 
 /// A quota: `count` requests per `period`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct RateSpec {
     /// Requests allowed per period (also the burst).
     pub count: u32,
@@ -235,15 +235,53 @@ pub async fn limit(State(limiter): State<Arc<Limiter>>, request: Request, next: 
     response
 }
 
+/// Every limiter the routers use, by quota name and spec. It outlives a router: a router
+/// built again (a plugin reload) is handed the same limiter for the same quota, so budgets
+/// already spent stay spent.
+#[derive(Default)]
+pub struct Limiters {
+    by_quota: std::sync::Mutex<std::collections::HashMap<(String, RateSpec), Arc<Limiter>>>,
+}
+
+impl Limiters {
+    /// The limiter of quota `name` (`global`, `host:OPERATION`, `PLUGIN:OPERATION`…) at
+    /// `spec`, counted as `kind`: the one already in use, or a new one.
+    pub fn get(&self, name: &str, spec: RateSpec, kind: LimitKind) -> Arc<Limiter> {
+        let mut map = self.by_quota.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((name.to_string(), spec))
+            .or_insert_with(|| Arc::new(Limiter::new(spec).kind(kind)))
+            .clone()
+    }
+
+    /// Forgets every limiter not in `used` (after a rebuild: quotas that no route has any
+    /// more).
+    pub fn retain(&self, used: &[Arc<Limiter>]) {
+        let mut map = self.by_quota.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, l| used.iter().any(|u| Arc::ptr_eq(u, l)));
+    }
+
+    /// Prunes every limiter's idle clients.
+    pub fn prune(&self) {
+        let all: Vec<Arc<Limiter>> = self
+            .by_quota
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for l in all {
+            l.prune();
+        }
+    }
+}
+
 /// Periodically prunes limiters so idle clients do not accumulate.
-pub fn spawn_pruner(limiters: Vec<Arc<Limiter>>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_pruner(limiters: Arc<Limiters>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            for l in &limiters {
-                l.prune();
-            }
+            limiters.prune();
         }
     })
 }
@@ -251,6 +289,27 @@ pub fn spawn_pruner(limiters: Vec<Arc<Limiter>>) -> tokio::task::JoinHandle<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rebuilt_router_gets_the_same_limiter_and_its_spent_budget() {
+        let limiters = Limiters::default();
+        let spec = RateSpec::per_minute(2);
+        let first = limiters.get("hello:ping", spec, LimitKind::Route);
+        let client = ClientKey::Addr(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(first.check(client).allowed);
+        assert!(first.check(client).allowed);
+        // The same quota after a rebuild: the budget is still spent.
+        let again = limiters.get("hello:ping", spec, LimitKind::Route);
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(!again.check(client).allowed);
+        // Another spec is another quota; a quota no route uses any more is forgotten.
+        let wider = limiters.get("hello:ping", RateSpec::per_minute(5), LimitKind::Route);
+        assert!(wider.check(client).allowed);
+        limiters.retain(std::slice::from_ref(&wider));
+        let fresh = limiters.get("hello:ping", spec, LimitKind::Route);
+        assert!(!Arc::ptr_eq(&first, &fresh));
+        assert!(fresh.check(client).allowed);
+    }
 
     #[test]
     fn parses_specs() {

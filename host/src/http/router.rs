@@ -30,15 +30,22 @@ use super::ratelimit::{self, LimitKind, Limiter, RateSpec};
 use crate::app::{AppState, BuildError};
 use crate::metrics::http::HttpMeter;
 use crate::metrics::scrape;
+use crate::plugins::PluginSet;
 use crate::plugins::manifest::RouteMethod;
+use crate::reload::PluginGeneration;
 
 /// Where the metrics are served (outside `/api`, like the docs).
 pub const METRICS_PATH: &str = "/metrics";
 
-/// Builds the router and returns it with every limiter it uses (for their periodic cleanup).
-pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), BuildError> {
+/// Builds the router of `generation`'s plugins and returns it with every limiter it uses
+/// (taken from the state's [`super::ratelimit::Limiters`], so a rebuilt router keeps the budgets spent).
+pub fn build(
+    state: &Arc<AppState>,
+    generation: &PluginGeneration,
+) -> Result<(Router, Vec<Arc<Limiter>>), BuildError> {
     let config = &state.config;
     let limits_on = config.rate_limit.enabled;
+    let quotas = limits_on.then_some(state.limiters.as_ref());
     let mut limiters = Vec::new();
     let mut api: Router<Arc<AppState>> = Router::new();
     for route in HOST_ROUTES {
@@ -46,8 +53,12 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
             continue;
         }
         let mut handler = (route.handler)();
-        if let Some(quota) = route.quota.filter(|_| limits_on) {
-            let limiter = Arc::new(Limiter::new(RateSpec::from(quota)));
+        if let Some((quota, quotas)) = route.quota.zip(quotas) {
+            let limiter = quotas.get(
+                &format!("host:{}", route.operation_id),
+                RateSpec::from(quota),
+                LimitKind::Route,
+            );
             limiters.push(limiter.clone());
             handler = handler.layer(from_fn_with_state(limiter, ratelimit::limit));
         }
@@ -61,7 +72,7 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
         max_wait_secs: config.jobs.max_wait_secs,
     };
     let (plugin_routes, plugin_limiters) =
-        plugin_router(&state.plugins, limits, limits_on).map_err(BuildError::Routes)?;
+        plugin_router(&generation.plugins, limits, quotas).map_err(BuildError::Routes)?;
     limiters.extend(plugin_limiters);
     let docs: Router = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
         .config(utoipa_swagger_ui::Config::new(["/api/openapi.json"]))
@@ -76,13 +87,14 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
         router = router.merge(metrics_router(state));
     }
     router = router.fallback(|| async { ApiError::not_found("no such route") });
-    let limiter = |per_minute: u32, kind: LimitKind| {
-        limits_on.then(|| Arc::new(Limiter::new(RateSpec::per_minute(per_minute)).kind(kind)))
+    let limiter = |name: &str, per_minute: u32, kind: LimitKind| {
+        quotas.map(|q| q.get(name, RateSpec::per_minute(per_minute), kind))
     };
     let guard = Guard {
         auth: state.auth.clone(),
-        keyed: limiter(config.rate_limit.per_minute, LimitKind::Global),
+        keyed: limiter("global", config.rate_limit.per_minute, LimitKind::Global),
         anonymous: limiter(
+            "unauthenticated",
             config.rate_limit.unauthenticated_per_minute,
             LimitKind::Unauthenticated,
         ),
@@ -96,7 +108,7 @@ pub fn build(state: &Arc<AppState>) -> Result<(Router, Vec<Arc<Limiter>>), Build
     router = router.layer(from_fn(edge));
     if config.metrics.enabled {
         router = router.layer(from_fn_with_state(
-            Arc::new(http_meter(state, metrics_here)),
+            Arc::new(http_meter(state, &generation.plugins, metrics_here)),
             crate::metrics::http::measure,
         ));
     }
@@ -117,14 +129,14 @@ pub fn metrics_router(state: &Arc<AppState>) -> Router {
 }
 
 /// Every route's labels for the HTTP metrics: the host's own, the plugins', `/metrics`.
-fn http_meter(state: &Arc<AppState>, with_metrics_route: bool) -> HttpMeter {
+fn http_meter(state: &Arc<AppState>, plugins: &PluginSet, with_metrics_route: bool) -> HttpMeter {
     let mut meter = HttpMeter::new(state.services.metrics.clone(), DOCS_PATH);
     for route in HOST_ROUTES {
         if let Ok(method) = Method::from_bytes(route.method.to_ascii_uppercase().as_bytes()) {
             meter.add(method, route.path, "host", route.operation_id);
         }
     }
-    for plugin in &state.plugins.loaded {
+    for plugin in &plugins.loaded {
         for route in plugin.manifest.routes.iter().filter(|r| !r.internal) {
             let method = match route.method {
                 RouteMethod::Get => Method::GET,

@@ -19,7 +19,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -28,6 +27,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
+
+use crate::reload::RouterSlot;
 
 /// The bounds of [`serve`].
 #[derive(Debug, Clone, Copy)]
@@ -40,10 +41,11 @@ pub struct ServeLimits {
     pub drain: Duration,
 }
 
-/// Serves `router` on `listener` within `limits` until `shutdown` completes, then drains.
+/// Serves the router in `slot` on `listener` within `limits` until `shutdown` completes,
+/// then drains. Each request is routed by the router current when it arrives.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    slot: Arc<RouterSlot>,
     limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -70,7 +72,7 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let slot = slot.clone();
         let mut stop = stop_rx.clone();
         let header_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
@@ -78,7 +80,7 @@ pub async fn serve(
             let service = TowerToHyperService::new(tower::service_fn(
                 move |mut request: http::Request<Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
-                    let router = router.clone();
+                    let router = slot.current();
                     async move {
                         Ok::<_, Infallible>(
                             router

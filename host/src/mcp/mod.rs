@@ -36,6 +36,7 @@ use tools::Catalog;
 
 use crate::app::AppState;
 use crate::http::ApiError;
+use crate::reload::RouterSlot;
 
 /// The path of the endpoint.
 pub const MCP_PATH: &str = "/mcp";
@@ -45,7 +46,10 @@ pub const MCP_PATH: &str = "/mcp";
 pub struct McpHub {
     generation: watch::Sender<u64>,
     catalog: Mutex<Option<(u64, Arc<Catalog>)>>,
-    router: OnceLock<Weak<Router>>,
+    router: OnceLock<Weak<RouterSlot>>,
+    /// The sessions, shared by the `/mcp` route of every router generation (a reload
+    /// keeps them open).
+    sessions: OnceLock<Arc<LocalSessionManager>>,
     shutdown: CancellationToken,
 }
 
@@ -55,6 +59,7 @@ impl Default for McpHub {
             generation: watch::Sender::new(0),
             catalog: Mutex::new(None),
             router: OnceLock::new(),
+            sessions: OnceLock::new(),
             shutdown: CancellationToken::new(),
         }
     }
@@ -77,7 +82,7 @@ impl McpHub {
         self.generation.subscribe()
     }
 
-    /// The catalog of the current generation, built from `state`'s plugins on first use.
+    /// The catalog of the current generation, built from the plugins serving on first use.
     pub fn catalog(&self, state: &AppState) -> Arc<Catalog> {
         let generation = self.generation();
         let mut cached = self.catalog.lock().unwrap_or_else(|e| e.into_inner());
@@ -87,20 +92,17 @@ impl McpHub {
             return catalog.clone();
         }
         let catalog = Arc::new(Catalog::build(
-            &state.plugins,
+            &state.plugins(),
             state.config.jobs.max_wait_secs,
         ));
         *cached = Some((generation, catalog.clone()));
         catalog
     }
 
-    /// Makes `router` (the complete one) the router tool calls go through; the returned
-    /// handle must be kept while the server serves (the hub holds it weakly, as the router
+    /// Tool calls go through the router current in `slot` (held weakly, as the router
     /// holds the hub).
-    pub fn attach(&self, router: &Router) -> Arc<Router> {
-        let strong = Arc::new(router.clone());
-        let _ = self.router.set(Arc::downgrade(&strong));
-        strong
+    pub fn attach(&self, slot: &Arc<RouterSlot>) {
+        let _ = self.router.set(Arc::downgrade(slot));
     }
 
     /// The router tool calls go through, while the server serves.
@@ -108,7 +110,18 @@ impl McpHub {
         self.router
             .get()
             .and_then(Weak::upgrade)
-            .map(|r| r.as_ref().clone())
+            .map(|slot| slot.current())
+    }
+
+    /// The sessions (made on first use, with `idle` as their keep-alive).
+    fn sessions(&self, idle: Duration) -> Arc<LocalSessionManager> {
+        self.sessions
+            .get_or_init(|| {
+                let mut sessions = LocalSessionManager::default();
+                sessions.session_config.keep_alive = Some(idle);
+                Arc::new(sessions)
+            })
+            .clone()
     }
 
     /// Closes every session and refuses new ones (at shutdown, so open event streams do
@@ -124,9 +137,9 @@ pub fn routes(state: &Arc<AppState>) -> Router {
     if !config.enabled {
         return Router::new();
     }
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(Duration::from_secs(config.session_idle_secs));
-    let sessions = Arc::new(sessions);
+    let sessions = state
+        .mcp
+        .sessions(Duration::from_secs(config.session_idle_secs));
     let mut http = StreamableHttpServerConfig::default()
         .with_max_request_body_bytes(state.config.server.body_limit_bytes)
         .with_cancellation_token(state.mcp.shutdown.child_token());

@@ -7,6 +7,17 @@ use crate::fault::{Fault, FaultKind};
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// A section asks for more instance memory than the engine's pool was sized for at
+    /// start-up.
+    #[error(
+        "memory_limit_mb = {asked_mb} exceeds the {max_mb} MB the server started with (the largest memory_limit_mb configured at start-up); restart the server to raise it"
+    )]
+    MemoryAboveStartUp {
+        /// What the section asks.
+        asked_mb: u32,
+        /// The start-up maximum.
+        max_mb: usize,
+    },
     /// The plugin directory or a `.wasm` file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {

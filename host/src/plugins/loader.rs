@@ -50,6 +50,10 @@ pub struct PluginSet {
     pub disabled: Vec<DisabledPlugin>,
     /// Third-party plugins skipped because they could not be loaded.
     pub failed: Vec<FailedPlugin>,
+    /// Plugins whose new component or section failed to load at a reload: each keeps
+    /// running at its previous load (in [`PluginSet::loaded`]); this says why the new one
+    /// was refused.
+    pub kept: Vec<FailedPlugin>,
 }
 
 impl PluginSet {
@@ -297,11 +301,18 @@ pub async fn load_one(
 /// belongs to the host's own routes, or whose mount another plugin has, is skipped (listed
 /// in [`PluginSet::failed`]); for a built-in or a `required` plugin it is the error returned.
 /// Mounts go to built-ins and required plugins first, then to the others in load order.
+///
+/// With `previous` (a reload), a plugin whose bytes and section are unchanged keeps its
+/// load as it is (nothing is compiled or asked again), and a plugin whose new bytes or
+/// section fail to load keeps running at its previous load (listed in
+/// [`PluginSet::kept`] with the reason); only a failure with no previous load to keep is
+/// skipped or, when required, returned.
 pub async fn load_all(
     runtime: &Arc<PluginRuntime>,
     discovered: Discovered,
     config: &PluginsConfig,
     reserved: impl Fn(&str) -> bool,
+    previous: Option<&PluginSet>,
 ) -> Result<PluginSet, PluginError> {
     let mut set = PluginSet {
         failed: discovered.failed,
@@ -319,7 +330,7 @@ pub async fn load_all(
         }
     }
     // Load every enabled plugin (in order), keeping failures for the mount pass.
-    let mut results = Vec::new();
+    let mut results: Vec<(Arc<LoadedPlugin>, bool, String)> = Vec::new();
     for binary in binaries {
         let entry = config.entry(&binary.name);
         if !entry.enabled {
@@ -331,16 +342,42 @@ pub async fn load_all(
             continue;
         }
         let required = is_required(&binary.source, &entry);
+        let running = previous.and_then(|p| p.get(&binary.name));
+        if let Some(running) = running
+            && running.sha256 == binary.sha256
+            && running.section == entry
+        {
+            results.push((running.clone(), required, binary.sha256));
+            continue;
+        }
         match load_one(runtime, &binary, &entry).await {
-            Ok(plugin) => results.push((plugin, required, binary.sha256)),
-            Err(e) => skip_or_fail(
-                &mut set.failed,
-                &binary.name,
-                binary.source,
-                Some(binary.sha256),
-                required,
-                cause(e),
-            )?,
+            Ok(plugin) => results.push((Arc::new(plugin), required, binary.sha256)),
+            Err(e) => match running {
+                Some(running) => {
+                    let error = cause(e).to_string();
+                    tracing::warn!(
+                        "plugin `{}` stays at version {} ({}): the new one cannot be loaded: {error}",
+                        binary.name,
+                        running.manifest.version,
+                        running.sha256
+                    );
+                    set.kept.push(FailedPlugin {
+                        name: binary.name,
+                        source: binary.source,
+                        sha256: Some(binary.sha256),
+                        error,
+                    });
+                    results.push((running.clone(), required, running.sha256.clone()));
+                }
+                None => skip_or_fail(
+                    &mut set.failed,
+                    &binary.name,
+                    binary.source,
+                    Some(binary.sha256),
+                    required,
+                    cause(e),
+                )?,
+            },
         }
     }
     // Mounts: required plugins first, so a third-party plugin never takes a built-in's.
@@ -380,19 +417,24 @@ pub async fn load_all(
         if !ok {
             continue;
         }
-        tracing::info!(
-            plugin = %plugin.manifest.name,
-            version = %plugin.manifest.version,
-            api = %plugin.manifest.api_version,
-            mount = %plugin.mount,
-            routes = plugin.manifest.routes.len(),
-            sha256 = %plugin.sha256,
-            load_ms = format!("{:.1}", plugin.load_time_ms),
-            cached = plugin.from_cache,
-            manifest_cached = plugin.manifest_from_cache,
-            "plugin loaded"
-        );
-        set.loaded.push(Arc::new(plugin));
+        let unchanged = previous
+            .and_then(|p| p.get(&plugin.manifest.name))
+            .is_some_and(|p| Arc::ptr_eq(p, &plugin));
+        if !unchanged {
+            tracing::info!(
+                plugin = %plugin.manifest.name,
+                version = %plugin.manifest.version,
+                api = %plugin.manifest.api_version,
+                mount = %plugin.mount,
+                routes = plugin.manifest.routes.len(),
+                sha256 = %plugin.sha256,
+                load_ms = format!("{:.1}", plugin.load_time_ms),
+                cached = plugin.from_cache,
+                manifest_cached = plugin.manifest_from_cache,
+                "plugin loaded"
+            );
+        }
+        set.loaded.push(plugin);
     }
     Ok(set)
 }

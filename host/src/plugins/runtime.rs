@@ -95,6 +95,7 @@ pub struct PluginRuntime {
     parse_slots: Arc<Semaphore>,
     answers: AnswerCache,
     loads: AtomicU64,
+    max_memory_bytes: usize,
 }
 
 /// A guest's answer, and the collections it was built from when the call was traced and
@@ -129,7 +130,14 @@ impl PluginRuntime {
             parse_slots: Arc::new(Semaphore::new(max_instances as usize)),
             answers: AnswerCache::new(answer_cache_bytes),
             loads: AtomicU64::new(0),
+            max_memory_bytes,
         }))
+    }
+
+    /// The largest memory cap an instance can have: the engine's memory pool was sized for
+    /// it at start-up (a reload cannot raise it).
+    pub fn max_memory_bytes(&self) -> usize {
+        self.max_memory_bytes
     }
 
     /// The host services.
@@ -164,6 +172,12 @@ impl PluginRuntime {
         config: &PluginConfig,
     ) -> Result<LoadedPlugin, PluginError> {
         let fail = |e: LoadError| PluginError::load(expected_name, e);
+        if config.memory_limit_mb as usize * 1024 * 1024 > self.max_memory_bytes {
+            return Err(fail(LoadError::MemoryAboveStartUp {
+                asked_mb: config.memory_limit_mb,
+                max_mb: self.max_memory_bytes / (1024 * 1024),
+            }));
+        }
         let started = Instant::now();
         let (component, from_cache) = {
             let this = self.clone();
@@ -272,6 +286,7 @@ impl PluginRuntime {
             from_cache,
             manifest_from_cache,
             load_id: self.loads.fetch_add(1, Ordering::Relaxed),
+            section: config.clone(),
             identity,
             pre,
             runtime: self.clone(),
@@ -531,6 +546,9 @@ pub struct LoadedPlugin {
     /// Distinct for every load of every plugin (a reloaded plugin never shares stored
     /// answers with its predecessor).
     pub load_id: u64,
+    /// The config section it was loaded with (a reload with the same bytes and the same
+    /// section keeps this load).
+    pub section: PluginConfig,
     identity: Arc<PluginIdentity>,
     pre: Pre,
     runtime: Arc<PluginRuntime>,

@@ -23,6 +23,19 @@ fn app() -> App {
             ping,
         )
         .route(
+            Route::get("/version", "version")
+                .summary("The plugin's own version")
+                .description(
+                    "Tells which build answered (the reload tests swap builds under load).",
+                )
+                .response_schema(json!({
+                    "type": "object",
+                    "properties": {"version": {"type": "string"}},
+                    "required": ["version"]
+                })),
+            version,
+        )
+        .route(
             Route::get("/greet/{name}", "greet")
                 .summary("Greets someone")
                 .description("Echoes every parameter after the host's validation and defaults.")
@@ -123,6 +136,10 @@ fn doc_id() -> Param {
         .pattern("^[A-Za-z0-9_-]+$")
         .max_len(64)
         .description("document id")
+}
+
+fn version(_: &Request) -> Result<Response, Error> {
+    Ok(Json(json!({"version": env!("CARGO_PKG_VERSION")})).into())
 }
 
 fn ping(_: &Request) -> Result<Response, Error> {
