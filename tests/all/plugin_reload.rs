@@ -5,59 +5,16 @@
 //! `plugins reload` client prints what happened.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use infrastructor::App;
 use infrastructor::config::{Config, Scope};
+use infrastructor_tests::load::{Sample, Swapload, failures};
 use infrastructor_tests::{TestServer, api_key, eventually, in_own_process, test_plugin_path};
 use serde_json::Value;
 
 const ADMIN: &str = "reload-admin-key-0123456789";
 const READ: &str = "reload-read-key-0123456789";
-
-/// One request of the load generator: when it was sent, and its status and version (or
-/// the transport error).
-struct Sample {
-    sent: Instant,
-    outcome: Result<(u16, String), String>,
-}
-
-/// Clients sending `GET url` back to back until `stop`.
-fn load(
-    s: &TestServer,
-    path: &str,
-    clients: usize,
-    stop: &Arc<AtomicBool>,
-) -> Vec<tokio::task::JoinHandle<Vec<Sample>>> {
-    (0..clients)
-        .map(|_| {
-            let client = s.client.clone();
-            let url = s.url(path);
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let mut samples = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let sent = Instant::now();
-                    let outcome = match client.get(&url).send().await {
-                        Ok(r) => {
-                            let status = r.status().as_u16();
-                            match r.json::<Value>().await {
-                                Ok(v) => {
-                                    Ok((status, v["version"].as_str().unwrap_or("").to_owned()))
-                                }
-                                Err(e) => Err(e.to_string()),
-                            }
-                        }
-                        Err(e) => Err(e.to_string()),
-                    };
-                    samples.push(Sample { sent, outcome });
-                }
-                samples
-            })
-        })
-        .collect()
-}
 
 /// `POST /api/plugins/reload` with `key`.
 async fn reload(s: &TestServer, key: Option<&str>) -> (u16, Value) {
@@ -93,8 +50,7 @@ async fn three_reloads_under_load_fail_no_request_and_switch_builds_at_once() {
     assert_eq!(status, 200);
     let builds = [test_plugin_path("hello_next"), test_plugin_path("hello")];
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let clients = load(&s, "/api/hello/version", 8, &stop);
+    let load = Swapload::start(&s.client, &s.url("/api/hello/version"), 8);
     tokio::time::sleep(Duration::from_millis(300)).await;
     // (sent, answered, version serving after it)
     let mut reloads: Vec<(Instant, Instant, String)> = Vec::new();
@@ -114,20 +70,8 @@ async fn three_reloads_under_load_fail_no_request_and_switch_builds_at_once() {
         reloads.push((sent, answered, version));
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    let mut samples = Vec::new();
-    for c in clients {
-        samples.extend(c.await.expect("client"));
-    }
-
-    let failures: Vec<String> = samples
-        .iter()
-        .filter_map(|s| match &s.outcome {
-            Ok((200, _)) => None,
-            Ok((status, _)) => Some(format!("status {status}")),
-            Err(e) => Some(e.clone()),
-        })
-        .collect();
+    let samples = load.stop().await;
+    let failures = failures(&samples);
     assert!(
         failures.is_empty(),
         "{} of {} requests failed during the reloads: {:?}",
@@ -138,8 +82,10 @@ async fn three_reloads_under_load_fail_no_request_and_switch_builds_at_once() {
     let version_of = |s: &Sample| {
         s.outcome
             .as_ref()
-            .map(|(_, v)| v.clone())
+            .ok()
+            .and_then(|(_, v)| v["version"].as_str())
             .unwrap_or_default()
+            .to_owned()
     };
     // Every request sent after a reload answered, and before the next one was sent, met
     // the build that reload installed; before the first, the one the server started with.

@@ -111,3 +111,74 @@ pub async fn concurrent_for(url: &str, conns: usize, duration: Duration) -> Load
         p99: percentile(&mut all, 0.99),
     }
 }
+
+/// One request of [`Swapload`]: when it was sent, and its status and JSON answer (or the
+/// transport error).
+pub struct Sample {
+    /// When it was sent.
+    pub sent: Instant,
+    /// Status and answer, or why there was none.
+    pub outcome: Result<(u16, serde_json::Value), String>,
+}
+
+/// Clients sending `GET url` back to back while something changes under them (a reload):
+/// nothing is asserted while they run; [`Swapload::stop`] returns every request made.
+pub struct Swapload {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<Vec<Sample>>>,
+}
+
+impl Swapload {
+    /// Starts `clients` clients on `url`, sharing `client`'s pool.
+    pub fn start(client: &reqwest::Client, url: &str, clients: usize) -> Swapload {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients = (0..clients)
+            .map(|_| {
+                let client = client.clone();
+                let url = url.to_owned();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let mut samples = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let sent = Instant::now();
+                        let outcome = match client.get(&url).send().await {
+                            Ok(r) => {
+                                let status = r.status().as_u16();
+                                r.json::<serde_json::Value>()
+                                    .await
+                                    .map(|v| (status, v))
+                                    .map_err(|e| e.to_string())
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        samples.push(Sample { sent, outcome });
+                    }
+                    samples
+                })
+            })
+            .collect();
+        Swapload { stop, clients }
+    }
+
+    /// Stops the clients and returns every request they made.
+    pub async fn stop(self) -> Vec<Sample> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut samples = Vec::new();
+        for c in self.clients {
+            samples.extend(c.await.expect("load client"));
+        }
+        samples
+    }
+}
+
+/// The requests of `samples` that failed (not a 200, or no answer), described.
+pub fn failures(samples: &[Sample]) -> Vec<String> {
+    samples
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            Ok((200, _)) => None,
+            Ok((status, body)) => Some(format!("status {status}: {body}")),
+            Err(e) => Some(e.clone()),
+        })
+        .collect()
+}
