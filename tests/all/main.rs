@@ -16,6 +16,7 @@ mod mcp;
 mod metrics;
 mod openapi;
 mod plugin_kit;
+mod plugin_scaffold;
 mod plugin_versions;
 mod proxy;
 mod routing;

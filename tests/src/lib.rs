@@ -2,6 +2,7 @@
 //! state in a temp dir, the test plugins built from `tests/plugins/*`, and an HTTP client.
 
 pub mod load;
+pub mod scaffold;
 pub mod testbed;
 
 use std::net::SocketAddr;
