@@ -1,4 +1,4 @@
-//! The command line: `serve`, `plugins list|check|reload`, `openapi`, `config show`.
+//! The command line: `serve`, `plugins list|new|check|reload`, `openapi`, `config show`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +69,24 @@ pub enum PluginsCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a new plugin crate (out of this repository) at `DIR/NAME`: one route running a
+    /// remote command and parsing its output, native tests of the parser and the handler,
+    /// and a README with the build, grant, pin and run steps. It passes `cargo test` and
+    /// builds to a component (`cargo build --release --target wasm32-wasip2`) at once.
+    New {
+        /// The plugin's name, also its crate's and its mount's (`/api/NAME`): 1–64
+        /// lower-case letters, digits, `-` or `_`, starting with a letter.
+        name: String,
+        /// The directory to create the crate in (the crate is `DIR/NAME`, which must not
+        /// exist or be empty).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The SDK crate's directory (`plugins/sdk` of an Infrastructor checkout) to depend
+        /// on by path. Default: this server's own source tree when it still exists, else the
+        /// Infrastructor git repository at the tag of this server's version.
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
     },
     /// Ask the running server to reload its plugins (`POST /api/plugins/reload` with an
     /// admin key): it reads `[plugins]` and `plugins.dir` again and swaps without dropping

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod mcp;
 pub mod metrics;
 pub mod plugin_check;
+pub mod plugin_scaffold;
 pub mod plugins;
 pub mod poller;
 pub mod reload;

@@ -1,11 +1,12 @@
 //! The `infrastructor` binary.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 use infrastructor::cli::{Cli, Command, ConfigCommand, PluginsCommand};
 use infrastructor::plugins::{PluginSet, PluginSource};
-use infrastructor::{App, Config, telemetry};
+use infrastructor::{App, Config, plugin_scaffold, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -20,6 +21,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Needs no configuration (a broken one must not stop it).
+    if let Command::Plugins {
+        command:
+            PluginsCommand::New {
+                name,
+                dir,
+                sdk_path,
+            },
+    } = &cli.command
+    {
+        return new_plugin(name, dir, sdk_path.as_deref());
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(format) = cli.log_format {
         config.log.format = format;
@@ -65,6 +78,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", plugin_list(&app.state.plugins()));
         }
         Command::Plugins {
+            command:
+                PluginsCommand::New {
+                    name,
+                    dir,
+                    sdk_path,
+                },
+        } => new_plugin(&name, &dir, sdk_path.as_deref())?,
+        Command::Plugins {
             command: PluginsCommand::Check { file, json },
         } => {
             telemetry::init(config.log.format, "error");
@@ -102,6 +123,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml::to_string_pretty(&config.masked())?);
         }
     }
+    Ok(())
+}
+
+/// `plugins new`: writes the crate and prints what to do next.
+fn new_plugin(name: &str, dir: &Path, sdk_path: Option<&Path>) -> anyhow::Result<()> {
+    let sdk = match sdk_path {
+        Some(path) => plugin_scaffold::SdkSource::path(path)?,
+        None => plugin_scaffold::SdkSource::detect(),
+    };
+    let made = plugin_scaffold::create(&plugin_scaffold::NewPlugin {
+        name: name.to_owned(),
+        parent: dir.to_path_buf(),
+        sdk,
+    })?;
+    print!("{}", made.summary());
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod plugin_kit;
 mod plugin_reload;
+mod plugin_scaffold;
 mod plugin_versions;
 mod proxy;
 mod routing;

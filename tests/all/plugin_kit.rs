@@ -2,20 +2,13 @@
 //! unless required, pinning by SHA-256, provenance in `GET /api/plugins`, `plugins.NAME.file`,
 //! and `infrastructor plugins check`.
 
+use infrastructor_tests::plugin_entry;
+use infrastructor_tests::sha256_hex;
 use std::path::PathBuf;
 
 use infrastructor::Config;
 use infrastructor::plugins::bindings::ApiVersion;
 use infrastructor_tests::{TestServer, test_config, test_plugin_path};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn wasm_of(name: &str) -> Vec<u8> {
     let path = test_plugin_path(name);
@@ -26,16 +19,6 @@ fn wasm_of(name: &str) -> Vec<u8> {
 fn truncated() -> Vec<u8> {
     let wasm = wasm_of("trap");
     wasm[..wasm.len() / 2].to_vec()
-}
-
-/// The entry of `GET /api/plugins` called `name`.
-fn entry<'a>(list: &'a Value, name: &str) -> &'a Value {
-    list["plugins"]
-        .as_array()
-        .expect("plugins")
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap_or_else(|| panic!("no `{name}` in {list:#}"))
 }
 
 /// A truncated component and one whose manifest breaks the rules are skipped with their
@@ -52,7 +35,7 @@ async fn a_broken_third_party_plugin_is_skipped_and_listed_with_its_error() {
     let (status, list) = s.get("/api/plugins").await;
     assert_eq!(status, 200, "{list}");
 
-    let b = entry(&list, "broken");
+    let b = plugin_entry(&list, "broken");
     assert_eq!(b["status"], "failed", "{b}");
     assert_eq!(b["enabled"], false);
     assert_eq!(b["sha256"], sha256_hex(&broken));
@@ -65,7 +48,7 @@ async fn a_broken_third_party_plugin_is_skipped_and_listed_with_its_error() {
         "{b}"
     );
 
-    let o = entry(&list, "oops");
+    let o = plugin_entry(&list, "oops");
     assert_eq!(o["status"], "failed", "{o}");
     let error = o["error"].as_str().expect("error");
     // The plugin's own version and route, the rule it breaks; nothing about the SDK.
@@ -81,7 +64,7 @@ async fn a_broken_third_party_plugin_is_skipped_and_listed_with_its_error() {
     // The good plugin answers, with its provenance listed.
     let (status, body) = s.get("/api/hello/ping").await;
     assert_eq!(status, 200, "{body}");
-    let h = entry(&list, "hello");
+    let h = plugin_entry(&list, "hello");
     assert_eq!(h["status"], "loaded");
     assert_eq!(h["sha256"], sha256_hex(&wasm_of("hello")));
     assert_eq!(h["api_version"], ApiVersion::CURRENT.as_str());
@@ -197,7 +180,7 @@ async fn a_pinned_plugin_loads_only_with_the_pinned_hash() {
     let (status, _) = s.get("/api/hello/ping").await;
     assert_eq!(status, 404, "the tampered copy is not mounted");
     let (_, list) = s.get("/api/plugins").await;
-    let h = entry(&list, "hello");
+    let h = plugin_entry(&list, "hello");
     assert_eq!(h["status"], "failed", "{h}");
     assert_eq!(h["sha256"], bad);
     let error = h["error"].as_str().expect("error");
@@ -232,7 +215,7 @@ async fn a_section_names_its_file() {
     let (status, body) = s.get("/api/hello/ping").await;
     assert_eq!(status, 200, "{body}");
     let (_, list) = s.get("/api/plugins").await;
-    let h = entry(&list, "hello");
+    let h = plugin_entry(&list, "hello");
     assert_eq!(h["status"], "loaded");
     assert!(
         h["source"]["path"]
@@ -241,7 +224,7 @@ async fn a_section_names_its_file() {
             .ends_with("vendor/hello-build-7.wasm"),
         "{h}"
     );
-    let copy = entry(&list, "hello-copy");
+    let copy = plugin_entry(&list, "hello-copy");
     assert_eq!(copy["status"], "failed");
     let error = copy["error"].as_str().expect("error");
     assert!(error.contains("calls it `hello`"), "{error}");
@@ -345,14 +328,14 @@ async fn a_third_party_plugin_on_a_taken_mount_is_skipped() {
     })
     .await;
     let (_, list) = s.get("/api/plugins").await;
-    let h = entry(&list, "hello");
+    let h = plugin_entry(&list, "hello");
     assert_eq!(h["status"], "failed", "{h}");
     let error = h["error"].as_str().expect("error");
     assert!(
         error.contains("`/devices`") && error.contains("`devices`"),
         "{error}"
     );
-    assert_eq!(entry(&list, "devices")["status"], "loaded");
+    assert_eq!(plugin_entry(&list, "devices")["status"], "loaded");
     let (status, body) = s.get("/api/devices").await;
     assert_eq!(status, 200, "the built-in still answers: {body}");
     s.stop().await;
@@ -379,7 +362,7 @@ async fn a_component_needing_unknown_host_functions_is_refused_clearly() {
     })
     .await;
     let (_, list) = s.get("/api/plugins").await;
-    let r = entry(&list, "remote");
+    let r = plugin_entry(&list, "remote");
     assert_eq!(r["status"], "failed", "{r}");
     let error = r["error"].as_str().expect("error");
     assert!(
@@ -396,7 +379,7 @@ async fn a_component_needing_unknown_host_functions_is_refused_clearly() {
 async fn manifest_from_cache(s: &TestServer, name: &str) -> bool {
     let (status, list) = s.get("/api/plugins").await;
     assert_eq!(status, 200, "{list}");
-    entry(&list, name)["manifest_from_cache"]
+    plugin_entry(&list, name)["manifest_from_cache"]
         .as_bool()
         .unwrap_or_else(|| panic!("no manifest_from_cache for {name}: {list:#}"))
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use infrastructor::App;
 use infrastructor::config::{Config, Scope};
 use infrastructor_tests::load::{Sample, Swapload, failures};
-use infrastructor_tests::{TestServer, api_key, eventually, in_own_process, test_plugin_path};
+use infrastructor_tests::{
+    TestServer, api_key, eventually, in_own_process, plugin_entry, test_plugin_path,
+};
 use serde_json::Value;
 
 const ADMIN: &str = "reload-admin-key-0123456789";
@@ -23,14 +25,6 @@ async fn reload(s: &TestServer, key: Option<&str>) -> (u16, Value) {
         request = request.bearer_auth(key);
     }
     s.send(request).await
-}
-
-/// The report's entry for `name`.
-fn entry<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["plugins"]
-        .as_array()
-        .and_then(|a| a.iter().find(|p| p["name"] == name))
-        .unwrap_or_else(|| panic!("no `{name}` in {report}"))
 }
 
 async fn hello_version(s: &TestServer, key: Option<&str>) -> (u16, String) {
@@ -60,7 +54,7 @@ async fn three_reloads_under_load_fail_no_request_and_switch_builds_at_once() {
         let (status, report) = reload(&s, None).await;
         let answered = Instant::now();
         assert_eq!(status, 200, "{report}");
-        let hello = entry(&report, "hello");
+        let hello = plugin_entry(&report, "hello");
         assert_eq!(hello["action"], "replaced", "{report}");
         let version = hello["version"].as_str().expect("version").to_owned();
         println!(
@@ -117,6 +111,15 @@ async fn three_reloads_under_load_fail_no_request_and_switch_builds_at_once() {
     s.stop().await;
 }
 
+/// `config` with `hello` pinned to `sha256`.
+fn pinned(config: &Config, sha256: String) -> Config {
+    let mut pinned = config.clone();
+    if let Some(hello) = pinned.plugins.entries.get_mut("hello") {
+        hello.sha256 = Some(sha256);
+    }
+    pinned
+}
+
 /// Writes `config` where a reload reads it.
 fn write_config(path: &std::path::Path, config: &Config) {
     std::fs::write(path, toml::to_string(config).expect("config as TOML")).expect("config file");
@@ -149,14 +152,14 @@ async fn a_refused_component_leaves_the_running_version_and_says_why() {
     let (status, report) = reload(&s, Some(ADMIN)).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["changed"], false, "{report}");
-    assert_eq!(entry(&report, "hello")["action"], "unchanged");
+    assert_eq!(plugin_entry(&report, "hello")["action"], "unchanged");
 
     // A truncated component: the running build stays, the report and the list say why.
     let good = std::fs::read(&installed).expect("hello");
     std::fs::write(&installed, &good[..good.len() / 2]).expect("truncate");
     let (status, report) = reload(&s, Some(ADMIN)).await;
     assert_eq!(status, 200, "{report}");
-    let hello = entry(&report, "hello");
+    let hello = plugin_entry(&report, "hello");
     assert_eq!(hello["action"], "kept", "{report}");
     let error = hello["error"].as_str().expect("error");
     assert!(!error.is_empty());
@@ -173,17 +176,10 @@ async fn a_refused_component_leaves_the_running_version_and_says_why() {
 
     // The good bytes back, but a pin they do not match: refused by the pin, still running.
     std::fs::write(&installed, &good).expect("restore");
-    let mut pinned = config.clone();
-    pinned
-        .plugins
-        .entries
-        .get_mut("hello")
-        .expect("hello section")
-        .sha256 = Some("0".repeat(64));
-    write_config(&file, &pinned);
+    write_config(&file, &pinned(&config, "0".repeat(64)));
     let (status, report) = reload(&s, Some(ADMIN)).await;
     assert_eq!(status, 200, "{report}");
-    let hello = entry(&report, "hello");
+    let hello = plugin_entry(&report, "hello");
     assert_eq!(hello["action"], "kept", "{report}");
     assert!(
         hello["error"].as_str().expect("error").contains("sha256"),
@@ -199,25 +195,18 @@ async fn a_refused_component_leaves_the_running_version_and_says_why() {
     assert_eq!(hello_version(&s, Some(READ)).await, (200, running.clone()));
 
     // The right pin: accepted; the refusal is gone from the list.
-    let mut pinned = config.clone();
-    pinned
-        .plugins
-        .entries
-        .get_mut("hello")
-        .expect("hello section")
-        .sha256 = Some(
-        s.app_state()
-            .plugins()
-            .get("hello")
-            .expect("hello")
-            .sha256
-            .clone(),
-    );
-    write_config(&file, &pinned);
+    let running_sha256 = s
+        .app_state()
+        .plugins()
+        .get("hello")
+        .expect("hello")
+        .sha256
+        .clone();
+    write_config(&file, &pinned(&config, running_sha256));
     let (status, report) = reload(&s, Some(ADMIN)).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(
-        entry(&report, "hello")["action"],
+        plugin_entry(&report, "hello")["action"],
         "replaced",
         "a new section is a new load: {report}"
     );
@@ -231,7 +220,7 @@ async fn a_refused_component_leaves_the_running_version_and_says_why() {
     let (status, report) = reload(&s, Some(ADMIN)).await;
     assert_eq!(status, 200, "{report}");
     let generation = report["generation"].as_u64().expect("generation");
-    let hello = entry(&report, "hello");
+    let hello = plugin_entry(&report, "hello");
     assert!(
         hello["action"] == "removed" || hello["action"] == "failed",
         "{report}"
@@ -244,7 +233,11 @@ async fn a_refused_component_leaves_the_running_version_and_says_why() {
     std::fs::write(&installed, &good).expect("reinstall");
     let (status, report) = reload(&s, Some(ADMIN)).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(entry(&report, "hello")["action"], "added", "{report}");
+    assert_eq!(
+        plugin_entry(&report, "hello")["action"],
+        "added",
+        "{report}"
+    );
     assert_eq!(report["generation"].as_u64(), Some(generation + 1));
     assert_eq!(hello_version(&s, Some(READ)).await, (200, running));
 

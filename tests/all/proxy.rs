@@ -6,6 +6,7 @@
 //! changed and deleted through `nginx -t` in the container, and a change nginx refuses
 //! leaves the directory as it was; hostile names are refused.
 
+use infrastructor_tests::sha256_hex;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -13,7 +14,6 @@ use infrastructor_tests::testbed::swag::{SWAG_IMAGE, SwagContainer, SwagTree};
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, server_with_devices, url_escape};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const SAMPLES: &[&str] = &[
     "nextcloud.subdomain.conf.sample",
@@ -21,13 +21,6 @@ const SAMPLES: &[&str] = &[
     "sonarr.subfolder.conf.sample",
     "radarr.subdomain.conf.sample",
 ];
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// Every file of a directory (not recursing), name → content: the state a refused change
 /// must leave untouched.

@@ -2,6 +2,7 @@
 //! state in a temp dir, the test plugins built from `tests/plugins/*`, and an HTTP client.
 
 pub mod load;
+pub mod scaffold;
 pub mod testbed;
 
 use std::net::SocketAddr;
@@ -38,6 +39,24 @@ pub fn shared_cache_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("infrastructor-test-cache-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     dir
+}
+
+/// The SHA-256 of `bytes`, in lower-case hex (what `plugins.NAME.sha256` pins).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The entry called `name` of a `plugins` array: of `GET /api/plugins`, or of a reload's
+/// answer.
+pub fn plugin_entry<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list["plugins"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("no `{name}` in {list:#}"))
 }
 
 /// A plain-text API key for a test config.

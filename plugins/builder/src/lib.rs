@@ -242,7 +242,8 @@ pub fn guest_target_dir(workspace_root: &Path) -> PathBuf {
     workspace_root.join("target").join("wasm-guests")
 }
 
-fn describe(cmd: &Command) -> String {
+/// A command as one line (program and arguments), for error messages.
+pub fn describe(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
         .map(|a| a.to_string_lossy().into_owned())
