@@ -1,5 +1,5 @@
 //! Builds every test plugin (`tests/plugins/*`) to a component in `$OUT_DIR/plugins` and
-//! tells the tests where: `env!("INFRA_TEST_PLUGIN_DIR")`.
+//! tells the tests where: `env!("INFRASTRUCTOR_TEST_PLUGIN_DIR")`.
 
 use std::path::PathBuf;
 
@@ -29,8 +29,11 @@ fn main() {
     if let Err(e) = build_guests(root, &names, &plugins_dir) {
         fail(&e.to_string());
     }
+    // Not `INFRA_…`: cargo also sets it when it runs the tests, and the server reads every
+    // `INFRA_*` variable as a configuration key (a reload reading the configuration again
+    // would refuse it).
     println!(
-        "cargo:rustc-env=INFRA_TEST_PLUGIN_DIR={}",
+        "cargo:rustc-env=INFRASTRUCTOR_TEST_PLUGIN_DIR={}",
         plugins_dir.display()
     );
 }

@@ -12,7 +12,7 @@ use infrastructor::{App, Config};
 use tokio::sync::oneshot;
 
 /// Directory holding the test plugins compiled by `build.rs` (`test_plugin_<name>.wasm`).
-pub const TEST_PLUGIN_DIR: &str = env!("INFRA_TEST_PLUGIN_DIR");
+pub const TEST_PLUGIN_DIR: &str = env!("INFRASTRUCTOR_TEST_PLUGIN_DIR");
 
 /// The test plugins' names.
 pub const TEST_PLUGINS: &[&str] = &["hello", "trap", "spin", "membomb", "sneaky", "remote"];

@@ -172,7 +172,7 @@ pub fn server_binary() -> Result<PathBuf> {
 }
 
 /// The server binary without this process's `INFRA_*` variables (cargo sets
-/// `INFRA_TEST_PLUGIN_DIR` for the tests, which the server would read as a configuration
+/// variables for the tests; an `INFRA_*` one the server would read as a configuration
 /// key).
 fn server_binary_command() -> Result<Command> {
     let mut cmd = Command::new(server_binary()?);
