@@ -130,10 +130,7 @@ pub async fn reload(base: &str, key: Option<&str>) -> Result<Printed, ClientErro
     );
     let mut refused = 0;
     for p in &report.plugins {
-        let action = serde_json::to_value(p.action)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let action = p.action.as_str();
         let version = match (&p.previous_version, &p.version) {
             (Some(before), Some(now)) => format!("{before} -> {now}"),
             (None, Some(now)) => now.clone(),

@@ -30,6 +30,21 @@ pub enum ReloadAction {
     Failed,
 }
 
+impl ReloadAction {
+    /// Its name in the answer (`replaced`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReloadAction::Unchanged => "unchanged",
+            ReloadAction::Added => "added",
+            ReloadAction::Replaced => "replaced",
+            ReloadAction::Kept => "kept",
+            ReloadAction::Removed => "removed",
+            ReloadAction::Disabled => "disabled",
+            ReloadAction::Failed => "failed",
+        }
+    }
+}
+
 /// One plugin in a [`ReloadReport`].
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ReloadedPlugin {
@@ -173,11 +188,7 @@ impl ReloadReport {
                 })
                 .collect();
             if !names.is_empty() {
-                let label = serde_json::to_value(action)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                parts.push(format!("{label}: {}", names.join(", ")));
+                parts.push(format!("{}: {}", action.as_str(), names.join(", ")));
             }
         }
         if parts.is_empty() {
@@ -198,4 +209,27 @@ fn same_refusals(a: &[FailedPlugin], b: &[FailedPlugin]) -> bool {
         && a.iter()
             .zip(b)
             .all(|(x, y)| x.name == y.name && x.error == y.error && x.sha256 == y.sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReloadAction;
+
+    #[test]
+    fn action_names_are_the_serialized_ones() {
+        for action in [
+            ReloadAction::Unchanged,
+            ReloadAction::Added,
+            ReloadAction::Replaced,
+            ReloadAction::Kept,
+            ReloadAction::Removed,
+            ReloadAction::Disabled,
+            ReloadAction::Failed,
+        ] {
+            assert_eq!(
+                serde_json::to_value(action).ok(),
+                Some(serde_json::Value::from(action.as_str()))
+            );
+        }
+    }
 }
