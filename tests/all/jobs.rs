@@ -147,6 +147,28 @@ async fn wait_for(what: &str, within: Duration, check: impl Fn() -> bool) {
     );
 }
 
+/// Waits until job `id`'s remote process (the one with argument `arg`) runs. It fails at once,
+/// with the job, when the job ends first, and after 30 s (a loaded CI machine, not the
+/// server, sets that bound) with the job's last state.
+async fn wait_remote_start(s: &TestServer, id: &str, arg: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if !processes_with_arg(arg).is_empty() {
+            return;
+        }
+        let j = job(s, id).await;
+        assert!(
+            matches!(j["state"].as_str(), Some("queued" | "running")),
+            "job {id} ended before `{arg}` ran: {j}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "`{arg}` did not start within 30 s: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Starts the `hold` job (a remote `sleep SECONDS`) on `host` and waits until the remote
 /// process runs; returns the job's id.
 async fn start_hold(s: &TestServer, host: &str, seconds: &str) -> String {
@@ -157,11 +179,9 @@ async fn start_hold(s: &TestServer, host: &str, seconds: &str) -> String {
     )
     .await;
     assert_eq!(status, 202, "{accepted}");
-    wait_for("the remote sleep starts", Duration::from_secs(10), || {
-        !processes_with_arg(seconds).is_empty()
-    })
-    .await;
-    accepted["id"].as_str().expect("id").to_owned()
+    let id = accepted["id"].as_str().expect("id").to_owned();
+    wait_remote_start(s, &id, seconds).await;
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,7 +409,7 @@ async fn cancel_kills_the_remote_process_and_needs_the_routes_scope() {
     let id = accepted["id"].as_str().expect("id").to_owned();
     assert_eq!(accepted["principal"], "writer");
     assert_eq!(accepted["device"], d.host());
-    wait_for("the remote sleep starts", Duration::from_secs(10), || {
+    wait_for("the remote sleep starts", Duration::from_secs(30), || {
         !processes_with_arg(marker).is_empty()
     })
     .await;
@@ -1043,10 +1063,7 @@ async fn per_device_limits_queue_jobs_and_a_cancelled_queued_job_never_runs() {
     let first = start("654.3211").await;
     let second = start("654.3212").await;
     let third = start("654.3213").await;
-    wait_for("the first runs", Duration::from_secs(10), || {
-        !processes_with_arg("654.3211").is_empty()
-    })
-    .await;
+    wait_remote_start(&s, &first, "654.3211").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(job(&s, &second).await["state"], "queued");
     assert!(
@@ -1064,10 +1081,7 @@ async fn per_device_limits_queue_jobs_and_a_cancelled_queued_job_never_runs() {
         .send(s.client.delete(s.url(&format!("/api/jobs/{first}"))))
         .await;
     assert_eq!(status, 200);
-    wait_for("the third runs", Duration::from_secs(10), || {
-        !processes_with_arg("654.3213").is_empty()
-    })
-    .await;
+    wait_remote_start(&s, &third, "654.3213").await;
     assert!(
         processes_with_arg("654.3212").is_empty(),
         "the cancelled one never ran"

@@ -148,3 +148,54 @@ async fn ungranted_imports_are_forbidden() {
     );
     s.stop().await;
 }
+
+/// Pre-initialisation runs a plugin's initialiser where every import traps: hello's (and
+/// every built-in's) is snapshotted, sneaky's reads its config, so it is not, and it still
+/// loads and serves. The flag survives a restart from the artifact cache.
+#[tokio::test]
+async fn preinitialisation_snapshots_what_it_can_and_never_stops_a_load() {
+    let cache = tempfile::tempdir().expect("cache dir");
+    for round in ["compiled", "from the artifact cache"] {
+        let dir = cache.path().to_path_buf();
+        let s = TestServer::start(&["sneaky", "hello"], move |c| {
+            c.plugins.cache_dir = dir;
+        })
+        .await;
+        let (status, list) = s.get("/api/plugins").await;
+        assert_eq!(status, 200, "{list}");
+        let plugins = list["plugins"].as_array().expect("plugins");
+        let flag = |name: &str| {
+            let p = plugins
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{name} listed: {list}"));
+            (
+                p["preinitialized"].clone(),
+                p["compiled_from_cache"].clone(),
+            )
+        };
+        let cached = serde_json::json!(round != "compiled");
+        assert_eq!(
+            flag("sneaky"),
+            (serde_json::json!(false), cached.clone()),
+            "{round}"
+        );
+        assert_eq!(
+            flag("hello"),
+            (serde_json::json!(true), cached.clone()),
+            "{round}"
+        );
+        for builtin in ["containers", "devices", "compose", "proxy", "zfs", "vms"] {
+            assert_eq!(
+                flag(builtin).0,
+                serde_json::json!(true),
+                "{builtin}, {round}"
+            );
+        }
+        let (status, body) = s.get("/api/sneaky/steal").await;
+        assert_eq!(status, 403, "{round}: {body}");
+        let (status, body) = s.get("/api/hello/ping").await;
+        assert_eq!(status, 200, "{round}: {body}");
+        s.stop().await;
+    }
+}

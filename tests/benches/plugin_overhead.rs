@@ -3,7 +3,8 @@
 //! real loopback HTTP, in one run. Prints medians, the ratio and the absolute per-request
 //! overhead, throughput at 32 connections, and the bare instantiate+call cost.
 //!
-//! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`.
+//! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`; `PROFILE_STAGE=handle`
+//! loops the in-process call only, for `perf record`.
 
 use std::time::Instant;
 
@@ -80,6 +81,14 @@ fn main() {
                 plugin.handle(request(), CallContext::default()).await.expect("warm");
             }
             per_version.push((name, plugin.load_time_ms, plugin, Vec::new()));
+        }
+        if std::env::var("PROFILE_STAGE").as_deref() == Ok("handle") {
+            // For `perf record`: the in-process call of hello (API 0.2.0) only, many times.
+            let plugin = &per_version[1].2;
+            for _ in 0..300_000 {
+                plugin.handle(request(), CallContext::default()).await.expect("call");
+            }
+            return;
         }
         for _ in 0..10 {
             for (_, _, plugin, calls) in per_version.iter_mut() {

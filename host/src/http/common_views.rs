@@ -176,6 +176,9 @@ pub struct LoadedView {
     pub compiled_from_cache: bool,
     /// Whether its manifest came from the cache (no guest code ran to load it).
     pub manifest_from_cache: bool,
+    /// Whether its initialiser ran once at load, so every call starts from the state it left
+    /// (the plugin's routes already built) instead of building it again.
+    pub preinitialized: bool,
     /// Why the last reload refused a newer component or section for it (this load keeps
     /// running); absent when nothing was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -310,6 +313,7 @@ impl LoadedView {
             load_time_ms: p.load_time_ms,
             compiled_from_cache: p.from_cache,
             manifest_from_cache: p.manifest_from_cache,
+            preinitialized: p.preinitialized,
             reload_error: refused.map(|r| r.error.clone()),
         }
     }

@@ -26,6 +26,20 @@ pub struct EngineLimits {
 pub struct PluginEngine {
     engine: Engine,
     stop: Arc<AtomicBool>,
+    /// The engine pre-initialisation runs on, made on first use.
+    preinit: std::sync::OnceLock<Option<Engine>>,
+    max_memory_bytes: usize,
+}
+
+/// A component ready for serving, and how it got so.
+pub struct Compiled {
+    /// The component.
+    pub component: Component,
+    /// Loaded from the artifact cache (nothing compiled).
+    pub from_cache: bool,
+    /// Its initialiser ran at load, so instances start from the state it left
+    /// ([`super::preinit`]).
+    pub preinitialized: bool,
 }
 
 impl PluginEngine {
@@ -75,7 +89,12 @@ impl PluginEngine {
                     ticker.increment_epoch();
                 }
             })?;
-        Ok(PluginEngine { engine, stop })
+        Ok(PluginEngine {
+            engine,
+            stop,
+            preinit: std::sync::OnceLock::new(),
+            max_memory_bytes: limits.max_memory_bytes,
+        })
     }
 
     /// The wasmtime engine.
@@ -84,23 +103,33 @@ impl PluginEngine {
     }
 
     /// Compiles `wasm`, or loads the artifact cached under `cache_dir` by a previous run.
-    /// Returns the component and whether it came from the cache.
+    /// A component exporting [`super::preinit::INIT_EXPORT`] is pre-initialised first (when
+    /// that fails, it is compiled as it is, and the reason logged).
     ///
     /// The cache key is `sha256`, the SHA-256 of the wasm (hex) the caller already has, plus
     /// the engine's compatibility hash
-    /// (settings such as epoch interruption are baked into compiled code), so a changed
-    /// plugin or engine configuration never loads a stale artifact. A cache that cannot be
+    /// (settings such as epoch interruption are baked into compiled code) and the
+    /// pre-initialisation scheme, so a changed plugin or engine configuration never loads a
+    /// stale artifact. A cache that cannot be
     /// written is not an error: the component is simply compiled each start.
     pub fn load_component(
         &self,
         wasm: &[u8],
         sha256: &str,
         cache_dir: &Path,
-    ) -> anyhow::Result<(Component, bool)> {
+    ) -> anyhow::Result<Compiled> {
         let path = self.cache_path(sha256, cache_dir);
+        // Beside a pre-initialised artifact: an empty file saying so.
+        let marker = path.with_extension("preinit");
         if path.exists() {
             match self.deserialize(&path) {
-                Ok(c) => return Ok((c, true)),
+                Ok(component) => {
+                    return Ok(Compiled {
+                        component,
+                        from_cache: true,
+                        preinitialized: marker.exists(),
+                    });
+                }
                 Err(e) => tracing::warn!(
                     artifact = %path.display(),
                     error = %e,
@@ -108,13 +137,54 @@ impl PluginEngine {
                 ),
             }
         }
-        let compiled = self.engine.precompile_component(wasm)?;
-        if let Err(e) = write_atomically(&path, &compiled) {
-            tracing::warn!(dir = %cache_dir.display(), error = %e, "cannot cache compiled plugin");
-            let component = Component::new(&self.engine, wasm)?;
-            return Ok((component, false));
+        let initialised = super::preinit::exports_init(wasm)
+            .then(|| self.preinitialize(wasm, sha256))
+            .flatten();
+        let preinitialized = initialised.is_some();
+        let wasm = initialised.as_deref().unwrap_or(wasm);
+        let artifact = self.engine.precompile_component(wasm)?;
+        let cached = if preinitialized {
+            write_atomically(&marker, b"")
+        } else {
+            Ok(())
         }
-        Ok((self.deserialize(&path)?, false))
+        .and_then(|()| write_atomically(&path, &artifact));
+        let component = match cached {
+            Ok(()) => self.deserialize(&path)?,
+            Err(e) => {
+                tracing::warn!(dir = %cache_dir.display(), error = %e, "cannot cache compiled plugin");
+                Component::new(&self.engine, wasm)?
+            }
+        };
+        Ok(Compiled {
+            component,
+            from_cache: false,
+            preinitialized,
+        })
+    }
+
+    /// The pre-initialised `wasm`, or `None` (logged) when it cannot be.
+    fn preinitialize(&self, wasm: &[u8], sha256: &str) -> Option<Vec<u8>> {
+        let engine = self.preinit.get_or_init(|| {
+            super::preinit::engine()
+                .inspect_err(|e| tracing::warn!(error = %e, "no pre-initialisation engine"))
+                .ok()
+        });
+        let started = std::time::Instant::now();
+        match super::preinit::preinitialize(engine.as_ref()?, wasm, self.max_memory_bytes) {
+            Ok(initialised) => {
+                tracing::debug!(
+                    component = %sha256,
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "pre-initialised"
+                );
+                Some(initialised)
+            }
+            Err(e) => {
+                tracing::warn!(component = %sha256, error = %e, "not pre-initialised; every instance builds its state");
+                None
+            }
+        }
     }
 
     fn cache_path(&self, wasm_hash: &str, cache_dir: &Path) -> PathBuf {
@@ -122,6 +192,7 @@ impl PluginEngine {
         self.engine
             .precompile_compatibility_hash()
             .hash(&mut hasher);
+        super::preinit::SCHEME.hash(&mut hasher);
         let engine_hash = hasher.finish();
         cache_dir.join(format!("{wasm_hash}-{engine_hash:016x}.cwasm"))
     }

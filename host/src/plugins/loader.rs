@@ -431,6 +431,7 @@ pub async fn load_all(
                 load_ms = format!("{:.1}", plugin.load_time_ms),
                 cached = plugin.from_cache,
                 manifest_cached = plugin.manifest_from_cache,
+                preinitialized = plugin.preinitialized,
                 "plugin loaded"
             );
         }

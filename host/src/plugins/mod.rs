@@ -11,6 +11,7 @@
 //! | [`runtime`] | loading (compile, version, manifest, grants) and calling plugins |
 //! | [`instance`] | the per-call store data: identity, limits, host time, WASI |
 //! | [`engine`] | the wasmtime engine and its compile cache |
+//! | [`preinit`] | pre-initialisation at load: the SDK's initialiser run once, its state every instance's start |
 //! | [`loader`] | finding plugins and loading the enabled ones |
 //! | [`jobs`] | plugin routes run as jobs: long-running routes and queued internal routes |
 //! | [`call`] | a plugin call and its answer in the host's own types |
@@ -29,6 +30,7 @@ pub mod jobs;
 pub mod loader;
 pub mod manifest;
 pub mod manifest_cache;
+pub mod preinit;
 pub mod runtime;
 
 pub use call::{PluginRequest, PluginResponse, ResponseBody, StreamCommand};

@@ -179,7 +179,11 @@ impl PluginRuntime {
             }));
         }
         let started = Instant::now();
-        let (component, from_cache) = {
+        let super::engine::Compiled {
+            component,
+            from_cache,
+            preinitialized,
+        } = {
             let this = self.clone();
             let sha256 = sha256.to_string();
             tokio::task::spawn_blocking(move || {
@@ -285,6 +289,7 @@ impl PluginRuntime {
             sha256: sha256.to_string(),
             from_cache,
             manifest_from_cache,
+            preinitialized,
             load_id: self.loads.fetch_add(1, Ordering::Relaxed),
             section: config.clone(),
             identity,
@@ -543,6 +548,8 @@ pub struct LoadedPlugin {
     pub from_cache: bool,
     /// Whether the manifest came from the cache (no guest ran at load).
     pub manifest_from_cache: bool,
+    /// Whether the component was pre-initialised ([`super::preinit`]).
+    pub preinitialized: bool,
     /// Distinct for every load of every plugin (a reloaded plugin never shares stored
     /// answers with its predecessor).
     pub load_id: u64,

@@ -88,8 +88,19 @@ pub use serde_json;
 #[allow(unsafe_code, missing_docs, clippy::all, clippy::unwrap_used)]
 pub mod bindings {
     wit_bindgen::generate!({
+        // The API's `domain-plugin` world plus one export outside the API: the
+        // pre-initialisation hook the host runs once at load (see `export_plugin!`). The host
+        // binds only `domain-plugin`, so a component with or without it loads the same.
+        inline: "
+            package infrastructor:sdk;
+            world sdk-plugin {
+                include infrastructor:plugin/domain-plugin@0.2.0;
+                export wizer-initialize: func();
+            }
+        ",
         path: "wit",
-        world: "domain-plugin",
+        world: "infrastructor:sdk/sdk-plugin",
+        generate_all,
         pub_export_macro: true,
         default_bindings_module: "infrastructor_sdk::bindings",
     });
@@ -113,6 +124,12 @@ pub mod prelude {
 ///
 /// The argument is a function (or closure) returning the [`App`]. It is called at most once
 /// per instance, on the first call the host makes; the host's calls are then served from it:
+/// or, usually, once per load: the component also exports `wizer-initialize`, which builds
+/// the `App`, and the host runs it at load and makes the memory it leaves the starting state
+/// of every instance (pre-initialisation), so requests never build it. The function must
+/// then not call the host (config, log, storage…): every import traps there, and a plugin
+/// whose `App` needs the host is simply not pre-initialised (it still works, building its
+/// `App` in each instance). The other exports:
 /// `manifest` returns [`App::manifest`] (if [`App::validate`] fails, it logs the problems as
 /// one error line, which the host reports as the reason the plugin did not load, and traps), `handle` runs the handler of the request's operation id, and
 /// `parse` runs the named parser.
@@ -138,6 +155,13 @@ macro_rules! export_plugin {
         const _: () = {
             #[allow(dead_code)]
             struct __InfrastructorPlugin;
+
+            impl $crate::__private::Preinit for __InfrastructorPlugin {
+                fn wizer_initialize() {
+                    $crate::__private::enter();
+                    __infrastructor_plugin_app();
+                }
+            }
 
             impl $crate::__private::Guest for __InfrastructorPlugin {
                 fn manifest() -> $crate::__private::WitManifest {
@@ -177,6 +201,10 @@ pub mod __private {
     use crate::bindings::exports::infrastructor::plugin::plugin as wit;
     use crate::{App, Error, Request, StepOutput};
 
+    /// The pre-initialisation export (`wizer-initialize`): the host runs it once at load, in
+    /// an instance whose every import traps, and keeps the memory it leaves as the initial
+    /// state of every instance, so the `App` is built once per load, not once per request.
+    pub use crate::bindings::Guest as Preinit;
     pub use wit::Guest;
     pub use wit::PluginManifest as WitManifest;
     pub use wit::Request as WitRequest;

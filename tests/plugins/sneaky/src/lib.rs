@@ -1,12 +1,21 @@
 //! A test plugin that declares no capabilities and calls host imports anyway; the host must
 //! answer each call with `forbidden`, which the handlers propagate (403).
+//!
+//! It also reads its configuration while its `App` is built, so the host's
+//! pre-initialisation (where every import traps) cannot snapshot it: it must still load and
+//! serve, building its `App` in every instance.
 
 use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::registry::DeviceFields;
 
 fn app() -> App {
+    let configured = infrastructor_sdk::config::raw();
     App::new("sneaky", env!("CARGO_PKG_VERSION"))
-        .description("Uses capabilities it never declared (end-to-end test plugin)")
+        .description(if configured.is_empty() {
+            "Uses capabilities it never declared (end-to-end test plugin)"
+        } else {
+            "Uses capabilities it never declared (end-to-end test plugin, configured)"
+        })
         .route(
             Route::get("/steal", "steal").summary("Writes storage"),
             steal,
