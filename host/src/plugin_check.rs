@@ -72,6 +72,9 @@ pub struct CheckReport {
     pub api_version: String,
     /// SHA-256 (hex) of the file (what `plugins.NAME.sha256` pins).
     pub sha256: String,
+    /// Whether its initialiser ran at load, so each request starts with its `App` built;
+    /// false when the component has no initialiser or its `App` calls the host.
+    pub preinitialized: bool,
     /// The file checked.
     pub file: PathBuf,
     /// The config section that applies (`plugins.NAME`).
@@ -149,6 +152,7 @@ async fn build(
         version: m.version.clone(),
         api_version: m.api_version.to_string(),
         sha256: p.sha256.clone(),
+        preinitialized: p.preinitialized,
         file: file.to_path_buf(),
         section: format!("plugins.{name}"),
         mount: format!("/api{}", p.mount),
@@ -195,6 +199,14 @@ impl CheckReport {
         line(format!("plugin       {} {}", self.name, self.version));
         line(format!("api version  {}", self.api_version));
         line(format!("sha256       {}", self.sha256));
+        line(format!(
+            "start        {}",
+            if self.preinitialized {
+                "pre-initialised (its App is built once, at load)"
+            } else {
+                "not pre-initialised (every request builds its App: it calls the host while building, or has no initialiser)"
+            }
+        ));
         line(format!("file         {}", self.file.display()));
         line(format!("config       [{}]", self.section));
         line(format!("mount        {}", self.mount));

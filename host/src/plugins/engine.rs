@@ -173,7 +173,7 @@ impl PluginEngine {
         let started = std::time::Instant::now();
         match super::preinit::preinitialize(engine.as_ref()?, wasm, self.max_memory_bytes) {
             Ok(initialised) => {
-                tracing::debug!(
+                tracing::info!(
                     component = %sha256,
                     ms = started.elapsed().as_secs_f64() * 1000.0,
                     "pre-initialised"

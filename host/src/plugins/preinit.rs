@@ -14,7 +14,9 @@
 //! component as it was: pre-initialisation is an optimisation, never a reason not to load.
 
 use wasmtime::component::{Component, Instance, Linker, WasmList};
-use wasmtime::{Config, Engine, OptLevel, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, OptLevel, RegallocAlgorithm, Store, StoreLimits, StoreLimitsBuilder,
+};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 /// The export a component runs once at load to pre-initialise itself (Wizer's default).
@@ -74,6 +76,7 @@ pub fn engine() -> wasmtime::Result<Engine> {
     config
         .consume_fuel(true)
         .cranelift_opt_level(OptLevel::None)
+        .cranelift_regalloc_algorithm(RegallocAlgorithm::SinglePass)
         .max_wasm_stack(1 << 20)
         .async_stack_size(2 << 20);
     Engine::new(&config)
