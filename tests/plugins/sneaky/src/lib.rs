@@ -60,6 +60,8 @@ infrastructor_sdk::export_plugin!(app);
 mod tests {
     #[test]
     fn declares_nothing() {
+        // Building the app reads the config (see the crate docs): natively, from a mock host.
+        let _host = infrastructor_sdk::testing::MockHost::new().install();
         let app = super::app();
         assert_eq!(app.validate(), Ok(()));
         assert!(app.capabilities().is_empty());
