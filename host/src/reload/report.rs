@@ -31,6 +31,17 @@ pub enum ReloadAction {
 }
 
 impl ReloadAction {
+    /// Every action, in the order the log summary lists them (`Unchanged` first).
+    pub const ALL: [ReloadAction; 7] = [
+        ReloadAction::Unchanged,
+        ReloadAction::Added,
+        ReloadAction::Replaced,
+        ReloadAction::Kept,
+        ReloadAction::Removed,
+        ReloadAction::Disabled,
+        ReloadAction::Failed,
+    ];
+
     /// Its name in the answer (`replaced`…).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -169,14 +180,10 @@ impl ReloadReport {
     /// One log line: what changed, by action.
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
-        for action in [
-            ReloadAction::Added,
-            ReloadAction::Replaced,
-            ReloadAction::Kept,
-            ReloadAction::Removed,
-            ReloadAction::Disabled,
-            ReloadAction::Failed,
-        ] {
+        for action in ReloadAction::ALL
+            .into_iter()
+            .filter(|a| *a != ReloadAction::Unchanged)
+        {
             let names: Vec<String> = self
                 .plugins
                 .iter()
@@ -217,15 +224,7 @@ mod tests {
 
     #[test]
     fn action_names_are_the_serialized_ones() {
-        for action in [
-            ReloadAction::Unchanged,
-            ReloadAction::Added,
-            ReloadAction::Replaced,
-            ReloadAction::Kept,
-            ReloadAction::Removed,
-            ReloadAction::Disabled,
-            ReloadAction::Failed,
-        ] {
+        for action in ReloadAction::ALL {
             assert_eq!(
                 serde_json::to_value(action).ok(),
                 Some(serde_json::Value::from(action.as_str()))
