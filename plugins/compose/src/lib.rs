@@ -21,3 +21,9 @@ pub mod swag;
 pub mod transform;
 
 infrastructor_sdk::export_plugin!(manifest::app);
+
+/// Property tests (`tests/props.rs`), compiled into this crate's unit-test binary: one test
+/// binary per crate, and no second build of the library for an integration test.
+#[cfg(test)]
+#[path = "../tests/props.rs"]
+mod props;

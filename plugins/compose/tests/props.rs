@@ -7,9 +7,9 @@
 #[path = "../../parsers/tests/support/mod.rs"]
 mod support;
 
+use crate::swag;
+use crate::transform::{self, ModifyOptions, PortSpan, PortSpec};
 use infrastructor_parsers::{nginx_conf, swag_conf};
-use infrastructor_plugin_compose::swag;
-use infrastructor_plugin_compose::transform::{self, ModifyOptions, PortSpan, PortSpec};
 use proptest::prelude::*;
 use support::{config, finishes, fixture_texts, inputs, noise};
 

@@ -5,7 +5,7 @@
 #[path = "../../parsers/tests/support/mod.rs"]
 mod support;
 
-use infrastructor_plugin_containers::parse::{inspect, logs, names, stats};
+use crate::parse::{inspect, logs, names, stats};
 use proptest::prelude::*;
 use support::{config, finishes, fixture_texts, inputs, json_mangled, line_count, noise};
 

@@ -20,3 +20,9 @@ mod sections;
 mod views;
 
 infrastructor_sdk::export_plugin!(manifest::app);
+
+/// Property tests (`tests/props.rs`), compiled into this crate's unit-test binary: one test
+/// binary per crate, and no second build of the library for an integration test.
+#[cfg(test)]
+#[path = "../tests/props.rs"]
+mod props;

@@ -5,7 +5,7 @@
 #[path = "../../parsers/tests/support/mod.rs"]
 mod support;
 
-use infrastructor_plugin_devices::parse::{
+use crate::parse::{
     cpuinfo, df, diskstats, loadavg, lsblk, meminfo, net_dev, os_release, proc_stat, smartctl,
     ssh_config, uptime,
 };

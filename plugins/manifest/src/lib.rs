@@ -25,3 +25,9 @@ pub use route::{
     ErrorStatus, Method, Param, ParamKind, ParamLocation, Route, Scope, normalise_template,
     template_params,
 };
+
+/// Property tests (`tests/props.rs`), compiled into this crate's unit-test binary: one test
+/// binary per crate, and no second build of the library for an integration test.
+#[cfg(test)]
+#[path = "../tests/props.rs"]
+mod props;

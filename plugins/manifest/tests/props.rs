@@ -4,8 +4,8 @@
 //! their text form, and `within` never lets a narrower pattern match what the wider one
 //! refuses; manifests decoded from arbitrary or mangled JSON validate without panicking.
 
-use infrastructor_manifest::value;
-use infrastructor_manifest::{
+use crate::value;
+use crate::{
     ArgPattern, Capability, ExecPattern, Manifest, Param, ParamKind, ParamLocation, Quota,
     normalise_template, template_params, validate_mount,
 };
@@ -289,7 +289,7 @@ proptest! {
         let _ = template_params(&text);
         let _ = normalise_template(&text);
         let _ = validate_mount(&text);
-        let _ = infrastructor_manifest::is_plugin_name(&text);
+        let _ = crate::is_plugin_name(&text);
     }
 
     /// Text forms round-trip: what parses prints back to something that parses to it.

@@ -110,3 +110,9 @@ mod tests {
         }
     }
 }
+
+/// Property tests (`tests/props.rs`), compiled into this crate's unit-test binary: one test
+/// binary per crate, and no second build of the library for an integration test.
+#[cfg(test)]
+#[path = "../tests/props.rs"]
+mod props;

@@ -6,7 +6,7 @@
 
 mod support;
 
-use infrastructor_parsers::{
+use crate::{
     compose_ps, docker_network, docker_ps, docker_time, journal, nginx_conf, ss, swag_conf, table,
     tokens,
 };

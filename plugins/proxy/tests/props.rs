@@ -7,8 +7,8 @@
 #[path = "../../parsers/tests/support/mod.rs"]
 mod support;
 
-use infrastructor_plugin_proxy::render::{self, Auth, Proto, Upstream};
-use infrastructor_plugin_proxy::{detect, listing, names};
+use crate::render::{self, Auth, Proto, Upstream};
+use crate::{detect, listing, names};
 use proptest::prelude::*;
 use support::{config, finishes, fixture_texts, inputs, line_count, mangled, noise};
 

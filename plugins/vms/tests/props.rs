@@ -5,7 +5,7 @@
 #[path = "../../parsers/tests/support/mod.rs"]
 mod support;
 
-use infrastructor_plugin_vms::parse;
+use crate::parse;
 use proptest::prelude::*;
 use support::{config, finishes, fixture_texts, inputs, line_count, noise};
 

@@ -6,10 +6,10 @@
 #[path = "../../parsers/tests/support/mod.rs"]
 mod support;
 
-use infrastructor_plugin_zfs::parse::{
+use crate::parse::{
     arcstats, diff, iostat, names, size, time, zfs_get, zfs_list, zpool_list, zpool_status,
 };
-use infrastructor_plugin_zfs::{tools, transfer};
+use crate::{tools, transfer};
 use proptest::prelude::*;
 use support::{config, finishes, fixture_texts, inputs, json_mangled, line_count, noise};
 
