@@ -820,6 +820,51 @@ async fn killing_the_sinks_sshd_mid_pipe_fails_the_job_and_stops_the_source() {
     s.stop().await;
 }
 
+/// A sink that exits after a few bytes while the source floods its SSH window (what
+/// `zfs receive` into an existing dataset does): every round ends at once with the sink's
+/// status and the source stopped, never a pipe waiting forever for a window that a closed
+/// channel will not open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_exits_early_ends_the_pipe_and_stops_the_flooding_source() {
+    let (a, b) = (device(), device());
+    let work = tempfile::tempdir().expect("tmp");
+    let s = two_device_server(&a, &b, work.path()).await;
+    for round in 0..12 {
+        let marker = format!("flood-source-marker-{round}");
+        let (status, _, accepted) = post(
+            &s,
+            "/api/remote/jobs/pipe",
+            json!({
+                "source": {"host": "dev-a", "argv": [
+                    "sh", "-c", "while :; do head -c 4194304 /dev/zero; done", "sh", marker
+                ]},
+                "sink": {"host": "dev-b", "argv": ["sh", "-c", "head -c 300 > /dev/null; exit 3", "sh"]},
+            }),
+        )
+        .await;
+        assert_eq!(status, 202, "{accepted}");
+        let id = accepted["id"].as_str().expect("id").to_owned();
+        let ended = wait_job(&s, &id, Duration::from_secs(20), |j| {
+            j["state"] != "running" && j["state"] != "queued"
+        })
+        .await;
+        // The plugin's `check` names the source first: killed because the sink ended.
+        assert_eq!(ended["state"], "failed", "round {round}: {ended}");
+        let message = ended["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("the sink ended first"),
+            "round {round}: {ended}"
+        );
+        wait_for(
+            &format!("round {round}: the source is stopped"),
+            Duration::from_secs(5),
+            || processes_with_arg(&marker).is_empty(),
+        )
+        .await;
+    }
+    s.stop().await;
+}
+
 /// A request body of `size` pseudo-random bytes, produced 64 KiB at a time (never held
 /// whole), and the SHA-256 it will have.
 fn noise_body(size: u64) -> (reqwest::Body, String) {

@@ -134,6 +134,10 @@ impl TestServer {
         config: Config,
         adjust: impl FnOnce(App) -> App,
     ) -> TestServer {
+        // `INFRA_TEST_LOG=<filter>` shows the servers' logs on stderr (with `--nocapture`).
+        if let Ok(filter) = std::env::var("INFRA_TEST_LOG") {
+            infrastructor::telemetry::init(infrastructor::config::LogFormat::Pretty, &filter);
+        }
         let app = adjust(App::build(config.clone()).await.expect("server builds"));
         let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

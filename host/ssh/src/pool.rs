@@ -359,7 +359,8 @@ impl SshPool {
                 duration: started.elapsed(),
             }),
             Ok(Err(CollectError::TooLarge)) => {
-                self.stop_group(target, pgid).await;
+                self.stop_group_draining(target, pgid, drain(&mut channel))
+                    .await;
                 Err(SshError::OutputTooLarge {
                     target: target.display(),
                     limit: cap,
@@ -367,7 +368,8 @@ impl SshPool {
             }
             Ok(Err(CollectError::Ssh(e))) => Err(e),
             Err(_) => {
-                self.stop_group(target, pgid).await;
+                self.stop_group_draining(target, pgid, drain(&mut channel))
+                    .await;
                 Err(SshError::Timeout {
                     target: format!("{}:{}", target.host, target.port),
                     after: timeout,
@@ -387,6 +389,25 @@ impl SshPool {
         tokio::time::sleep(Duration::from_millis(100)).await;
         while self.stopping.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// [`SshPool::stop_group`] while `drain` keeps reading the command's own channel.
+    /// russh hands every channel of a connection its messages from one task and waits
+    /// when a channel's queue is full: a command still writing into a channel nobody
+    /// reads would hold back the kill's own answer on the same connection, and every
+    /// other command there, until the kill times out.
+    pub(crate) async fn stop_group_draining(
+        &self,
+        target: &Target,
+        pgid: Option<u32>,
+        drain: impl Future<Output = ()>,
+    ) {
+        let stopping = self.stop_group(target, pgid);
+        tokio::pin!(stopping, drain);
+        tokio::select! {
+            () = &mut stopping => {}
+            () = &mut drain => stopping.await,
         }
     }
 
@@ -458,6 +479,11 @@ impl Drop for StopOnDrop<'_> {
         tracing::info!(target = %target.display(), pgid, "command abandoned; stopping its process group");
         runtime.spawn(async move { pool.stop_group(&target, Some(pgid)).await });
     }
+}
+
+/// Reads `channel` to its end, discarding what comes (see [`SshPool::stop_group_draining`]).
+async fn drain(channel: &mut russh::Channel<russh::client::Msg>) {
+    while channel.wait().await.is_some() {}
 }
 
 pub(crate) fn disconnected(target: &Target, e: russh::Error) -> SshError {

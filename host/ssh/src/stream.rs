@@ -185,10 +185,23 @@ impl SshPool {
             let mut stderr = Vec::new();
             let mut seen_marker = false;
             let mut exit_code = None;
-            let mut stdin = stdin;
-            if stdin.is_none() {
+            // Stdin is fed beside the reading, never in its way: a sink that exits while a
+            // write waits for window space must still be seen to end (its channel closes
+            // and will never open the window again).
+            let feed = async {
+                if let Some(mut rx) = stdin {
+                    while let Some(bytes) = rx.recv().await {
+                        write
+                            .data_bytes(bytes)
+                            .await
+                            .map_err(|e| disconnected(&target, e))?;
+                    }
+                }
                 let _ = write.eof().await;
-            }
+                Ok::<(), SshError>(())
+            };
+            tokio::pin!(feed);
+            let mut feeding = true;
             let mut error = None;
             let mut stop = false;
             loop {
@@ -197,23 +210,11 @@ impl SshPool {
                     // and a killed command must never see EOF instead.
                     biased;
                     _ = &mut cancel_rx, if !stop => { stop = true; break; }
-                    chunk = async {
-                        match stdin.as_mut() {
-                            Some(rx) => rx.recv().await,
-                            None => std::future::pending().await,
-                        }
-                    } => {
-                        match chunk {
-                            Some(bytes) => {
-                                if let Err(e) = write.data_bytes(bytes).await {
-                                    error = Some(disconnected(&target, e));
-                                    break;
-                                }
-                            }
-                            None => {
-                                stdin = None;
-                                let _ = write.eof().await;
-                            }
+                    fed = &mut feed, if feeding => {
+                        feeding = false;
+                        if let Err(e) = fed {
+                            error = Some(e);
+                            break;
                         }
                     }
                     msg = read.wait() => match msg {
@@ -257,7 +258,8 @@ impl SshPool {
                     0 => None,
                     n => Some(n),
                 };
-                pool.stop_group(&target, pgid).await;
+                let drain = async { while read.wait().await.is_some() {} };
+                pool.stop_group_draining(&target, pgid, drain).await;
             }
             let _ = write.close().await;
             if let Some(tx) = err_tx.as_ref().filter(|_| !stderr.is_empty()) {
