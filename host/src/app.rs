@@ -243,6 +243,16 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_until(listener, Box::pin(shutdown)).await
+    }
+
+    /// [`App::serve`] with the shutdown boxed: not generic, so the whole HTTP server is
+    /// compiled (and optimised) here once, never again in each crate that starts one.
+    async fn serve_until(
+        self,
+        listener: TcpListener,
+        shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> std::io::Result<()> {
         // First, so that an address already in use fails before anything was started.
         let metrics_server = self.serve_metrics().await?;
         let pruner = crate::http::ratelimit::spawn_pruner(self.state.limiters.clone());

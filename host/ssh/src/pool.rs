@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use russh::ChannelMsg;
-use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore};
+use russh::{ChannelMsg, ChannelReadHalf};
+use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::command::{kill_group, remote_text, take_pgid};
 use crate::connection::{self, Connection};
@@ -322,63 +322,28 @@ impl SshPool {
     ) -> Result<ExecOutput, SshError> {
         let text = remote_text(command, self.config.max_command_bytes)?;
         let started = Instant::now();
-        let (mut channel, lease) = self.open(target).await?;
-        let pgid = AtomicU32::new(0);
-        let mut guard = StopOnDrop {
-            pool: self,
-            target,
-            pgid: &pgid,
-            armed: true,
+        let (channel, lease) = self.open(target).await?;
+        // The command runs in a task of its own: when this future is dropped, the task
+        // sees `abandoned` and stops the remote process group itself (waiting for its
+        // marker when it has not arrived yet), so no command is left running orphaned.
+        let (_abandon, abandoned) = oneshot::channel::<()>();
+        let run = RunExec {
+            pool: self.clone(),
+            target: target.clone(),
+            text,
+            stdin: stdin.map(<[u8]>::to_vec),
+            timeout,
         };
-        let cap = self.config.max_output_bytes;
-        let run = async {
-            channel
-                .exec(true, text.as_bytes())
-                .await
-                .map_err(|e| disconnected(target, e))?;
-            if let Some(input) = stdin {
-                channel
-                    .data(input)
-                    .await
-                    .map_err(|e| disconnected(target, e))?;
-            }
-            channel.eof().await.map_err(|e| disconnected(target, e))?;
-            collect(&mut channel, target, cap, &pgid, &lease.connection).await
-        };
-        let outcome = tokio::time::timeout(timeout, run).await;
-        guard.armed = false;
-        let pgid = match pgid.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(n),
-        };
-        let result = match outcome {
-            Ok(Ok(collected)) => Ok(ExecOutput {
-                exit_code: collected.exit_code.unwrap_or(-1),
-                stdout: collected.stdout,
-                stderr: collected.stderr,
-                duration: started.elapsed(),
-            }),
-            Ok(Err(CollectError::TooLarge)) => {
-                self.stop_group_draining(target, pgid, drain(&mut channel))
-                    .await;
-                Err(SshError::OutputTooLarge {
-                    target: target.display(),
-                    limit: cap,
-                })
-            }
-            Ok(Err(CollectError::Ssh(e))) => Err(e),
-            Err(_) => {
-                self.stop_group_draining(target, pgid, drain(&mut channel))
-                    .await;
-                Err(SshError::Timeout {
-                    target: format!("{}:{}", target.host, target.port),
-                    after: timeout,
-                })
-            }
-        };
-        let _ = channel.close().await;
-        drop(lease);
-        result
+        let task = run.run(channel, lease, abandoned);
+        let collected = tokio::spawn(tracing::Instrument::in_current_span(task))
+            .await
+            .map_err(|e| SshError::Invalid(format!("the command's task failed: {e}")))??;
+        Ok(ExecOutput {
+            exit_code: collected.exit_code.unwrap_or(-1),
+            stdout: collected.stdout,
+            stderr: collected.stderr,
+            duration: started.elapsed(),
+        })
     }
 
     /// Waits (at most `within`) until no remote process group is being stopped, so a
@@ -392,18 +357,54 @@ impl SshPool {
         }
     }
 
-    /// [`SshPool::stop_group`] while `drain` keeps reading the command's own channel.
-    /// russh hands every channel of a connection its messages from one task and waits
-    /// when a channel's queue is full: a command still writing into a channel nobody
-    /// reads would hold back the kill's own answer on the same connection, and every
-    /// other command there, until the kill times out.
-    pub(crate) async fn stop_group_draining(
+    /// Stops the process group of a command given up on (timed out, over the output cap,
+    /// or its caller gone), `read` being the command's own channel.
+    ///
+    /// When the process-group marker has not arrived yet (a command abandoned just after
+    /// it started), it is waited for, at most [`MARKER_WAIT`]; a channel that closes first
+    /// means the command already ended. The group is then stopped while `read` is drained:
+    /// russh hands every channel of a connection its messages from one task and waits when
+    /// a channel's queue is full, so a command still writing into a channel nobody reads
+    /// would hold back the kill's own answer on the same connection, and every other
+    /// command there, until the kill times out.
+    pub(crate) async fn stop_abandoned(
         &self,
         target: &Target,
-        pgid: Option<u32>,
-        drain: impl Future<Output = ()>,
+        read: &mut ChannelReadHalf,
+        pgid: &AtomicU32,
+        stderr: &mut Vec<u8>,
+        seen_marker: &mut bool,
     ) {
+        let _stopping = self.stopping();
+        if pgid.load(Ordering::Relaxed) == 0 && !*seen_marker {
+            let marker = async {
+                while let Some(msg) = read.wait().await {
+                    match msg {
+                        ChannelMsg::ExtendedData { data, ext: 1 } => {
+                            push_stderr(stderr, seen_marker, &data, pgid);
+                            if *seen_marker {
+                                return true;
+                            }
+                        }
+                        ChannelMsg::Close => return false,
+                        _ => {}
+                    }
+                }
+                false
+            };
+            let running = tokio::time::timeout(MARKER_WAIT, marker)
+                .await
+                .unwrap_or(true);
+            if !running {
+                return;
+            }
+        }
+        let pgid = match pgid.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(n),
+        };
         let stopping = self.stop_group(target, pgid);
+        let drain = async { while read.wait().await.is_some() {} };
         tokio::pin!(stopping, drain);
         tokio::select! {
             () = &mut stopping => {}
@@ -411,18 +412,17 @@ impl SshPool {
         }
     }
 
+    /// Counts a stop in progress until dropped (what [`SshPool::settle`] waits for).
+    fn stopping(&self) -> Stopping {
+        self.stopping.fetch_add(1, Ordering::SeqCst);
+        Stopping(self.stopping.clone())
+    }
+
     /// Stops a remote process group (best effort, on a new channel).
     pub(crate) async fn stop_group(&self, target: &Target, pgid: Option<u32>) {
-        struct Stopping(Arc<std::sync::atomic::AtomicUsize>);
-        impl Drop for Stopping {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.stopping.fetch_add(1, Ordering::SeqCst);
-        let _stopping = Stopping(self.stopping.clone());
+        let _stopping = self.stopping();
         let Some(pgid) = pgid else {
-            tracing::warn!(target = %target.display(), "timed-out command gave no process group; only its channel is closed");
+            tracing::warn!(target = %target.display(), "a command given up on gave no process group; only its channel is closed");
             return;
         };
         let Ok(text) = kill_group(pgid).to_remote() else {
@@ -453,37 +453,106 @@ impl SshPool {
     }
 }
 
-/// Stops a started command's process group when its `exec` future is dropped before the
-/// command finished.
-struct StopOnDrop<'a> {
-    pool: &'a Arc<SshPool>,
-    target: &'a Target,
-    pgid: &'a AtomicU32,
-    armed: bool,
-}
+/// How long a command given up on may take to report its process group.
+const MARKER_WAIT: Duration = Duration::from_secs(5);
 
-impl Drop for StopOnDrop<'_> {
+/// A stop in progress, counted in [`SshPool::stopping`] until dropped.
+struct Stopping(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Stopping {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let pgid = self.pgid.load(Ordering::Relaxed);
-        if pgid == 0 {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let pool = self.pool.clone();
-        let target = self.target.clone();
-        tracing::info!(target = %target.display(), pgid, "command abandoned; stopping its process group");
-        runtime.spawn(async move { pool.stop_group(&target, Some(pgid)).await });
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-/// Reads `channel` to its end, discarding what comes (see [`SshPool::stop_group_draining`]).
-async fn drain(channel: &mut russh::Channel<russh::client::Msg>) {
-    while channel.wait().await.is_some() {}
+/// One [`SshPool::exec`], run in its own task.
+struct RunExec {
+    pool: Arc<SshPool>,
+    target: Target,
+    text: String,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+/// How the command's run ended.
+enum Ended {
+    Ran(Result<(), CollectError>),
+    TimedOut,
+    Abandoned,
+}
+
+impl RunExec {
+    async fn run(
+        self,
+        channel: russh::Channel<russh::client::Msg>,
+        lease: Lease,
+        abandoned: oneshot::Receiver<()>,
+    ) -> Result<Collected, SshError> {
+        let target = &self.target;
+        let (mut read, write) = channel.split();
+        let pgid = AtomicU32::new(0);
+        let mut out = Collected::default();
+        let mut seen_marker = false;
+        let cap = self.pool.config.max_output_bytes;
+        let run = async {
+            write
+                .exec(true, self.text.as_bytes())
+                .await
+                .map_err(|e| disconnected(target, e))?;
+            if let Some(input) = &self.stdin {
+                write
+                    .data(&input[..])
+                    .await
+                    .map_err(|e| disconnected(target, e))?;
+            }
+            write.eof().await.map_err(|e| disconnected(target, e))?;
+            let connection = &lease.connection;
+            collect(
+                &mut read,
+                target,
+                cap,
+                &pgid,
+                connection,
+                &mut out,
+                &mut seen_marker,
+            )
+            .await
+        };
+        let ended = tokio::select! {
+            ran = tokio::time::timeout(self.timeout, run) => match ran {
+                Ok(ran) => Ended::Ran(ran),
+                Err(_) => Ended::TimedOut,
+            },
+            _ = abandoned => Ended::Abandoned,
+        };
+        // Ended by itself (or its connection broke): nothing to stop.
+        let given_up = !matches!(ended, Ended::Ran(Ok(()) | Err(CollectError::Ssh(_))));
+        let result = match ended {
+            Ended::Ran(Ok(())) => Ok(()),
+            Ended::Ran(Err(CollectError::Ssh(e))) => Err(e),
+            Ended::Ran(Err(CollectError::TooLarge)) => Err(SshError::OutputTooLarge {
+                target: target.display(),
+                limit: cap,
+            }),
+            Ended::TimedOut => Err(SshError::Timeout {
+                target: format!("{}:{}", target.host, target.port),
+                after: self.timeout,
+            }),
+            Ended::Abandoned => {
+                tracing::info!(target = %target.display(), "command abandoned; stopping its process group");
+                Err(SshError::Invalid("the command was abandoned".into()))
+            }
+        };
+        if given_up {
+            let stderr = &mut out.stderr;
+            self.pool
+                .stop_abandoned(target, &mut read, &pgid, stderr, &mut seen_marker)
+                .await;
+        }
+        let _ = write.close().await;
+        drop(lease);
+        result.map(|()| out)
+    }
 }
 
 pub(crate) fn disconnected(target: &Target, e: russh::Error) -> SshError {
@@ -530,18 +599,20 @@ pub(crate) fn push_stderr(
     }
 }
 
-/// Reads a channel until it closes: stdout, stderr (capped), exit status.
+/// Reads a channel until it closes into `out`: stdout, stderr (capped), exit status.
+/// `seen_marker` and the partial stderr stay with the caller, so a run given up on can
+/// still find the process-group marker (see [`SshPool::stop_abandoned`]).
 async fn collect(
-    channel: &mut russh::Channel<russh::client::Msg>,
+    read: &mut ChannelReadHalf,
     target: &Target,
     cap: usize,
     pgid: &AtomicU32,
     connection: &Connection,
-) -> Result<Collected, CollectError> {
-    let mut out = Collected::default();
-    let mut seen_marker = false;
+    out: &mut Collected,
+    seen_marker: &mut bool,
+) -> Result<(), CollectError> {
     let mut signalled = false;
-    while let Some(msg) = channel.wait().await {
+    while let Some(msg) = read.wait().await {
         match msg {
             ChannelMsg::Data { data } => {
                 if out.stdout.len() + data.len() > cap {
@@ -550,7 +621,7 @@ async fn collect(
                 out.stdout.extend_from_slice(&data);
             }
             ChannelMsg::ExtendedData { data, ext: 1 } => {
-                push_stderr(&mut out.stderr, &mut seen_marker, &data, pgid);
+                push_stderr(&mut out.stderr, seen_marker, &data, pgid);
                 if out.stderr.len() > cap {
                     return Err(CollectError::TooLarge);
                 }
@@ -563,7 +634,7 @@ async fn collect(
             _ => {}
         }
     }
-    if !seen_marker {
+    if !*seen_marker {
         let (found, rest) = take_pgid(&out.stderr);
         if let Some(n) = found {
             pgid.store(n, Ordering::Relaxed);
@@ -577,7 +648,7 @@ async fn collect(
         }
         .into());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Closes connections idle longer than the configured time; ends with the pool.

@@ -2,7 +2,7 @@
 //! host's output into another's stdin) without buffering the whole output.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 
 use bytes::Bytes;
 use russh::ChannelMsg;
@@ -254,12 +254,8 @@ impl SshPool {
                 });
             }
             if stop {
-                let pgid = match pgid.load(Ordering::Relaxed) {
-                    0 => None,
-                    n => Some(n),
-                };
-                let drain = async { while read.wait().await.is_some() {} };
-                pool.stop_group_draining(&target, pgid, drain).await;
+                pool.stop_abandoned(&target, &mut read, &pgid, &mut stderr, &mut seen_marker)
+                    .await;
             }
             let _ = write.close().await;
             if let Some(tx) = err_tx.as_ref().filter(|_| !stderr.is_empty()) {
