@@ -525,22 +525,31 @@ impl RunExec {
             },
             _ = abandoned => Ended::Abandoned,
         };
-        // Ended by itself (or its connection broke): nothing to stop.
-        let given_up = !matches!(ended, Ended::Ran(Ok(()) | Err(CollectError::Ssh(_))));
-        let result = match ended {
-            Ended::Ran(Ok(())) => Ok(()),
-            Ended::Ran(Err(CollectError::Ssh(e))) => Err(e),
-            Ended::Ran(Err(CollectError::TooLarge)) => Err(SshError::OutputTooLarge {
-                target: target.display(),
-                limit: cap,
-            }),
-            Ended::TimedOut => Err(SshError::Timeout {
-                target: format!("{}:{}", target.host, target.port),
-                after: self.timeout,
-            }),
+        // Whether the command was given up on: one that ended by itself (or whose
+        // connection broke) has nothing left to stop.
+        let (result, given_up) = match ended {
+            Ended::Ran(Ok(())) => (Ok(()), false),
+            Ended::Ran(Err(CollectError::Ssh(e))) => (Err(e), false),
+            Ended::Ran(Err(CollectError::TooLarge)) => (
+                Err(SshError::OutputTooLarge {
+                    target: target.display(),
+                    limit: cap,
+                }),
+                true,
+            ),
+            Ended::TimedOut => (
+                Err(SshError::Timeout {
+                    target: format!("{}:{}", target.host, target.port),
+                    after: self.timeout,
+                }),
+                true,
+            ),
             Ended::Abandoned => {
                 tracing::info!(target = %target.display(), "command abandoned; stopping its process group");
-                Err(SshError::Invalid("the command was abandoned".into()))
+                (
+                    Err(SshError::Invalid("the command was abandoned".into())),
+                    true,
+                )
             }
         };
         if given_up {
