@@ -318,7 +318,9 @@ pub struct SshConfig {
     pub connect_timeout_secs: u64,
     /// Default per-command timeout when a caller gives none.
     pub command_timeout_secs: u64,
-    /// Concurrent commands (channels) per connection; keep below sshd's MaxSessions (10).
+    /// Concurrent commands (channels) per connection; keep below sshd's MaxSessions (10):
+    /// one more channel is kept for stopping commands given up on (timed out, over the output
+    /// cap, or their caller gone), so their kills never wait behind them.
     pub max_sessions_per_connection: u32,
     /// Idle connections close after this long.
     pub idle_secs: u64,

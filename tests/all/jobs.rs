@@ -783,19 +783,13 @@ async fn killing_the_sinks_sshd_mid_pipe_fails_the_job_and_stops_the_source() {
     let work = tempfile::tempdir().expect("tmp");
     let s = two_device_server(&a, &b, work.path()).await;
     let marker = "pipe-source-marker-7731";
-    let (status, _, accepted) = post(
+    let id = start_pipe(
         &s,
-        "/api/remote/jobs/pipe",
-        json!({
-            "source": {"host": "dev-a", "argv": [
-                "sh", "-c", "while :; do head -c 1048576 /dev/zero; sleep 0.05; done", "sh", marker
-            ]},
-            "sink": {"host": "dev-b", "argv": ["sh", "-c", "cat > /dev/null", "sh"]},
-        }),
+        "while :; do head -c 1048576 /dev/zero; sleep 0.05; done",
+        marker,
+        "cat > /dev/null",
     )
     .await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["id"].as_str().expect("id").to_owned();
     wait_job(&s, &id, Duration::from_secs(15), |j| {
         j["progress"]["done"].as_u64().unwrap_or(0) >= 4 * MIB
     })
@@ -820,6 +814,23 @@ async fn killing_the_sinks_sshd_mid_pipe_fails_the_job_and_stops_the_source() {
     s.stop().await;
 }
 
+/// Starts a pipe job from the shell script `source` on dev-a (with `marker` as its `$1`,
+/// to find it among the processes) into the shell script `sink` on dev-b, without waiting
+/// for it; its id.
+async fn start_pipe(s: &TestServer, source: &str, marker: &str, sink: &str) -> String {
+    let (status, _, accepted) = post(
+        s,
+        "/api/remote/jobs/pipe",
+        json!({
+            "source": {"host": "dev-a", "argv": ["sh", "-c", source, "sh", marker]},
+            "sink": {"host": "dev-b", "argv": ["sh", "-c", sink, "sh"]},
+        }),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    accepted["id"].as_str().expect("id").to_owned()
+}
+
 /// A sink that exits after a few bytes while the source floods its SSH window (what
 /// `zfs receive` into an existing dataset does): every round ends at once with the sink's
 /// status and the source stopped, never a pipe waiting forever for a window that a closed
@@ -831,19 +842,13 @@ async fn a_sink_that_exits_early_ends_the_pipe_and_stops_the_flooding_source() {
     let s = two_device_server(&a, &b, work.path()).await;
     for round in 0..12 {
         let marker = format!("flood-source-marker-{round}");
-        let (status, _, accepted) = post(
+        let id = start_pipe(
             &s,
-            "/api/remote/jobs/pipe",
-            json!({
-                "source": {"host": "dev-a", "argv": [
-                    "sh", "-c", "while :; do head -c 4194304 /dev/zero; done", "sh", marker
-                ]},
-                "sink": {"host": "dev-b", "argv": ["sh", "-c", "head -c 300 > /dev/null; exit 3", "sh"]},
-            }),
+            "while :; do head -c 4194304 /dev/zero; done",
+            &marker,
+            "head -c 300 > /dev/null; exit 3",
         )
         .await;
-        assert_eq!(status, 202, "{accepted}");
-        let id = accepted["id"].as_str().expect("id").to_owned();
         let ended = wait_job(&s, &id, Duration::from_secs(20), |j| {
             j["state"] != "running" && j["state"] != "queued"
         })

@@ -30,6 +30,17 @@ async fn exec(s: &TestServer, host: &str, body: Value) -> (u16, Value) {
     .await
 }
 
+/// [`exec`] in a task of its own, for requests in flight together.
+fn spawn_exec(s: &TestServer, host: &str, body: Value) -> tokio::task::JoinHandle<(u16, Value)> {
+    let client = s.client.clone();
+    let url = s.url(&format!("/api/remote/{host}/exec"));
+    tokio::spawn(async move {
+        let r = client.post(url).json(&body).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or_default())
+    })
+}
+
 fn bytes(v: &Value) -> Vec<u8> {
     v.as_array()
         .map(|a| {
@@ -334,6 +345,39 @@ async fn sshd_killed_mid_command_then_restarted() {
     s.stop().await;
 }
 
+/// Every session slot of a target held by commands that time out together: each one's kill
+/// must still reach the device (it reuses the slot its command held) instead of waiting for
+/// a slot that only the kills themselves would free.
+#[tokio::test]
+async fn commands_timing_out_in_every_session_slot_are_all_stopped() {
+    const SLOTS: usize = 2;
+    let d = device();
+    let s = server_for(&d, |c| c.ssh.max_sessions_per_connection = SLOTS as u32).await;
+    let host = d.host();
+    let runs: Vec<_> = (0..SLOTS)
+        .map(|i| {
+            spawn_exec(
+                &s,
+                &host,
+                json!({"argv": ["sh", "-c", "sleep 48.321", "sh", format!("slot-marker-{i}")], "timeout_ms": 1000}),
+            )
+        })
+        .collect();
+    for run in runs {
+        let (status, body) = run.await.expect("join");
+        assert_eq!(status, 504, "{body}");
+    }
+    let gone = wait_gone("48.321", Duration::from_secs(5)).await;
+    assert!(
+        gone,
+        "every timed-out command was stopped: {:?}",
+        processes_with_arg("48.321")
+    );
+    let (status, _) = exec(&s, &host, json!({"argv": ["printf", "ok"]})).await;
+    assert_eq!(status, 200, "the slots are free again");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_execs_on_one_connection_all_succeed() {
     let d = Sshd::start(SshdOptions {
@@ -345,23 +389,15 @@ async fn fifty_concurrent_execs_on_one_connection_all_succeed() {
     let host = d.host();
     let tasks: Vec<_> = (0..50)
         .map(|i| {
-            let client = s.client.clone();
-            let url = s.url(&format!("/api/remote/{host}/exec"));
-            tokio::spawn(async move {
-                let r = client
-                    .post(url)
-                    .json(&json!({"argv": ["sh", "-c", "sleep 0.2; printf \"$1\"", "sh", format!("n{i}")]}))
-                    .send()
-                    .await
-                    .expect("send");
-                let status = r.status().as_u16();
-                let body: Value = r.json().await.unwrap_or_default();
-                (i, status, body)
-            })
+            spawn_exec(
+                &s,
+                &host,
+                json!({"argv": ["sh", "-c", "sleep 0.2; printf \"$1\"", "sh", format!("n{i}")]}),
+            )
         })
         .collect();
-    for t in tasks {
-        let (i, status, body) = t.await.expect("join");
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (status, body) = t.await.expect("join");
         assert_eq!(status, 200, "request {i}: {body}");
         assert_eq!(bytes(&body["stdout"]), format!("n{i}").into_bytes());
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use russh::{ChannelMsg, ChannelReadHalf};
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::command::{kill_group, remote_text, take_pgid};
@@ -28,7 +28,8 @@ pub struct PoolConfig {
     pub host_key_policy: HostKeyPolicy,
     /// Time to connect and authenticate.
     pub connect_timeout: Duration,
-    /// Concurrent channels per connection.
+    /// Concurrent channels per connection for commands; one more is kept for stopping
+    /// commands given up on, so this stays below sshd's `MaxSessions`.
     pub max_sessions: usize,
     /// Idle connections close after this.
     pub idle_timeout: Duration,
@@ -79,6 +80,8 @@ pub struct ExecOutput {
 
 struct Slot {
     sessions: Arc<Semaphore>,
+    /// The one channel beyond `sessions` that kills of commands given up on use.
+    kills: Arc<Semaphore>,
     connection: AsyncMutex<Option<Arc<Connection>>>,
     /// Connections made.
     connects: AtomicU64,
@@ -148,6 +151,7 @@ impl SshPool {
             .or_insert_with(|| {
                 Arc::new(Slot {
                     sessions: Arc::new(Semaphore::new(self.config.max_sessions.max(1))),
+                    kills: Arc::new(Semaphore::new(1)),
                     connection: AsyncMutex::new(None),
                     connects: AtomicU64::new(0),
                     connect_failures: AtomicU64::new(0),
@@ -358,19 +362,25 @@ impl SshPool {
     }
 
     /// Stops the process group of a command given up on (timed out, over the output cap,
-    /// or its caller gone), `read` being the command's own channel.
+    /// or its caller gone), `read` and `write` being the command's own channel and `lease`
+    /// the session slot it was opened with.
     ///
     /// When the process-group marker has not arrived yet (a command abandoned just after
     /// it started), it is waited for, at most [`MARKER_WAIT`]; a channel that closes first
-    /// means the command already ended. The group is then stopped while `read` is drained:
-    /// russh hands every channel of a connection its messages from one task and waits when
-    /// a channel's queue is full, so a command still writing into a channel nobody reads
-    /// would hold back the kill's own answer on the same connection, and every other
-    /// command there, until the kill times out.
+    /// means the command already ended. The group is then stopped (see
+    /// [`SshPool::stop_group`]) while the command's channel stays open (closing it first
+    /// would hand the command an EOF on stdin, and a cut-off upload would complete) and is
+    /// drained: russh hands every channel of a connection its messages from one task and
+    /// waits when a channel's queue is full, so a command still writing into a channel
+    /// nobody reads would hold back the kill's own answer on the same connection, and every
+    /// other command there, until the kill times out. The channel is closed last.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn stop_abandoned(
         &self,
         target: &Target,
         read: &mut ChannelReadHalf,
+        write: &ChannelWriteHalf<russh::client::Msg>,
+        lease: Lease,
         pgid: &AtomicU32,
         stderr: &mut Vec<u8>,
         seen_marker: &mut bool,
@@ -396,6 +406,7 @@ impl SshPool {
                 .await
                 .unwrap_or(true);
             if !running {
+                let _ = write.close().await;
                 return;
             }
         }
@@ -403,13 +414,14 @@ impl SshPool {
             0 => None,
             n => Some(n),
         };
-        let stopping = self.stop_group(target, pgid);
+        let stopping = self.stop_group(target, pgid, lease);
         let drain = async { while read.wait().await.is_some() {} };
         tokio::pin!(stopping, drain);
         tokio::select! {
             () = &mut stopping => {}
             () = &mut drain => stopping.await,
         }
+        let _ = write.close().await;
     }
 
     /// Counts a stop in progress until dropped (what [`SshPool::settle`] waits for).
@@ -418,8 +430,14 @@ impl SshPool {
         Stopping(self.stopping.clone())
     }
 
-    /// Stops a remote process group (best effort, on a new channel).
-    pub(crate) async fn stop_group(&self, target: &Target, pgid: Option<u32>) {
+    /// Stops a remote process group (best effort), on a new channel beside the command's
+    /// own on `lease`'s connection, in the target's one kill slot rather than a session
+    /// slot: commands given up on in every session slot of a target are then all stopped,
+    /// where each kill would otherwise wait for a session slot that only the kills free.
+    /// (Kills are a round trip each; the kill slot is why `max_sessions` must stay below
+    /// sshd's `MaxSessions`.) When that connection broke, the kill goes through a session
+    /// slot on a new one.
+    async fn stop_group(&self, target: &Target, pgid: Option<u32>, lease: Lease) {
         let _stopping = self.stopping();
         let Some(pgid) = pgid else {
             tracing::warn!(target = %target.display(), "a command given up on gave no process group; only its channel is closed");
@@ -429,7 +447,19 @@ impl SshPool {
             return;
         };
         let attempt = async {
-            let (channel, _lease) = self.open(target).await?;
+            let kills = self.slot(target).kills.clone();
+            let _kill_slot = kills
+                .acquire_owned()
+                .await
+                .map_err(|_| SshError::Invalid("pool closed".into()))?;
+            let (channel, _lease) = match lease.connection.handle.channel_open_session().await {
+                Ok(channel) => (channel, lease),
+                Err(e) => {
+                    tracing::debug!(target = %target.display(), error = %e, "cannot open the kill's channel beside the command's; opening one anew");
+                    drop(lease);
+                    self.open(target).await?
+                }
+            };
             channel
                 .exec(true, text.as_bytes())
                 .await
@@ -555,11 +585,20 @@ impl RunExec {
         if given_up {
             let stderr = &mut out.stderr;
             self.pool
-                .stop_abandoned(target, &mut read, &pgid, stderr, &mut seen_marker)
+                .stop_abandoned(
+                    target,
+                    &mut read,
+                    &write,
+                    lease,
+                    &pgid,
+                    stderr,
+                    &mut seen_marker,
+                )
                 .await;
+        } else {
+            let _ = write.close().await;
+            drop(lease);
         }
-        let _ = write.close().await;
-        drop(lease);
         result.map(|()| out)
     }
 }

@@ -179,7 +179,6 @@ impl SshPool {
         let cap = self.config().max_output_bytes;
         tokio::spawn(async move {
             let connection = lease.connection.clone();
-            let _lease = lease;
             let (mut read, write) = channel.split();
             let pgid = AtomicU32::new(0);
             let mut stderr = Vec::new();
@@ -254,10 +253,20 @@ impl SshPool {
                 });
             }
             if stop {
-                pool.stop_abandoned(&target, &mut read, &pgid, &mut stderr, &mut seen_marker)
-                    .await;
+                pool.stop_abandoned(
+                    &target,
+                    &mut read,
+                    &write,
+                    lease,
+                    &pgid,
+                    &mut stderr,
+                    &mut seen_marker,
+                )
+                .await;
+            } else {
+                let _ = write.close().await;
+                drop(lease);
             }
-            let _ = write.close().await;
             if let Some(tx) = err_tx.as_ref().filter(|_| !stderr.is_empty()) {
                 let _ = tx.send(Bytes::from(std::mem::take(&mut stderr))).await;
             }
