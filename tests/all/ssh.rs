@@ -345,6 +345,41 @@ async fn sshd_killed_mid_command_then_restarted() {
     s.stop().await;
 }
 
+/// An `exec` whose stdin is far larger than the SSH window, for a command that exits
+/// after reading a few bytes: its exit status comes back at once, never a wait until the
+/// timeout for window space that its closed channel will not open.
+#[tokio::test]
+async fn a_command_that_exits_without_reading_a_large_stdin_ends_at_once() {
+    let d = device();
+    let s = server_for(&d, |_| {}).await;
+    let stdin = vec![b'x'; 16 * 1024 * 1024];
+    let command =
+        infrastructor_ssh::RemoteCommand::argv(&["sh", "-c", "head -c 10 > /dev/null; exit 4"]);
+    let started = Instant::now();
+    let out = s
+        .app_state()
+        .services
+        .remote
+        .exec(
+            &d.host(),
+            &command,
+            Some(&stdin),
+            20_000,
+            infrastructor::remote::HostAccess::Any,
+        )
+        .await
+        .expect("the command runs");
+    assert_eq!(out.exit_code, 4, "the command's own status");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "ended at once, not at the 20 s timeout: {:?}",
+        started.elapsed()
+    );
+    let (status, _) = exec(&s, &d.host(), json!({"argv": ["printf", "ok"]})).await;
+    assert_eq!(status, 200, "the connection still serves");
+    s.stop().await;
+}
+
 /// Every session slot of a target held by commands that time out together: each one's kill
 /// must still reach the device (it reuses the slot its command held) instead of waiting for
 /// a slot that only the kills themselves would free.

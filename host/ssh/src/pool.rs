@@ -529,15 +529,19 @@ impl RunExec {
                 .exec(true, self.text.as_bytes())
                 .await
                 .map_err(|e| disconnected(target, e))?;
-            if let Some(input) = &self.stdin {
-                write
-                    .data(&input[..])
-                    .await
-                    .map_err(|e| disconnected(target, e))?;
-            }
-            write.eof().await.map_err(|e| disconnected(target, e))?;
+            // Stdin is fed beside the collecting, never before it: a command that exits
+            // without reading all of it closes its channel, and a write waiting for window
+            // space would then wait until the timeout. A write that fails is not the
+            // outcome either: what the channel reports (exit status, or the connection
+            // gone) is.
+            let feed = async {
+                if let Some(input) = &self.stdin {
+                    write.data(&input[..]).await?;
+                }
+                write.eof().await
+            };
             let connection = &lease.connection;
-            collect(
+            let collecting = collect(
                 &mut read,
                 target,
                 cap,
@@ -545,8 +549,20 @@ impl RunExec {
                 connection,
                 &mut out,
                 &mut seen_marker,
-            )
-            .await
+            );
+            tokio::pin!(feed, collecting);
+            let mut feeding = true;
+            loop {
+                tokio::select! {
+                    fed = &mut feed, if feeding => {
+                        feeding = false;
+                        if let Err(e) = fed {
+                            tracing::debug!(target = %target.display(), error = %e, "stdin not fed whole");
+                        }
+                    }
+                    collected = &mut collecting => break collected,
+                }
+            }
         };
         let ended = tokio::select! {
             ran = tokio::time::timeout(self.timeout, run) => match ran {
