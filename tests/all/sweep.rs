@@ -39,6 +39,9 @@ const KEYS: &[(Scope, &str)] = &[
     (Scope::Admin, ADMIN_KEY),
 ];
 
+/// The sweep container's command: sleeps until SIGTERM, then exits at once.
+const STOPS_ON_TERM: &str = "trap 'exit 0' TERM; while :; do sleep 1; done";
+
 struct Bed {
     _docker: Docker,
     _device: Sshd,
@@ -54,8 +57,20 @@ struct Bed {
 async fn bed() -> Bed {
     let docker = Docker::start().expect("dockerd");
     docker.build_busybox_image(IMAGE).expect("image");
+    // A process that ends on SIGTERM, like a service: `sleep` as PID 1 ignores it, so a
+    // generated stop or restart of `web` (a name, or any prefix of its ID such as `0`) would
+    // wait out its whole `timeout` grace before docker's SIGKILL.
     docker
-        .run(&["run", "-d", "--name", "web", IMAGE, "sleep", "3600"])
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            IMAGE,
+            "sh",
+            "-c",
+            STOPS_ON_TERM,
+        ])
         .expect("container");
     let device = Sshd::start(SshdOptions::default()).expect("sshd");
     device.use_docker(&docker).expect("use_docker");
@@ -432,6 +447,10 @@ async fn schemathesis_finds_nothing_over_every_operation() {
         // thread-safe in CPython 3.11: "AST constructor recursion depth mismatch").
         .args(["--workers", "1"])
         .args(["--request-timeout", "60"])
+        // `--checks all` turns the response-time check on with a 10 s limit, which a valid
+        // `?wait=` up to `jobs.max_wait_secs` (20 s here) may pass: the limit is the longest
+        // a valid request may take on this bed, plus a margin.
+        .args(["--max-response-time", "30"])
         .args(["--seed", "1"])
         .args(["--generation-database", "none"])
         .arg("--header")
