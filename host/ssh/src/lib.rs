@@ -22,6 +22,7 @@ mod hostkeys;
 pub mod identity;
 mod pipe;
 mod pool;
+mod stderr;
 mod stream;
 
 pub use command::RemoteCommand;

@@ -2,15 +2,16 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore, oneshot};
 
-use crate::command::{kill_group, remote_text, take_pgid};
+use crate::command::{kill_group, remote_text};
 use crate::connection::{self, Connection};
+use crate::stderr::RemoteStderr;
 use crate::{HostKeyPolicy, RemoteCommand, SshError};
 
 /// Pool settings (from the host's `ssh.*` config).
@@ -361,9 +362,11 @@ impl SshPool {
         }
     }
 
-    /// Stops the process group of a command given up on (timed out, over the output cap,
-    /// or its caller gone), `read` and `write` being the command's own channel and `lease`
-    /// the session slot it was opened with.
+    /// Ends a command's channel, `read` and `write` being its halves and `lease` the
+    /// session slot it was opened with: `write` is closed and `lease` given back. A command
+    /// given up on (`give_up`: timed out, over the output cap, or its caller gone) first has
+    /// its process group stopped; one that ended by itself, or whose connection broke, has
+    /// nothing left to stop.
     ///
     /// When the process-group marker has not arrived yet (a command abandoned just after
     /// it started), it is waited for, at most [`MARKER_WAIT`]; a channel that closes first
@@ -374,25 +377,27 @@ impl SshPool {
     /// waits when a channel's queue is full, so a command still writing into a channel
     /// nobody reads would hold back the kill's own answer on the same connection, and every
     /// other command there, until the kill times out. The channel is closed last.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn stop_abandoned(
+    pub(crate) async fn end_command(
         &self,
         target: &Target,
         read: &mut ChannelReadHalf,
         write: &ChannelWriteHalf<russh::client::Msg>,
         lease: Lease,
-        pgid: &AtomicU32,
-        stderr: &mut Vec<u8>,
-        seen_marker: &mut bool,
+        stderr: &mut RemoteStderr,
+        give_up: bool,
     ) {
+        if !give_up {
+            let _ = write.close().await;
+            return;
+        }
         let _stopping = self.stopping();
-        if pgid.load(Ordering::Relaxed) == 0 && !*seen_marker {
+        if !stderr.marker_seen() {
             let marker = async {
                 while let Some(msg) = read.wait().await {
                     match msg {
                         ChannelMsg::ExtendedData { data, ext: 1 } => {
-                            push_stderr(stderr, seen_marker, &data, pgid);
-                            if *seen_marker {
+                            stderr.push(&data);
+                            if stderr.marker_seen() {
                                 return true;
                             }
                         }
@@ -410,11 +415,7 @@ impl SshPool {
                 return;
             }
         }
-        let pgid = match pgid.load(Ordering::Relaxed) {
-            0 => None,
-            n => Some(n),
-        };
-        let stopping = self.stop_group(target, pgid, lease);
+        let stopping = self.stop_group(target, stderr.pgid(), lease);
         let drain = async { while read.wait().await.is_some() {} };
         tokio::pin!(stopping, drain);
         tokio::select! {
@@ -520,9 +521,8 @@ impl RunExec {
     ) -> Result<Collected, SshError> {
         let target = &self.target;
         let (mut read, write) = channel.split();
-        let pgid = AtomicU32::new(0);
         let mut out = Collected::default();
-        let mut seen_marker = false;
+        let mut stderr = RemoteStderr::default();
         let cap = self.pool.config.max_output_bytes;
         let run = async {
             write
@@ -541,15 +541,7 @@ impl RunExec {
                 write.eof().await
             };
             let connection = &lease.connection;
-            let collecting = collect(
-                &mut read,
-                target,
-                cap,
-                &pgid,
-                connection,
-                &mut out,
-                &mut seen_marker,
-            );
+            let collecting = collect(&mut read, target, cap, connection, &mut out, &mut stderr);
             tokio::pin!(feed, collecting);
             let mut feeding = true;
             loop {
@@ -598,23 +590,10 @@ impl RunExec {
                 )
             }
         };
-        if given_up {
-            let stderr = &mut out.stderr;
-            self.pool
-                .stop_abandoned(
-                    target,
-                    &mut read,
-                    &write,
-                    lease,
-                    &pgid,
-                    stderr,
-                    &mut seen_marker,
-                )
-                .await;
-        } else {
-            let _ = write.close().await;
-            drop(lease);
-        }
+        self.pool
+            .end_command(target, &mut read, &write, lease, &mut stderr, given_up)
+            .await;
+        out.stderr = stderr.into_bytes();
         result.map(|()| out)
     }
 }
@@ -645,35 +624,28 @@ impl From<SshError> for CollectError {
     }
 }
 
-/// Appends stderr bytes, splitting off the process-group marker line when it comes first.
-pub(crate) fn push_stderr(
-    stderr: &mut Vec<u8>,
-    seen_marker: &mut bool,
-    data: &[u8],
-    pgid: &AtomicU32,
-) {
-    stderr.extend_from_slice(data);
-    if !*seen_marker && (stderr.contains(&b'\n') || stderr.len() > 64) {
-        *seen_marker = true;
-        let (found, rest) = take_pgid(stderr);
-        if let Some(n) = found {
-            pgid.store(n, Ordering::Relaxed);
-            *stderr = rest.to_vec();
-        }
-    }
+/// The error of a command whose connection closed before it reported how it ended (an
+/// exit status or a signal): `None` while the connection is up.
+pub(crate) fn lost_before_exit(target: &Target, connection: &Connection) -> Option<SshError> {
+    connection
+        .handle
+        .is_closed()
+        .then(|| SshError::Disconnected {
+            target: target.display(),
+            message: "the connection closed before the command reported its exit status".into(),
+        })
 }
 
-/// Reads a channel until it closes into `out`: stdout, stderr (capped), exit status.
-/// `seen_marker` and the partial stderr stay with the caller, so a run given up on can
-/// still find the process-group marker (see [`SshPool::stop_abandoned`]).
+/// Reads a channel until it closes into `out` (stdout, exit status) and `stderr`, each
+/// capped. `stderr` stays with the caller, so a run given up on can still find the
+/// process-group marker (see [`SshPool::end_command`]).
 async fn collect(
     read: &mut ChannelReadHalf,
     target: &Target,
     cap: usize,
-    pgid: &AtomicU32,
     connection: &Connection,
     out: &mut Collected,
-    seen_marker: &mut bool,
+    stderr: &mut RemoteStderr,
 ) -> Result<(), CollectError> {
     let mut signalled = false;
     while let Some(msg) = read.wait().await {
@@ -685,8 +657,8 @@ async fn collect(
                 out.stdout.extend_from_slice(&data);
             }
             ChannelMsg::ExtendedData { data, ext: 1 } => {
-                push_stderr(&mut out.stderr, seen_marker, &data, pgid);
-                if out.stderr.len() > cap {
+                stderr.push(&data);
+                if stderr.len() > cap {
                     return Err(CollectError::TooLarge);
                 }
             }
@@ -698,19 +670,12 @@ async fn collect(
             _ => {}
         }
     }
-    if !*seen_marker {
-        let (found, rest) = take_pgid(&out.stderr);
-        if let Some(n) = found {
-            pgid.store(n, Ordering::Relaxed);
-            out.stderr = rest.to_vec();
-        }
-    }
-    if out.exit_code.is_none() && !signalled && connection.handle.is_closed() {
-        return Err(SshError::Disconnected {
-            target: target.display(),
-            message: "the connection closed before the command reported its exit status".into(),
-        }
-        .into());
+    stderr.settle();
+    if out.exit_code.is_none()
+        && !signalled
+        && let Some(lost) = lost_before_exit(target, connection)
+    {
+        return Err(lost.into());
     }
     Ok(())
 }

@@ -2,13 +2,13 @@
 //! host's output into another's stdin) without buffering the whole output.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
 
 use bytes::Bytes;
 use russh::ChannelMsg;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::pool::{disconnected, push_stderr};
+use crate::pool::{disconnected, lost_before_exit};
+use crate::stderr::RemoteStderr;
 use crate::{RemoteCommand, SshError, SshPool, Target};
 
 /// How a streamed command ended.
@@ -180,9 +180,7 @@ impl SshPool {
         tokio::spawn(async move {
             let connection = lease.connection.clone();
             let (mut read, write) = channel.split();
-            let pgid = AtomicU32::new(0);
-            let mut stderr = Vec::new();
-            let mut seen_marker = false;
+            let mut stderr = RemoteStderr::default();
             let mut exit_code = None;
             // Stdin is fed beside the reading, never in its way: a sink that exits while a
             // write waits for window space must still be seen to end (its channel closes
@@ -226,11 +224,11 @@ impl SshPool {
                         }
                         Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
                             if err_tx.is_some() || stderr.len() < cap {
-                                push_stderr(&mut stderr, &mut seen_marker, &data, &pgid);
+                                stderr.push(&data);
                             }
                             // Forwarded once the process-group marker line is stripped.
-                            if let Some(tx) = err_tx.as_ref().filter(|_| seen_marker && !stderr.is_empty()) {
-                                let chunk = Bytes::from(std::mem::take(&mut stderr));
+                            if let Some(tx) = err_tx.as_ref().filter(|_| stderr.marker_seen() && !stderr.is_empty()) {
+                                let chunk = Bytes::from(stderr.take());
                                 if tx.send(chunk).await.is_err() {
                                     stop = true;
                                     break;
@@ -245,36 +243,20 @@ impl SshPool {
                     }
                 }
             }
-            if !stop && error.is_none() && exit_code.is_none() && connection.handle.is_closed() {
-                error = Some(SshError::Disconnected {
-                    target: target.display(),
-                    message: "the connection closed before the command reported its exit status"
-                        .into(),
-                });
+            if !stop && error.is_none() && exit_code.is_none() {
+                error = lost_before_exit(&target, &connection);
             }
-            if stop {
-                pool.stop_abandoned(
-                    &target,
-                    &mut read,
-                    &write,
-                    lease,
-                    &pgid,
-                    &mut stderr,
-                    &mut seen_marker,
-                )
+            pool.end_command(&target, &mut read, &write, lease, &mut stderr, stop)
                 .await;
-            } else {
-                let _ = write.close().await;
-                drop(lease);
-            }
+            stderr.settle();
             if let Some(tx) = err_tx.as_ref().filter(|_| !stderr.is_empty()) {
-                let _ = tx.send(Bytes::from(std::mem::take(&mut stderr))).await;
+                let _ = tx.send(Bytes::from(stderr.take())).await;
             }
             drop(out_tx);
             drop(err_tx);
             let _ = end_tx.send(StreamEnd {
                 exit_code: exit_code.unwrap_or(-1),
-                stderr,
+                stderr: stderr.into_bytes(),
                 error,
             });
         });
