@@ -337,6 +337,10 @@ pub struct SshConfig {
     pub allow_unregistered_hosts: bool,
     /// Longest a host-to-host pipe (`ssh.pipe`) may run, whatever the plugin asks.
     pub max_pipe_secs: u64,
+    /// A host-to-host pipe that moves no byte for this long while its source runs (a source
+    /// that stopped writing without ending, or a sink that stopped reading) is stopped, both
+    /// sides killed; 0 turns the check off (`max_pipe_secs` still applies).
+    pub pipe_idle_secs: u64,
 }
 
 impl Default for SshConfig {
@@ -358,6 +362,7 @@ impl Default for SshConfig {
             max_command_bytes: 64 * 1024,
             allow_unregistered_hosts: false,
             max_pipe_secs: 48 * 3600,
+            pipe_idle_secs: 15 * 60,
         }
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use infrastructor_ssh::{
-    ExecOutput, ExecStream, HostKeyPolicy, PipeOutput, PipeSide, PoolConfig, RemoteCommand,
-    SshError, SshPool, Target,
+    ExecOutput, ExecStream, HostKeyPolicy, PipeLimits, PipeOutput, PipeSide, PoolConfig,
+    RemoteCommand, SshError, SshPool, Target,
 };
 use infrastructor_store::{Store, StoreError, devices};
 use tokio::sync::mpsc;
@@ -59,7 +59,7 @@ impl From<RemoteError> for Fault {
                     | SshError::HostKey { .. }
                     | SshError::Auth { .. }
                     | SshError::Disconnected { .. } => FaultKind::Unavailable,
-                    SshError::Timeout { .. } => FaultKind::Timeout,
+                    SshError::Timeout { .. } | SshError::Stalled { .. } => FaultKind::Timeout,
                     SshError::OutputTooLarge { .. } => FaultKind::Upstream,
                     SshError::CommandTooLarge { .. } => FaultKind::TooLarge,
                     SshError::Invalid(_) => FaultKind::BadRequest,
@@ -281,7 +281,8 @@ impl Remote {
 impl Remote {
     /// Pipes the stdout of `source` (a target name and a granted command) into the stdin of
     /// `sink`, reporting the running byte count to `on_bytes`. `timeout_ms` 0 means the
-    /// longest allowed (`ssh.max_pipe_secs`), which also caps any other value.
+    /// longest allowed (`ssh.max_pipe_secs`), which also caps any other value; a pipe that
+    /// moves no byte for `ssh.pipe_idle_secs` while its source runs is stopped too.
     pub async fn pipe(
         &self,
         source: (&str, &RemoteCommand),
@@ -308,7 +309,13 @@ impl Remote {
                     target: &to,
                     command: sink.1,
                 },
-                Some(timeout),
+                PipeLimits {
+                    total: Some(timeout),
+                    idle: match self.defaults.pipe_idle_secs {
+                        0 => None,
+                        secs => Some(Duration::from_secs(secs)),
+                    },
+                },
                 on_bytes,
             )
             .await?)

@@ -870,6 +870,71 @@ async fn a_sink_that_exits_early_ends_the_pipe_and_stops_the_flooding_source() {
     s.stop().await;
 }
 
+/// A source that writes a little, then neither writes nor ends (a hung `zfs send`), and a
+/// sink that stops reading (a hung `zfs receive`): each pipe is stopped once no byte moved
+/// for `ssh.pipe_idle_secs`, failed as a timeout that says so, both remote sides killed,
+/// rather than held until `ssh.max_pipe_secs` (48 h by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipe_that_moves_nothing_for_its_idle_limit_is_stopped_on_both_sides() {
+    let (a, b) = (device(), device());
+    let work = tempfile::tempdir().expect("tmp");
+    let s = server_with_devices(
+        &["remote"],
+        &[("dev-a", &a, true), ("dev-b", &b, true)],
+        work.path(),
+        |c| c.ssh.pipe_idle_secs = 2,
+    )
+    .await;
+    // (case, source, sink, the argument of the `sleep` that hangs it): the source's shell
+    // keeps its marker, the sleeps have arguments of their own to be found by.
+    let cases = [
+        (
+            "a silent source",
+            "head -c 1000 /dev/zero; sleep 7201",
+            "cat > /dev/null",
+            "7201",
+        ),
+        (
+            "a sink that stops reading",
+            "while :; do head -c 1048576 /dev/zero; done",
+            "head -c 1000 > /dev/null; sleep 7202",
+            "7202",
+        ),
+    ];
+    for (n, (case, source, sink, hang)) in cases.into_iter().enumerate() {
+        let marker = format!("stalled-pipe-source-{n}");
+        let started = Instant::now();
+        let id = start_pipe(&s, source, &marker, sink).await;
+        let ended = wait_job(&s, &id, Duration::from_secs(30), |j| {
+            j["state"] != "running" && j["state"] != "queued"
+        })
+        .await;
+        let took = started.elapsed();
+        assert_eq!(ended["state"], "failed", "{case}: {ended}");
+        assert_eq!(ended["error"]["code"], "TIMEOUT", "{case}: {ended}");
+        let message = ended["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("moved no bytes for 2 s"),
+            "{case}: the error says why: {ended}"
+        );
+        // Well under the job's own limits: only the idle limit can have ended it.
+        assert!(took < Duration::from_secs(25), "{case}: took {took:?}");
+        wait_for(
+            &format!("{case}: the source is stopped"),
+            Duration::from_secs(10),
+            || processes_with_arg(&marker).is_empty(),
+        )
+        .await;
+        wait_for(
+            &format!("{case}: the hanging `sleep {hang}` is stopped"),
+            Duration::from_secs(10),
+            || processes_with_arg(hang).is_empty(),
+        )
+        .await;
+    }
+    s.stop().await;
+}
+
 /// A request body of `size` pseudo-random bytes, produced 64 KiB at a time (never held
 /// whole), and the SHA-256 it will have.
 fn noise_body(size: u64) -> (reqwest::Body, String) {

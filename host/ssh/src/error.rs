@@ -37,6 +37,18 @@ pub enum SshError {
         /// The timeout.
         after: Duration,
     },
+    /// A host-to-host pipe moved no byte for its idle limit while its source ran (a source
+    /// that stopped writing without ending, or a sink that stopped reading); both sides
+    /// were stopped.
+    #[error("the pipe {target} moved no bytes for {:.0} s (after {bytes} bytes); both sides were stopped", idle.as_secs_f64())]
+    Stalled {
+        /// `source → sink`.
+        target: String,
+        /// The idle limit.
+        idle: Duration,
+        /// Bytes moved before the stall.
+        bytes: u64,
+    },
     /// The command wrote more than the configured cap; it was stopped.
     #[error("command on {target} wrote more than {limit} bytes; output cap exceeded")]
     OutputTooLarge {

@@ -28,6 +28,6 @@ mod stream;
 pub use command::RemoteCommand;
 pub use error::SshError;
 pub use hostkeys::HostKeyPolicy;
-pub use pipe::{PipeEndResult, PipeOutput, PipeSide, STDERR_TAIL_BYTES};
+pub use pipe::{PipeEndResult, PipeLimits, PipeOutput, PipeSide, STDERR_TAIL_BYTES};
 pub use pool::{ExecOutput, PoolConfig, SshPool, Target, TargetStats};
 pub use stream::{ExecStream, StreamEnd, StreamKind};

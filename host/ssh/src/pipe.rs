@@ -6,7 +6,8 @@
 //! Either side failing stops the other: a source that exits non-zero or loses its connection
 //! gets the sink killed (so a receiver never commits a truncated stream as if complete), and
 //! a sink that ends or loses its connection early gets the source killed. Dropping the
-//! future (a cancelled job) or the timeout stops both.
+//! future (a cancelled job), the timeout, or a stall (no byte moved for the idle limit)
+//! stops both.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +46,18 @@ pub struct PipeOutput {
     pub sink: PipeEndResult,
     /// Wall-clock time.
     pub duration: Duration,
+}
+
+/// How long a pipe may run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipeLimits {
+    /// The whole pipe, start to end; `None` sets no limit.
+    pub total: Option<Duration>,
+    /// The longest time with no byte moved from the source into the sink while the source
+    /// still runs (a source that has stopped writing without ending, or a sink that has
+    /// stopped reading); `None` sets no limit. The sink's own end after the source's is
+    /// bounded by `total` only.
+    pub idle: Option<Duration>,
 }
 
 /// One side of a pipe: a command on a target.
@@ -94,18 +107,17 @@ fn lost(side: &str, error: SshError, bytes: u64) -> SshError {
 
 impl SshPool {
     /// Pipes `source`'s stdout into `sink`'s stdin. `on_bytes` is called with the running
-    /// total after every chunk (cheap: it should only store the number). `timeout` `None`
-    /// sets no limit of its own.
+    /// total after every chunk (cheap: it should only store the number).
     ///
     /// Returns both ends when both commands ran to an end (a non-zero exit is still `Ok`,
     /// with the other side killed and marked so). Errors: connect/auth for either side
     /// (nothing moved), `Disconnected` when a side lost its connection mid-way (the other is
-    /// killed), `Timeout` (both killed).
+    /// killed), `Timeout` past `limits.total` and `Stalled` past `limits.idle` (both killed).
     pub async fn pipe(
         self: &Arc<Self>,
         source: PipeSide<'_>,
         sink: PipeSide<'_>,
-        timeout: Option<Duration>,
+        limits: PipeLimits,
         mut on_bytes: impl FnMut(u64) + Send,
     ) -> Result<PipeOutput, SshError> {
         let started = Instant::now();
@@ -115,18 +127,33 @@ impl SshPool {
             .await?;
         // Dropping the sink stream (an error below) kills the sink before it saw any data.
         let source_stream = self.stream(source.target, source.command, None).await?;
-        let run = pump(source_stream, sink_stream, stdin_tx, &mut on_bytes);
-        let outcome = match timeout {
+        let route = || format!("{} → {}", source.target.display(), sink.target.display());
+        let run = pump(
+            source_stream,
+            sink_stream,
+            stdin_tx,
+            limits.idle,
+            &mut on_bytes,
+        );
+        let outcome = match limits.total {
             Some(limit) => {
                 tokio::time::timeout(limit, run)
                     .await
                     .map_err(|_| SshError::Timeout {
-                        target: format!("{} → {}", source.target.display(), sink.target.display()),
+                        target: route(),
                         after: limit,
                     })?
             }
             None => run.await,
         };
+        let outcome = outcome.map_err(|e| match e {
+            Pumped::Stalled { idle, bytes } => SshError::Stalled {
+                target: route(),
+                idle,
+                bytes,
+            },
+            Pumped::Failed(e) => e,
+        });
         let (bytes, source, sink) = outcome?;
         Ok(PipeOutput {
             bytes,
@@ -175,14 +202,30 @@ impl SshPool {
     }
 }
 
+/// Why [`pump`] did not see both sides to an end.
+enum Pumped {
+    /// No byte moved for `idle` while the source ran; `bytes` had moved by then.
+    Stalled { idle: Duration, bytes: u64 },
+    /// A side failed.
+    Failed(SshError),
+}
+
+impl From<SshError> for Pumped {
+    fn from(e: SshError) -> Self {
+        Pumped::Failed(e)
+    }
+}
+
 /// Moves the source's stdout into the sink's stdin until one side ends, then settles both:
-/// (bytes, source end, sink end).
+/// (bytes, source end, sink end). While the source runs, `idle` bounds the time between
+/// two moved chunks (and before the first).
 async fn pump(
     source: ExecStream,
     sink: ExecStream,
     stdin: mpsc::Sender<Bytes>,
+    idle: Option<Duration>,
     on_bytes: &mut (impl FnMut(u64) + Send),
-) -> Result<(u64, PipeEndResult, PipeEndResult), SshError> {
+) -> Result<(u64, PipeEndResult, PipeEndResult), Pumped> {
     let (mut source_out, source_end) = source.into_parts();
     let (mut sink_out, sink_end) = sink.into_parts();
     // Boxed so each can be dropped (its command killed) at a chosen point.
@@ -192,8 +235,15 @@ async fn pump(
     let drain = tokio::spawn(async move { while sink_out.recv().await.is_some() {} });
     let _abort_drain = AbortOnDrop(drain);
     let mut bytes = 0u64;
+    // Far enough away to never fire when there is no idle limit.
+    let idle_for = idle.unwrap_or(Duration::from_secs(100 * 365 * 24 * 3600));
+    let stalled = tokio::time::sleep(idle_for);
+    tokio::pin!(stalled);
     loop {
         tokio::select! {
+            () = &mut stalled, if idle.is_some() => {
+                return Err(Pumped::Stalled { idle: idle_for, bytes });
+            }
             chunk = source_out.recv() => match chunk {
                 Some(chunk) => {
                     let len = chunk.len() as u64;
@@ -206,9 +256,13 @@ async fn pump(
                             }
                         }
                         end = &mut sink_end => return sink_gone(end, bytes),
+                        () = &mut stalled, if idle.is_some() => {
+                            return Err(Pumped::Stalled { idle: idle_for, bytes });
+                        }
                     }
                     bytes += len;
                     on_bytes(bytes);
+                    stalled.as_mut().reset(tokio::time::Instant::now() + idle_for);
                 }
                 None => break,
             },
@@ -220,7 +274,7 @@ async fn pump(
     if let Some(error) = source_result.error.clone() {
         drop(sink_end);
         drop(stdin);
-        return Err(lost("source", error, bytes));
+        return Err(lost("source", error, bytes).into());
     }
     if source_result.exit_code != 0 {
         // A failed source must not look like a complete stream to the sink: kill it before
@@ -236,16 +290,16 @@ async fn pump(
     drop(stdin);
     let sink_result = (&mut sink_end).await;
     if let Some(error) = sink_result.error.clone() {
-        return Err(lost("sink", error, bytes));
+        return Err(lost("sink", error, bytes).into());
     }
     Ok((bytes, ended(source_result), ended(sink_result)))
 }
 
 /// The sink ended before the source: the source is killed (its stream is dropped by the
 /// caller's return), and the sink's end says why.
-fn sink_gone(end: StreamEnd, bytes: u64) -> Result<(u64, PipeEndResult, PipeEndResult), SshError> {
+fn sink_gone(end: StreamEnd, bytes: u64) -> Result<(u64, PipeEndResult, PipeEndResult), Pumped> {
     if let Some(error) = end.error.clone() {
-        return Err(lost("sink", error, bytes));
+        return Err(lost("sink", error, bytes).into());
     }
     Ok((bytes, killed("killed: the sink ended first"), ended(end)))
 }
