@@ -216,6 +216,16 @@ impl From<SshError> for Pumped {
     }
 }
 
+/// What one step of [`pump`] did.
+enum Move {
+    /// A chunk of this many bytes went into the sink's stdin.
+    Moved(u64),
+    /// The source's stdout is finished.
+    SourceDone,
+    /// The sink's stdin is closed.
+    SinkClosed,
+}
+
 /// Moves the source's stdout into the sink's stdin until one side ends, then settles both:
 /// (bytes, source end, sink end). While the source runs, `idle` bounds the time between
 /// two moved chunks (and before the first).
@@ -235,38 +245,37 @@ async fn pump(
     let drain = tokio::spawn(async move { while sink_out.recv().await.is_some() {} });
     let _abort_drain = AbortOnDrop(drain);
     let mut bytes = 0u64;
-    // Far enough away to never fire when there is no idle limit.
+    // Only polled with an idle limit (its arm is disabled otherwise).
     let idle_for = idle.unwrap_or(Duration::from_secs(100 * 365 * 24 * 3600));
     let stalled = tokio::time::sleep(idle_for);
     tokio::pin!(stalled);
     loop {
-        tokio::select! {
-            () = &mut stalled, if idle.is_some() => {
-                return Err(Pumped::Stalled { idle: idle_for, bytes });
+        // One chunk from the source's stdout into the sink's stdin.
+        let next = async {
+            let Some(chunk) = source_out.recv().await else {
+                return Move::SourceDone;
+            };
+            let len = chunk.len() as u64;
+            match stdin.send(chunk).await {
+                Ok(()) => Move::Moved(len),
+                Err(_) => Move::SinkClosed,
             }
-            chunk = source_out.recv() => match chunk {
-                Some(chunk) => {
-                    let len = chunk.len() as u64;
-                    tokio::select! {
-                        sent = stdin.send(chunk) => {
-                            if sent.is_err() {
-                                // The sink stopped reading: it ended or lost its connection.
-                                let end = (&mut sink_end).await;
-                                return sink_gone(end, bytes);
-                            }
-                        }
-                        end = &mut sink_end => return sink_gone(end, bytes),
-                        () = &mut stalled, if idle.is_some() => {
-                            return Err(Pumped::Stalled { idle: idle_for, bytes });
-                        }
-                    }
+        };
+        tokio::select! {
+            moved = next => match moved {
+                Move::Moved(len) => {
                     bytes += len;
                     on_bytes(bytes);
                     stalled.as_mut().reset(tokio::time::Instant::now() + idle_for);
                 }
-                None => break,
+                Move::SourceDone => break,
+                // The sink stopped reading: it ended or lost its connection.
+                Move::SinkClosed => return sink_gone((&mut sink_end).await, bytes),
             },
             end = &mut sink_end => return sink_gone(end, bytes),
+            () = &mut stalled, if idle.is_some() => {
+                return Err(Pumped::Stalled { idle: idle_for, bytes });
+            }
         }
     }
     // The source's stdout is finished: see how it ended before the sink sees EOF.
