@@ -266,7 +266,11 @@ async fn pump(
                 Move::Moved(len) => {
                     bytes += len;
                     on_bytes(bytes);
-                    stalled.as_mut().reset(tokio::time::Instant::now() + idle_for);
+                    // A limit too far to add to the clock (any `ssh.pipe_idle_secs` is
+                    // accepted) keeps the far deadline `sleep` clamped it to.
+                    if let Some(at) = tokio::time::Instant::now().checked_add(idle_for) {
+                        stalled.as_mut().reset(at);
+                    }
                 }
                 Move::SourceDone => break,
                 // The sink stopped reading: it ended or lost its connection.
