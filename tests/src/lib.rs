@@ -33,12 +33,63 @@ pub fn test_plugin_path(name: &str) -> PathBuf {
     Path::new(TEST_PLUGIN_DIR).join(format!("test_plugin_{name}.wasm"))
 }
 
+/// What the per-process compiled-plugin caches are called in the temp directory (the
+/// process id follows).
+const CACHE_PREFIX: &str = "infrastructor-test-cache-";
+
 /// A directory shared by every test of a run for compiled-plugin artifacts, so each test
 /// plugin is compiled once per run, not once per test.
+///
+/// It is private to this process (about 140 MB once every plugin is compiled) and removed
+/// when the process exits; the first call also removes those of processes that are gone
+/// (a run that was killed), so runs never pile caches up in the temp directory.
 pub fn shared_cache_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("infrastructor-test-cache-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let temp = std::env::temp_dir();
+        remove_orphaned_caches(&temp);
+        let dir = temp.join(format!("{CACHE_PREFIX}{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        extern "C" fn remove_at_exit() {
+            if let Some(dir) = DIR.get() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        remove_at_process_exit(remove_at_exit);
+        dir
+    })
+    .clone()
+}
+
+/// Runs `f` when the process exits (the test harness and the benchmarks return from `main`
+/// or call `exit`, both of which run it).
+#[allow(unsafe_code)]
+fn remove_at_process_exit(f: extern "C" fn()) {
+    // SAFETY: `atexit` takes a plain `extern "C"` function without arguments, which is what
+    // the type of `f` is; registering it has no other precondition.
+    unsafe {
+        libc::atexit(f);
+    }
+}
+
+/// Removes the compiled-plugin caches in `temp` whose process no longer runs.
+fn remove_orphaned_caches(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(CACHE_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The SHA-256 of `bytes`, in lower-case hex (what `plugins.NAME.sha256` pins).

@@ -480,14 +480,24 @@ mod tests {
             .to_path_buf()
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "infrastructor-builder-{name}-{}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("scratch dir");
-        dir
+    /// A private directory for one test, removed when it is dropped (also when the test
+    /// fails).
+    struct Scratch(tempfile::TempDir);
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            self.0.path()
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
+        Scratch(
+            tempfile::Builder::new()
+                .prefix(&format!("infrastructor-builder-{name}-"))
+                .tempdir()
+                .expect("scratch dir"),
+        )
     }
 
     #[test]
@@ -521,7 +531,6 @@ mod tests {
             ]
         );
         assert!(discover_builtin_plugins(&root.join("nowhere")).is_empty());
-        let _ = fs::remove_dir_all(&root);
     }
 
     #[test]
@@ -668,11 +677,10 @@ mod tests {
             assert_eq!(bytes.len() as u64, guest.size);
             println!("{} {} bytes", guest.path.display(), guest.size);
         }
-        let _ = fs::remove_dir_all(&out);
     }
 
     /// A scratch workspace with one guest crate whose `lib.rs` is `source`.
-    fn scratch_workspace(name: &str, source: &str) -> PathBuf {
+    fn scratch_workspace(name: &str, source: &str) -> Scratch {
         let root = scratch(name);
         fs::write(
             root.join("Cargo.toml"),
@@ -706,7 +714,6 @@ mod tests {
             other => panic!("unexpected error: {other}"),
         }
         assert!(err.to_string().contains("building guest plugins failed"));
-        let _ = fs::remove_dir_all(&root);
     }
 
     #[test]
@@ -719,6 +726,5 @@ mod tests {
         assert_eq!(built[0].path, out.join("scratch_guest.wasm"));
         let bytes = fs::read(&built[0].path).expect("copied");
         assert_eq!(bytes[..8], *b"\0asm\x0d\x00\x01\x00");
-        let _ = fs::remove_dir_all(&root);
     }
 }
