@@ -230,10 +230,23 @@ impl TestServer {
     }
 
     /// Sends a request and parses the JSON answer: (status, body or Null).
+    ///
+    /// Each exchange is printed in one line (the method, the path, the status, the time and
+    /// the start of the answer): the test harness shows a test's output only when it fails,
+    /// so a failure comes with the requests that led to it.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
-        let response = request.send().await.expect("request");
+        let (client, request) = request.build_split();
+        let request = request.expect("request");
+        let (method, path) = (request.method().clone(), request.url().path().to_owned());
+        let started = std::time::Instant::now();
+        let response = client.execute(request).await.expect("request");
         let status = response.status().as_u16();
         let bytes = response.bytes().await.expect("body");
+        println!(
+            "{method} {path} -> {status} in {:.1?}: {}",
+            started.elapsed(),
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+        );
         let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (status, body)
     }
