@@ -218,7 +218,7 @@ impl Remote {
     /// `ssh.allow_unregistered_hosts` is on and `access` allows it, a raw host.
     pub async fn resolve(&self, name: &str, access: HostAccess) -> Result<Target, RemoteError> {
         let lookup = name.to_ascii_lowercase();
-        let device = self.store.call(move |c| devices::get(c, &lookup)).await?;
+        let device = self.store.read(move |c| devices::get(c, &lookup)).await?;
         let target = match device {
             Some(d) => self.target_of(&d),
             None if !self.defaults.allow_unregistered_hosts => {

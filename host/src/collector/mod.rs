@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use infrastructor_ssh::RemoteCommand;
 use infrastructor_store::{Store, audit, snapshots};
+use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 
 use crate::fault::{Fault, FaultKind};
@@ -283,7 +284,7 @@ impl Collector {
                 let result = flight
                     .get_or_init(|| {
                         ran = true;
-                        self.run(&request, &key, parse)
+                        self.run(&request, &key, parse, &started_at, started)
                     })
                     .await
                     .clone();
@@ -312,9 +313,13 @@ impl Collector {
         };
         match &result {
             Ok(fresh) if cache_hit => self.count_hit(&request, &started_at, fresh.data.len()),
+            // The run wrote its audit row with its snapshot.
+            _ if !cache_hit => {}
             _ => {
-                self.audit(&request, &key, started_at, started, cache_hit, &result)
-                    .await
+                let entry = audit_entry(&request, &key, started_at, started, cache_hit, &result);
+                if let Err(e) = self.store.call(move |c| audit::insert(c, &entry)).await {
+                    tracing::warn!(error = %e, "cannot write collection audit row");
+                }
             }
         }
         let fresh = result?;
@@ -407,41 +412,61 @@ impl Collector {
         }
     }
 
-    /// The audit row of a remote run or a failure.
-    async fn audit(
+    /// One real collection ([`Collector::run_steps`]), recorded: its snapshot (when it
+    /// produced data) and its audit row are written in one transaction, before anyone
+    /// waiting on the flight sees the result.
+    async fn run<P, F>(
         &self,
         request: &Request,
         key: &str,
-        started_at: String,
+        parse: P,
+        started_at: &str,
         started: Instant,
-        cache_hit: bool,
-        result: &Result<Fresh, CollectError>,
-    ) {
-        let entry = audit::AuditEntry {
-            plugin: request.plugin.clone(),
-            data_type: request.data_type.clone(),
-            target: request.target.clone(),
-            cache_key: key.to_owned(),
-            started_at: Some(started_at),
-            duration_ms: started.elapsed().as_millis() as u64,
-            cache_hit,
-            force_refresh: request.force_refresh,
-            status: if result.is_ok() {
-                audit::AuditStatus::Ok
-            } else {
-                audit::AuditStatus::Error
-            },
-            error: result.as_ref().err().map(ToString::to_string),
-            size_bytes: result.as_ref().map(|f| f.data.len() as u64).unwrap_or(0),
-            requester: request.requester.clone(),
-        };
-        if let Err(e) = self.store.call(move |c| audit::insert(c, &entry)).await {
-            tracing::warn!(error = %e, "cannot write collection audit row");
+    ) -> Result<Fresh, CollectError>
+    where
+        P: FnOnce(Vec<StepOutput>) -> F,
+        F: Future<Output = Result<String, Fault>>,
+    {
+        let ran = self.run_steps(request, parse).await;
+        let snapshot = ran
+            .as_ref()
+            .ok()
+            .map(|(fresh, data)| snapshots::NewSnapshot {
+                plugin: request.plugin.clone(),
+                data_type: request.data_type.clone(),
+                target: request.target.to_ascii_lowercase(),
+                cache_key: key.to_string(),
+                collected_at: Some(fresh.collected_at.clone()),
+                duration_ms: fresh.duration_ms,
+                data: data.clone(),
+            });
+        let result = ran.map(|(fresh, _)| fresh);
+        let entry = audit_entry(request, key, started_at.to_owned(), started, false, &result);
+        let recorded = self
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                if let Some(snapshot) = &snapshot {
+                    snapshots::insert(&tx, snapshot)?;
+                }
+                audit::insert(&tx, &entry)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "cannot write the collection's snapshot and audit row");
         }
+        result
     }
 
-    /// One real collection: steps in parallel over the pooled connection, parse, persist.
-    async fn run<P, F>(&self, request: &Request, key: &str, parse: P) -> Result<Fresh, CollectError>
+    /// Runs the steps in parallel over the pooled connection and parses their outputs;
+    /// answers the result and its JSON text for the snapshot.
+    async fn run_steps<P, F>(
+        &self,
+        request: &Request,
+        parse: P,
+    ) -> Result<(Fresh, Box<RawValue>), CollectError>
     where
         P: FnOnce(Vec<StepOutput>) -> F,
         F: Future<Output = Result<String, Fault>>,
@@ -482,35 +507,51 @@ impl Collector {
             .into_iter()
             .collect::<Result<Vec<_>, _>>()?;
         let data = parse(outputs).await.map_err(CollectError::Parser)?;
-        let value: serde_json::Value =
-            serde_json::from_str(&data).map_err(|e| CollectError::InvalidOutput {
-                parser: request.parser.clone(),
-                message: e.to_string(),
-            })?;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let collected_at = crate::time::now_rfc3339();
-        let snapshot = snapshots::NewSnapshot {
-            plugin: request.plugin.clone(),
-            data_type: request.data_type.clone(),
-            target: request.target.to_ascii_lowercase(),
-            cache_key: key.to_string(),
-            collected_at: Some(collected_at.clone()),
-            duration_ms,
-            data: value,
-        };
-        if let Err(e) = self
-            .store
-            .call(move |c| snapshots::insert(c, &snapshot))
-            .await
-        {
-            tracing::warn!(error = %e, "cannot persist snapshot");
-        }
-        Ok(Fresh {
-            data: data.into(),
-            collected_at,
-            at: Instant::now(),
-            duration_ms,
-        })
+        // Checked once here, and kept as the parser wrote it: the cache serves this text and
+        // the snapshot stores it.
+        let text: Arc<str> = data.as_str().into();
+        let json = RawValue::from_string(data).map_err(|e| CollectError::InvalidOutput {
+            parser: request.parser.clone(),
+            message: e.to_string(),
+        })?;
+        Ok((
+            Fresh {
+                data: text,
+                collected_at: crate::time::now_rfc3339(),
+                at: Instant::now(),
+                duration_ms: started.elapsed().as_millis() as u64,
+            },
+            json,
+        ))
+    }
+}
+
+/// The audit row of a remote run, a shared run or a failure.
+fn audit_entry(
+    request: &Request,
+    key: &str,
+    started_at: String,
+    started: Instant,
+    cache_hit: bool,
+    result: &Result<Fresh, CollectError>,
+) -> audit::AuditEntry {
+    audit::AuditEntry {
+        plugin: request.plugin.clone(),
+        data_type: request.data_type.clone(),
+        target: request.target.clone(),
+        cache_key: key.to_owned(),
+        started_at: Some(started_at),
+        duration_ms: started.elapsed().as_millis() as u64,
+        cache_hit,
+        force_refresh: request.force_refresh,
+        status: if result.is_ok() {
+            audit::AuditStatus::Ok
+        } else {
+            audit::AuditStatus::Error
+        },
+        error: result.as_ref().err().map(ToString::to_string),
+        size_bytes: result.as_ref().map(|f| f.data.len() as u64).unwrap_or(0),
+        requester: request.requester.clone(),
     }
 }
 

@@ -9,11 +9,12 @@ use chrono::{Duration as ChronoDuration, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{StoreError, format_ts, json_column, normalize_ts, now_rfc3339, to_i64};
 
 /// A snapshot to record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct NewSnapshot {
     /// Plugin that owns the collector.
     pub plugin: String,
@@ -27,8 +28,8 @@ pub struct NewSnapshot {
     pub collected_at: Option<String>,
     /// How long collection took.
     pub duration_ms: u64,
-    /// The parsed result.
-    pub data: Value,
+    /// The parsed result, as JSON text (valid by construction: it is stored as it is).
+    pub data: Box<RawValue>,
 }
 
 /// A stored snapshot.
@@ -87,7 +88,7 @@ pub fn insert(conn: &Connection, s: &NewSnapshot) -> Result<i64, StoreError> {
         Some(t) => normalize_ts(t, "collected_at")?,
         None => now_rfc3339(),
     };
-    let data = serde_json::to_string(&s.data)?;
+    let data = s.data.get();
     let id = conn
         .prepare_cached(
             "INSERT INTO snapshots (plugin, data_type, target, device_id, cache_key, \

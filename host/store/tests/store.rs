@@ -39,7 +39,7 @@ fn snap(target: &str, key: &str, at: &str, n: i64) -> NewSnapshot {
         cache_key: key.into(),
         collected_at: Some(at.into()),
         duration_ms: 12,
-        data: json!({ "n": n }),
+        data: serde_json::value::to_raw_value(&json!({ "n": n })).expect("json"),
     }
 }
 
@@ -1011,6 +1011,58 @@ async fn concurrent_calls_from_many_tasks_succeed() {
     assert_eq!(snaps, 32 * 20);
     assert_eq!(audits, 32 * 20);
     assert_eq!(docs, 32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_sees_committed_writes_inline_and_waits_its_turn_when_every_connection_is_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(&dir.path().join("r.db"), 2).unwrap();
+    store
+        .call(|conn| devices::create(conn, fields("web1")).map(drop))
+        .await
+        .unwrap();
+    let found = store
+        .read(|conn| devices::get(conn, "WEB1"))
+        .await
+        .unwrap()
+        .map(|d| d.hostname);
+    assert_eq!(found.as_deref(), Some("web1"));
+    // Both connections held by writers on the blocking pool: the read cannot run inline and
+    // is served, through the blocking pool, once one comes back.
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let release = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let (store, held_tx, release) = (store.clone(), held_tx.clone(), release.clone());
+        holders.push(tokio::spawn(async move {
+            store
+                .call(move |_conn| {
+                    held_tx.send(()).expect("send");
+                    release.wait();
+                    Ok(())
+                })
+                .await
+        }));
+    }
+    for _ in 0..2 {
+        held_rx.recv().unwrap();
+    }
+    let waiting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.read(|conn| devices::get(conn, "web1")).await })
+    };
+    tokio::task::spawn_blocking(|| std::thread::sleep(std::time::Duration::from_millis(50)))
+        .await
+        .unwrap();
+    assert!(!waiting.is_finished(), "the read ran without a connection");
+    tokio::task::spawn_blocking(move || release.wait())
+        .await
+        .unwrap();
+    let found = waiting.await.unwrap().unwrap().map(|d| d.hostname);
+    assert_eq!(found.as_deref(), Some("web1"));
+    for h in holders {
+        h.await.unwrap().unwrap();
+    }
 }
 
 #[tokio::test]

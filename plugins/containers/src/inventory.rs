@@ -31,23 +31,29 @@ pub fn list_step() -> Step {
     Step::argv("ps", PS).timeout(Duration::from_secs(60))
 }
 
-/// Parser `containers`: `docker ps` JSON lines → `{"containers": [...], "count": N}` (the SDK
-/// writes object keys sorted and the host keeps that text; [`split_list`] relies on it).
-pub fn parse_list(outputs: &[StepOutput], _args: &Value) -> Result<Value, Error> {
+/// A device's collected list, as parser `containers` writes it: `{"containers": [...],
+/// "count": N}`, in this field order ([`split_list`] relies on it).
+#[derive(Debug, Serialize)]
+pub struct ContainerList {
+    /// The containers, in `docker ps` order.
+    pub containers: Vec<ContainerSummary>,
+    /// How many there are.
+    pub count: usize,
+}
+
+/// Parser `containers`: `docker ps` JSON lines → [`ContainerList`], written straight to
+/// JSON text (a typed parser: no intermediate value tree, the costliest part of a live list
+/// in the guest).
+pub fn parse_list(outputs: &[StepOutput], _args: &Value) -> Result<ContainerList, Error> {
     let out = StepOutput::find(outputs, "ps")?;
     if out.exit_code != 0 {
         return Err(failure("ps", "", out.exit_code, &out.stderr_str()));
     }
     let containers = parse_ps(&out.stdout_str()).map_err(|e| Error::upstream(e.to_string()))?;
-    // Inserted in sorted order, so the text is the same whether serde_json's map keeps
-    // insertion order (`preserve_order`, which feature unification may switch on) or sorts.
-    let mut data = serde_json::Map::new();
-    data.insert("containers".into(), json!(containers));
-    data.insert(
-        "count".into(),
-        json!(data["containers"].as_array().map_or(0, Vec::len)),
-    );
-    Ok(Value::Object(data))
+    Ok(ContainerList {
+        count: containers.len(),
+        containers,
+    })
 }
 
 /// The count and the raw `containers` array of a collected list, when the text has the
@@ -388,16 +394,20 @@ mod tests {
     #[test]
     fn the_list_layout_is_what_split_list_reads() {
         let ps = fixture("docker/docker-ps_format-json_docs.jsonl");
-        let data =
-            parse_list(&[StepOutput::new("ps", 0, ps.clone())], &Value::Null).expect("parse");
-        // The host stores the parser output as serde_json writes it.
-        let text = serde_json::to_string(&data).expect("text");
+        // The text the host receives: the plugin's own parser, through its `App`.
+        let text = crate::manifest::app()
+            .parse_to_text(
+                CONTAINERS,
+                &[StepOutput::new("ps", 0, ps.clone())],
+                &Value::Null,
+            )
+            .expect("parse");
         let (count, array) = split_list(&text).expect("layout");
         let expected = parse_ps(&ps).expect("fixture").len();
         assert_eq!(count, expected);
         let parsed: Vec<Value> = serde_json::from_str(array).expect("array");
         assert_eq!(parsed.len(), expected);
-        assert!(text.starts_with("{\"containers\":["), "sorted keys: {text}");
+        assert!(text.starts_with("{\"containers\":["), "field order: {text}");
         assert_eq!(split_list("{\"containers\":[]}"), None);
         assert_eq!(split_list("{\"containers\":{},\"count\":1}"), None);
         assert_eq!(

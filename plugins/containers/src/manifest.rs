@@ -35,7 +35,7 @@ pub fn app() -> App {
         .capability("exec:docker rm **")
         .capability("exec:docker stats **")
         .capability("exec:docker exec **")
-        .parser(inventory::CONTAINERS, inventory::parse_list)
+        .typed_parser(inventory::CONTAINERS, inventory::parse_list)
         .parser(inventory::CONTAINER_INFO, inventory::parse_info)
         .parser(logs::CONTAINER_LOGS, logs::parse)
         .parser(stats::CONTAINER_STATS, stats::parse)

@@ -288,7 +288,6 @@ pub mod __private {
                 .map_err(|e| Error::internal(format!("parser arguments are not JSON: {e}")))?
         };
         let outputs: Vec<StepOutput> = outputs.into_iter().map(Into::into).collect();
-        let value = app().parse(name, &outputs, &args)?;
-        Ok(value.to_string())
+        Ok(app().parse_to_text(name, &outputs, &args)?)
     }
 }
