@@ -349,7 +349,13 @@ async fn read_json_body(request: Request, limits: &BodyLimits) -> Result<bytes::
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let body = http_body_util::Limited::new(request.into_body(), limit);
+    let body = request.into_body();
+    // No body at all (a GET): nothing to wait for, so no read timer is armed either (arming
+    // one wakes a parked worker thread on every request).
+    if axum::body::HttpBody::is_end_stream(&body) {
+        return Ok(bytes::Bytes::new());
+    }
+    let body = http_body_util::Limited::new(body, limit);
     match tokio::time::timeout(limits.json_read_timeout, body.collect()).await {
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
