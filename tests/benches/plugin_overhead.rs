@@ -1,7 +1,9 @@
 //! Benchmark: the same trivial route served through a WASM plugin (`GET /api/hello/ping`)
 //! and by a native axum handler (`GET /api/status`), through the same middleware stack, over
 //! real loopback HTTP, in one run. Prints medians, the ratio and the absolute per-request
-//! overhead, throughput at 32 connections, and the bare instantiate+call cost.
+//! overhead, the same two routes through the server's router in process (the server's own
+//! time, without sockets or thread wake-ups), throughput at 32 connections, and the bare
+//! instantiate+call cost.
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`; `PROFILE_STAGE=handle`
 //! loops the in-process call only, for `perf record`.
@@ -53,6 +55,82 @@ fn main() {
             "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request (target: ratio ≤ 1.10)",
             pm.as_secs_f64() / nm.as_secs_f64(),
             (pm.as_secs_f64() - nm.as_secs_f64()) * 1e6
+        );
+
+        // The same round trips from a client on a thread and runtime of its own (as a
+        // separate client process would be): the client's sockets are then not served by the
+        // server's worker threads, which have to wake the waiting client up.
+        let (apart_native, apart_plugin) = {
+            let (native_url, plugin_url) = (native_url.clone(), plugin_url.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("client runtime");
+                rt.block_on(async {
+                    let client = reqwest::Client::new();
+                    sequential(&client, &plugin_url, 300).await;
+                    sequential(&client, &native_url, 300).await;
+                    let (mut native, mut plugin) = (Vec::new(), Vec::new());
+                    for _ in 0..rounds {
+                        native.extend(sequential(&client, &native_url, per_round).await);
+                        plugin.extend(sequential(&client, &plugin_url, per_round).await);
+                    }
+                    (median(&mut native), median(&mut plugin))
+                })
+            })
+            .join()
+            .expect("client thread")
+        };
+        println!("the same, the client on a thread and runtime of its own:");
+        println!("  native median {:>8.1} µs; plugin median {:>8.1} µs", apart_native.as_secs_f64() * 1e6, apart_plugin.as_secs_f64() * 1e6);
+        println!(
+            "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request",
+            apart_plugin.as_secs_f64() / apart_native.as_secs_f64(),
+            (apart_plugin.as_secs_f64() - apart_native.as_secs_f64()) * 1e6
+        );
+
+        // The same two routes through the server's complete router in process: every
+        // middleware and handler, no sockets, no client, no thread hand-over. What the server
+        // itself spends on each; the round trip above adds the wake-ups of the threads that
+        // wait for it, which grow with the time the server takes.
+        let (mut in_native, mut in_plugin) = (Vec::new(), Vec::new());
+        let router = s.router();
+        let peer = axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000)));
+        let in_process = |path: &'static str| {
+            let router = router.clone();
+            async move {
+                let mut request = axum::http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .expect("request");
+                request.extensions_mut().insert(peer);
+                let t = Instant::now();
+                let response = tower::ServiceExt::oneshot(router, request).await.expect("infallible");
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+                let elapsed = t.elapsed();
+                assert!(!body.is_empty(), "{path}: empty answer");
+                elapsed
+            }
+        };
+        for _ in 0..300 {
+            in_process("/api/status").await;
+            in_process("/api/hello/ping").await;
+        }
+        for _ in 0..rounds {
+            for _ in 0..per_round {
+                in_native.push(in_process("/api/status").await);
+            }
+            for _ in 0..per_round {
+                in_plugin.push(in_process("/api/hello/ping").await);
+            }
+        }
+        let (ipm, inm) = (median(&mut in_plugin), median(&mut in_native));
+        println!("the server's complete router in process (no sockets), {} requests each:", rounds * per_round);
+        println!("  native GET /api/status median {:>6.1} µs; plugin GET /api/hello/ping median {:>6.1} µs", inm.as_secs_f64() * 1e6, ipm.as_secs_f64() * 1e6);
+        println!(
+            "  plugin − native = {:.1} µs of server time per request; the round trip's overhead / this = {:.2}",
+            (ipm.as_secs_f64() - inm.as_secs_f64()) * 1e6,
+            (pm.as_secs_f64() - nm.as_secs_f64()) / (ipm.as_secs_f64() - inm.as_secs_f64())
         );
 
         let old_url = s.url("/api/hello-v010/ping");

@@ -137,6 +137,7 @@ pub struct TestServer {
     /// The config it was started with.
     pub config: Config,
     state: std::sync::Arc<infrastructor::AppState>,
+    router: axum::Router,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -191,6 +192,7 @@ impl TestServer {
         }
         let app = adjust(App::build(config.clone()).await.expect("server builds"));
         let state = app.state.clone();
+        let router = app.router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -209,6 +211,7 @@ impl TestServer {
             dir,
             config,
             state,
+            router,
             shutdown: Some(tx),
             handle: Some(handle),
         }
@@ -217,6 +220,12 @@ impl TestServer {
     /// The server's state (plugins, store…).
     pub fn app_state(&self) -> &std::sync::Arc<infrastructor::AppState> {
         &self.state
+    }
+
+    /// The complete router it started serving with (every middleware included), to drive
+    /// in process without sockets; a reload serves a newer one.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
     }
 
     /// `base + path`.
