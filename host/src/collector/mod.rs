@@ -427,20 +427,21 @@ impl Collector {
         P: FnOnce(Vec<StepOutput>) -> F,
         F: Future<Output = Result<String, Fault>>,
     {
-        let ran = self.run_steps(request, parse).await;
-        let snapshot = ran
-            .as_ref()
-            .ok()
-            .map(|(fresh, data)| snapshots::NewSnapshot {
-                plugin: request.plugin.clone(),
-                data_type: request.data_type.clone(),
-                target: request.target.to_ascii_lowercase(),
-                cache_key: key.to_string(),
-                collected_at: Some(fresh.collected_at.clone()),
-                duration_ms: fresh.duration_ms,
-                data: data.clone(),
-            });
-        let result = ran.map(|(fresh, _)| fresh);
+        let (result, snapshot) = match self.run_steps(request, parse).await {
+            Ok((fresh, data)) => {
+                let snapshot = snapshots::NewSnapshot {
+                    plugin: request.plugin.clone(),
+                    data_type: request.data_type.clone(),
+                    target: request.target.to_ascii_lowercase(),
+                    cache_key: key.to_string(),
+                    collected_at: Some(fresh.collected_at.clone()),
+                    duration_ms: fresh.duration_ms,
+                    data,
+                };
+                (Ok(fresh), Some(snapshot))
+            }
+            Err(e) => (Err(e), None),
+        };
         let entry = audit_entry(request, key, started_at.to_owned(), started, false, &result);
         let recorded = self
             .store

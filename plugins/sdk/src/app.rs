@@ -591,4 +591,46 @@ mod tests {
         assert_eq!(out, json!({"n": 1, "args": {"k": 1}}));
         assert!(app.parse("nope", &[], &Value::Null).is_err());
     }
+
+    #[test]
+    fn typed_parsers_write_their_fields_in_order_and_their_errors_stay_errors() {
+        #[derive(serde::Serialize)]
+        struct Listed {
+            zebra: Vec<u32>,
+            count: usize,
+        }
+        let app = App::new("t", "0.1.0").typed_parser("list", |outs, _| {
+            let out = StepOutput::find(outs, "ls")?;
+            if out.exit_code != 0 {
+                return Err(Error::upstream("ls failed"));
+            }
+            let zebra: Vec<u32> = out
+                .stdout_str()
+                .split_whitespace()
+                .map(|w| w.parse().map_err(|_| Error::upstream(format!("`{w}`"))))
+                .collect::<Result<_, _>>()?;
+            Ok(Listed {
+                count: zebra.len(),
+                zebra,
+            })
+        });
+        let outputs = [StepOutput::new("ls", 0, "3 1 2")];
+        let text = app
+            .parse_to_text("list", &outputs, &Value::Null)
+            .expect("parsed");
+        // The struct's order, not sorted keys: `zebra` before `count`.
+        assert_eq!(text, r#"{"zebra":[3,1,2],"count":3}"#);
+        assert_eq!(
+            app.parse("list", &outputs, &Value::Null).expect("value"),
+            json!({"zebra": [3, 1, 2], "count": 3})
+        );
+        let failed = app
+            .parse_to_text("list", &[StepOutput::new("ls", 2, "")], &Value::Null)
+            .expect_err("exit 2");
+        assert_eq!(failed.kind(), "upstream");
+        let odd = app
+            .parse_to_text("list", &[StepOutput::new("ls", 0, "1 x")], &Value::Null)
+            .expect_err("not a number");
+        assert!(odd.to_string().contains("`x`"), "{odd}");
+    }
 }
