@@ -8,12 +8,33 @@
 //! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`; `PROFILE_STAGE=handle`
 //! loops the in-process call only, for `perf record`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use infrastructor::plugins::manifest::RouteMethod;
 use infrastructor::plugins::{CallContext, PluginRequest};
 use infrastructor_tests::TestServer;
 use infrastructor_tests::load::{concurrent, median, percentile, sequential};
+
+/// Interleaved rounds of each measure, and requests per route in a round.
+const ROUNDS: usize = 10;
+const PER_ROUND: usize = 500;
+
+/// Sequential round trips of `client` to both routes after a warm-up (compile caches,
+/// connection pool, branch predictors), in interleaved rounds: (native, plugin).
+async fn round_trips(
+    client: &reqwest::Client,
+    native_url: &str,
+    plugin_url: &str,
+) -> (Vec<Duration>, Vec<Duration>) {
+    sequential(client, plugin_url, 300).await;
+    sequential(client, native_url, 300).await;
+    let (mut native, mut plugin) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        native.extend(sequential(client, native_url, PER_ROUND).await);
+        plugin.extend(sequential(client, plugin_url, PER_ROUND).await);
+    }
+    (native, plugin)
+}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -35,20 +56,10 @@ fn main() {
             s.stop().await;
             return;
         }
-        // Warm up: compile caches, connection pool, branch predictors.
-        sequential(&s.client, &plugin_url, 300).await;
-        sequential(&s.client, &native_url, 300).await;
-
-        let rounds = 10;
-        let per_round = 500;
-        let (mut plugin, mut native) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            native.extend(sequential(&s.client, &native_url, per_round).await);
-            plugin.extend(sequential(&s.client, &plugin_url, per_round).await);
-        }
+        let (mut native, mut plugin) = round_trips(&s.client, &native_url, &plugin_url).await;
         let (pm, nm) = (median(&mut plugin), median(&mut native));
         let (p99p, p99n) = (percentile(&mut plugin, 0.99), percentile(&mut native, 0.99));
-        println!("loopback HTTP round trip, sequential, keep-alive, {} requests each:", rounds * per_round);
+        println!("loopback HTTP round trip, sequential, keep-alive, {} requests each:", ROUNDS * PER_ROUND);
         println!("  native axum handler  GET /api/status      median {:>8.1} µs  p99 {:>8.1} µs", nm.as_secs_f64() * 1e6, p99n.as_secs_f64() * 1e6);
         println!("  wasm plugin          GET /api/hello/ping  median {:>8.1} µs  p99 {:>8.1} µs", pm.as_secs_f64() * 1e6, p99p.as_secs_f64() * 1e6);
         println!(
@@ -69,13 +80,8 @@ fn main() {
                     .expect("client runtime");
                 rt.block_on(async {
                     let client = reqwest::Client::new();
-                    sequential(&client, &plugin_url, 300).await;
-                    sequential(&client, &native_url, 300).await;
-                    let (mut native, mut plugin) = (Vec::new(), Vec::new());
-                    for _ in 0..rounds {
-                        native.extend(sequential(&client, &native_url, per_round).await);
-                        plugin.extend(sequential(&client, &plugin_url, per_round).await);
-                    }
+                    let (mut native, mut plugin) =
+                        round_trips(&client, &native_url, &plugin_url).await;
                     (median(&mut native), median(&mut plugin))
                 })
             })
@@ -116,16 +122,16 @@ fn main() {
             in_process("/api/status").await;
             in_process("/api/hello/ping").await;
         }
-        for _ in 0..rounds {
-            for _ in 0..per_round {
+        for _ in 0..ROUNDS {
+            for _ in 0..PER_ROUND {
                 in_native.push(in_process("/api/status").await);
             }
-            for _ in 0..per_round {
+            for _ in 0..PER_ROUND {
                 in_plugin.push(in_process("/api/hello/ping").await);
             }
         }
         let (ipm, inm) = (median(&mut in_plugin), median(&mut in_native));
-        println!("the server's complete router in process (no sockets), {} requests each:", rounds * per_round);
+        println!("the server's complete router in process (no sockets), {} requests each:", ROUNDS * PER_ROUND);
         println!("  native GET /api/status median {:>6.1} µs; plugin GET /api/hello/ping median {:>6.1} µs", inm.as_secs_f64() * 1e6, ipm.as_secs_f64() * 1e6);
         println!(
             "  plugin − native = {:.1} µs of server time per request; the round trip's overhead / this = {:.2}",
