@@ -24,6 +24,51 @@ async fn a_trap_is_a_500_and_the_next_request_succeeds() {
     s.stop().await;
 }
 
+/// Every call runs in an instance that served none before: sneaky's `/remember` counts the
+/// calls of its instance in a global, and answers 1 every time — to sequential calls, which
+/// take the spare instance made after the call before, and to concurrent ones, which
+/// outnumber the spare and instantiate their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_runs_in_an_instance_that_served_none_before() {
+    let s = TestServer::start(&["sneaky"], |_| {}).await;
+    let plugin = s
+        .app_state()
+        .plugins()
+        .get("sneaky")
+        .expect("sneaky loaded")
+        .clone();
+    let spare_made = || async {
+        let until = Instant::now() + Duration::from_secs(10);
+        while !plugin.has_spare() {
+            assert!(
+                Instant::now() < until,
+                "no spare instance made after a call"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    for i in 0..10 {
+        if i > 0 {
+            spare_made().await;
+        }
+        let (status, body) = s.get("/api/sneaky/remember").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["calls_seen"], 1, "call {i}: {body}");
+    }
+    spare_made().await;
+    let calls = (0..32).map(|_| s.get("/api/sneaky/remember"));
+    for (i, (status, body)) in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["calls_seen"], 1, "concurrent call {i}: {body}");
+    }
+    spare_made().await;
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_infinite_loop_hits_the_deadline_while_others_are_served() {
     let s = TestServer::start(&["spin", "hello"], |c| {

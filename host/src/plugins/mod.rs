@@ -9,6 +9,7 @@
 //! | [`manifest`] | the shared manifest model, checked and compiled for serving |
 //! | [`manifest_cache`] | manifests kept beside the compiled artifacts (a warm start runs no guest) |
 //! | [`runtime`] | loading (compile, version, manifest, grants) and calling plugins |
+//! | [`spare`] | one fresh instance per plugin made between requests, and their cap |
 //! | [`instance`] | the per-call store data: identity, limits, host time, WASI |
 //! | [`engine`] | the wasmtime engine and its compile cache |
 //! | [`preinit`] | pre-initialisation at load: the SDK's initialiser run once, its state every instance's start |
@@ -32,6 +33,7 @@ pub mod manifest;
 pub mod manifest_cache;
 pub mod preinit;
 pub mod runtime;
+pub mod spare;
 
 pub use call::{PluginRequest, PluginResponse, ResponseBody, StreamCommand};
 pub use error::{LoadError, PluginError};

@@ -1,7 +1,8 @@
 //! Loading plugins and calling them: the API version read from the component's import and
 //! export names, one `InstancePre` per plugin, a fresh `Store` and instance per call (a
-//! trapped instance is never reused), a CPU deadline by epoch interruption that excludes time
-//! spent in host imports, and a memory cap.
+//! trapped instance is never reused; the next one is made between requests, see
+//! [`super::spare`], and the used one dropped after its answer is on its way), a CPU
+//! deadline by epoch interruption that excludes time spent in host imports, and a memory cap.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use infrastructor_manifest::{self as model, Capability, Grants};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -24,6 +25,7 @@ use super::host;
 use super::instance::{CallContext, InstanceState, MemoryLimitExceeded, PluginIdentity};
 use super::manifest::Manifest;
 use super::manifest_cache;
+use super::spare::{self, SpareBudget, SpareSlot};
 use crate::collector::{self, CachedRead, Outcome, StepOutput};
 use crate::config::PluginConfig;
 use crate::fault::Fault;
@@ -44,6 +46,18 @@ pub enum PluginSource {
 enum Pre {
     V0_1(v0_1::DomainPluginPre<InstanceState>),
     V0_2(v0_2::DomainPluginPre<InstanceState>),
+}
+
+/// An instance of a component of one API version, ready for its call.
+enum Ready {
+    V0_1(v0_1::DomainPlugin),
+    V0_2(v0_2::DomainPlugin),
+}
+
+/// A fresh instance made ahead of the call that will take it (see [`super::spare`]).
+struct Spare {
+    store: Store<InstanceState>,
+    ready: Ready,
 }
 
 /// One call into a guest, in the host's terms.
@@ -94,6 +108,7 @@ pub struct PluginRuntime {
     handle_slots: Arc<Semaphore>,
     parse_slots: Arc<Semaphore>,
     answers: AnswerCache,
+    spares: Arc<SpareBudget>,
     loads: AtomicU64,
     max_memory_bytes: usize,
 }
@@ -113,8 +128,9 @@ impl PluginRuntime {
         max_memory_bytes: usize,
         answer_cache_bytes: usize,
     ) -> anyhow::Result<Arc<PluginRuntime>> {
+        // Handle and parse calls (each up to `max_instances`) and the spares.
         let engine = PluginEngine::new(&EngineLimits {
-            instances: max_instances * 2,
+            instances: max_instances * 2 + spare::MAX_SPARES,
             max_memory_bytes,
         })?;
         let mut linker = Linker::new(engine.engine());
@@ -129,6 +145,7 @@ impl PluginRuntime {
             handle_slots: Arc::new(Semaphore::new(max_instances as usize)),
             parse_slots: Arc::new(Semaphore::new(max_instances as usize)),
             answers: AnswerCache::new(answer_cache_bytes),
+            spares: SpareBudget::new(spare::MAX_SPARES as usize),
             loads: AtomicU64::new(0),
             max_memory_bytes,
         }))
@@ -294,6 +311,7 @@ impl PluginRuntime {
             section: config.clone(),
             identity,
             pre,
+            spare: SpareSlot::default(),
             runtime: self.clone(),
         })
     }
@@ -335,6 +353,7 @@ impl PluginRuntime {
                 CallExtras::default(),
                 &self.handle_slots,
                 GuestCall::Manifest,
+                None,
             )
             .await
             .map_err(|e| {
@@ -353,8 +372,10 @@ impl PluginRuntime {
         model.map_err(|p| fail(LoadError::Manifest(p.into())))
     }
 
-    /// Instantiates `pre` in a fresh store, makes the call, converts the answer to the host's
-    /// types, and maps traps to [`PluginError`]s.
+    /// Makes the call in a fresh instance: the spare of `spare_of` when it has one, else
+    /// `pre` instantiated in a new store; converts the answer to the host's types and maps
+    /// traps to [`PluginError`]s. The used store is dropped, and `spare_of`'s next spare
+    /// made, by a task that runs after the answer is on its way ([`recycle`]).
     #[allow(clippy::too_many_arguments)]
     async fn call_guest(
         &self,
@@ -365,15 +386,59 @@ impl PluginRuntime {
         extras: CallExtras,
         slots: &Arc<Semaphore>,
         op: GuestCall,
+        spare_of: Option<&Arc<LoadedPlugin>>,
     ) -> Result<Answered, PluginError> {
-        let _permit = slots.acquire().await.map_err(|_| PluginError::Busy)?;
-        let mut state = InstanceState::new(identity.clone(), self.services.clone(), call);
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PluginError::Busy)?;
+        let started = Instant::now();
+        let (mut store, ready) = match spare_of.and_then(|p| p.spare.take()) {
+            Some(spare) => (spare.store, Some(spare.ready)),
+            None => (self.new_store(identity.clone()), None),
+        };
+        let state = store.data_mut();
+        state.call = call;
         state.loaded = loaded;
         state.job = extras.job;
         state.body = extras.body;
         if extras.trace_answer {
             state.trace_answer();
         }
+        let result = async {
+            let ready = match ready {
+                Some(ready) => ready,
+                None => instantiate(pre, &mut store).await?,
+            };
+            start_clock(&mut store);
+            // The deadline counts from the call, not from when a spare was made.
+            store.set_epoch_deadline(1);
+            match &ready {
+                Ready::V0_2(instance) => call_v0_2(instance, &mut store, op).await,
+                Ready::V0_1(instance) => call_v0_1(instance, &mut store, op).await,
+            }
+        }
+        .await;
+        let result = result.map_err(|e| classify_trap(e, store.data(), &identity));
+        let stopped = result.as_ref().err().and_then(|e| match e {
+            PluginError::MemoryLimit { .. } => Some(StopReason::MemoryLimit),
+            PluginError::Deadline { .. } => Some(StopReason::Timeout),
+            PluginError::Trapped { .. } => Some(StopReason::Trapped),
+            _ => None,
+        });
+        self.services
+            .metrics
+            .plugin_call(&identity.name, started.elapsed(), stopped);
+        let reads = store.data_mut().take_answer_reads();
+        recycle(store, permit, spare_of.cloned());
+        Ok((result?, reads))
+    }
+
+    /// A new store for an instance of the plugin `identity`: its limits, its deadline
+    /// callback, no call yet.
+    fn new_store(&self, identity: Arc<PluginIdentity>) -> Store<InstanceState> {
+        let state = InstanceState::new(identity, self.services.clone(), CallContext::default());
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
@@ -388,23 +453,38 @@ impl PluginRuntime {
             }
         });
         store.set_epoch_deadline(1);
-        let started = Instant::now();
-        let result = match pre {
-            Pre::V0_2(pre) => call_v0_2(pre, &mut store, op).await,
-            Pre::V0_1(pre) => call_v0_1(pre, &mut store, op).await,
-        };
-        let result = result.map_err(|e| classify_trap(e, store.data(), &identity));
-        let stopped = result.as_ref().err().and_then(|e| match e {
-            PluginError::MemoryLimit { .. } => Some(StopReason::MemoryLimit),
-            PluginError::Deadline { .. } => Some(StopReason::Timeout),
-            PluginError::Trapped { .. } => Some(StopReason::Trapped),
-            _ => None,
-        });
-        self.services
-            .metrics
-            .plugin_call(&identity.name, started.elapsed(), stopped);
-        Ok((result?, store.data_mut().take_answer_reads()))
+        store
     }
+}
+
+/// Drops a used store and its instance permit in a task of their own, which the worker runs
+/// once the current request's answer is written (the memory reset and deallocation are then
+/// off the request's path), and then makes `plugin`'s next spare if it has none. Outside a
+/// runtime they are simply dropped here.
+fn recycle(
+    store: Store<InstanceState>,
+    permit: OwnedSemaphorePermit,
+    plugin: Option<Arc<LoadedPlugin>>,
+) {
+    let work = async move {
+        drop(store);
+        drop(permit);
+        if let Some(plugin) = plugin {
+            plugin.make_spare().await;
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(work)),
+        Err(_) => drop(work),
+    }
+}
+
+/// Instantiates `pre` in `store`.
+async fn instantiate(pre: &Pre, store: &mut Store<InstanceState>) -> wasmtime::Result<Ready> {
+    Ok(match pre {
+        Pre::V0_2(pre) => Ready::V0_2(pre.instantiate_async(&mut *store).await?),
+        Pre::V0_1(pre) => Ready::V0_1(pre.instantiate_async(&mut *store).await?),
+    })
 }
 
 /// Starts the call's clocks once the instance exists (instantiation is not the guest's time).
@@ -413,19 +493,17 @@ fn start_clock(store: &mut Store<InstanceState>) {
     store.data_mut().host_time = Duration::ZERO;
 }
 
-/// One call of a guest of one API version: instantiate, start the clocks, call, convert the
-/// answer with that version's conversions (`$conv`). The same steps for every version; only
-/// the generated types differ.
+/// One call of an instance of one API version: call, convert the answer with that
+/// version's conversions (`$conv`). The same steps for every version; only the generated
+/// types differ.
 macro_rules! call_version {
     ($name:ident, $bindings:ident, $conv:path) => {
         async fn $name(
-            pre: &$bindings::DomainPluginPre<InstanceState>,
+            instance: &$bindings::DomainPlugin,
             store: &mut Store<InstanceState>,
             op: GuestCall,
         ) -> wasmtime::Result<GuestAnswer> {
             use $conv as conv;
-            let instance = pre.instantiate_async(&mut *store).await?;
-            start_clock(store);
             let p = instance.infrastructor_plugin_plugin();
             Ok(match op {
                 GuestCall::Manifest => GuestAnswer::Manifest(conv::manifest_from_wit(
@@ -558,6 +636,8 @@ pub struct LoadedPlugin {
     pub section: PluginConfig,
     identity: Arc<PluginIdentity>,
     pre: Pre,
+    /// The fresh instance the next call takes (see [`super::spare`]).
+    spare: SpareSlot<Spare>,
     runtime: Arc<PluginRuntime>,
 }
 
@@ -644,6 +724,7 @@ impl LoadedPlugin {
                 extras,
                 &self.runtime.handle_slots,
                 GuestCall::Handle(request),
+                Some(self),
             )
             .await?;
         match answer {
@@ -651,6 +732,27 @@ impl LoadedPlugin {
             _ => Err(PluginError::Api(Fault::internal(
                 "the guest answered another call",
             ))),
+        }
+    }
+
+    /// Whether a fresh instance is waiting for this plugin's next call.
+    pub fn has_spare(&self) -> bool {
+        self.spare.is_full()
+    }
+
+    /// Makes this plugin's spare instance, unless it has one, one is being made, or the
+    /// runtime's spares are at their cap. A spare that cannot be made is no error: the next
+    /// call instantiates its own.
+    async fn make_spare(self: &Arc<Self>) {
+        let Some(making) = self.spare.begin(&self.runtime.spares) else {
+            return;
+        };
+        let mut store = self.runtime.new_store(self.identity.clone());
+        match instantiate(&self.pre, &mut store).await {
+            Ok(ready) => making.fill(Spare { store, ready }),
+            Err(e) => {
+                tracing::debug!(plugin = %self.manifest.name, error = %e, "no spare instance")
+            }
         }
     }
 
@@ -671,7 +773,7 @@ impl LoadedPlugin {
 
     /// Runs the parser `name` in a fresh instance.
     pub async fn parse(
-        &self,
+        self: &Arc<Self>,
         name: String,
         outputs: Vec<StepOutput>,
         args: String,
@@ -691,6 +793,7 @@ impl LoadedPlugin {
                     outputs,
                     args,
                 },
+                Some(self),
             )
             .await?
             .0;

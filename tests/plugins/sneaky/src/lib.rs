@@ -1,12 +1,20 @@
 //! A test plugin that declares no capabilities and calls host imports anyway; the host must
 //! answer each call with `forbidden`, which the handlers propagate (403).
 //!
+//! `/remember` counts the calls its instance has served, in a global: the host runs every
+//! call in an instance that served none before, so the answer is always 1.
+//!
 //! It also reads its configuration while its `App` is built, so the host's
 //! pre-initialisation (where every import traps) cannot snapshot it: it must still load and
 //! serve, building its `App` in every instance.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::registry::DeviceFields;
+
+/// Calls served by this instance.
+static CALLS: AtomicU64 = AtomicU64::new(0);
 
 fn app() -> App {
     let configured = infrastructor_sdk::config::raw();
@@ -28,6 +36,15 @@ fn app() -> App {
             Route::get("/registry", "registry").summary("Registers a device"),
             register,
         )
+        .route(
+            Route::get("/remember", "remember").summary("Counts the calls its instance served"),
+            remember,
+        )
+}
+
+fn remember(_: &Request) -> Result<Response, Error> {
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+    Ok(Json(json!({"calls_seen": calls})).into())
 }
 
 fn steal(_: &Request) -> Result<Response, Error> {
