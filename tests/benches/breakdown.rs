@@ -18,7 +18,9 @@
 //! - the answer cache: a replayed GET over HTTP, and its check alone
 //!   (`Collector::replay`).
 //!
-//! Run: `cargo bench -p infrastructor-tests --bench breakdown`.
+//! Run: `cargo bench -p infrastructor-tests --bench breakdown`; `PROFILE_STAGE=instance`
+//! loops the in-process call of an unknown operation (instance + guest `App`), and
+//! `PROFILE_STAGE=plugin|replay|status` one HTTP stage, for `perf record`.
 
 #[path = "support/bare_server.rs"]
 mod bare_server;
@@ -166,6 +168,15 @@ async fn run(device: &Sshd) {
 
     if let Ok(which) = std::env::var("PROFILE_STAGE") {
         // For `perf record`: one stage only, many times.
+        if which == "instance" {
+            for _ in 0..2_000_000 {
+                let answer = plugin
+                    .handle(request("no_such_operation"), CallContext::default())
+                    .await;
+                assert!(answer.is_err(), "an unknown operation is an error");
+            }
+            return;
+        }
         let url = match which.as_str() {
             "replay" => &urls.replay,
             "status" => &urls.status,

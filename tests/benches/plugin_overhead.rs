@@ -6,7 +6,9 @@
 //! instantiate+call cost.
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`; `PROFILE_STAGE=handle`
-//! loops the in-process call only, for `perf record`.
+//! loops the in-process call only, for `perf record`; `PROFILE_ROUTE=/api/…` hammers one
+//! route from a client apart and prints its percentiles (`PROFILE_REQUESTS=N`, and
+//! `PROFILE_CONNS=C` for C connections at once), for `perf stat`.
 
 use std::time::{Duration, Instant};
 
@@ -36,72 +38,137 @@ async fn round_trips(
     (native, plugin)
 }
 
+/// Runs `load` with a new client on a thread and current-thread runtime of its own (as a
+/// separate client process would be), and returns what it returns.
+fn client_apart<T, F, Fut>(load: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(reqwest::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime")
+            .block_on(load(reqwest::Client::new()))
+    })
+    .join()
+    .expect("client thread")
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(async {
-        let s = TestServer::start(&["hello", "hello-v010"], |c| c.rate_limit.enabled = false)
-            .await;
-        let plugin_url = s.url("/api/hello/ping");
-        let native_url = s.url("/api/status");
-        if let Ok(route) = std::env::var("PROFILE_ROUTE") {
-            // For `perf record`: hammer one route only.
-            let n = std::env::var("PROFILE_REQUESTS")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(20_000);
-            sequential(&s.client, &s.url(&route), n).await;
+    rt.block_on(bench());
+}
+
+async fn bench() {
+    // The server's default instance budget (the tests' 16 would make 32 connections
+    // queue for instances).
+    let s = TestServer::start(&["hello", "hello-v010"], |c| {
+        c.rate_limit.enabled = false;
+        c.plugins.max_instances = infrastructor::config::Config::default()
+            .plugins
+            .max_instances;
+    })
+    .await;
+    let plugin_url = s.url("/api/hello/ping");
+    let native_url = s.url("/api/status");
+    if let Ok(route) = std::env::var("PROFILE_ROUTE") {
+        // For `perf record` / `perf stat`: hammer one route only, from a client on a
+        // thread and runtime of its own.
+        let n = std::env::var("PROFILE_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20_000);
+        let url = s.url(&route);
+        // `PROFILE_CONNS=N`: N connections at once, each sending `PROFILE_REQUESTS`.
+        if let Some(conns) = std::env::var("PROFILE_CONNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+        {
+            let load = client_apart(move |client| async move {
+                concurrent(&client, &url, conns, n).await.requests_per_sec
+            });
+            println!("{route}: {conns} connections, {load:.0} req/s");
             s.stop().await;
             return;
         }
-        let (mut native, mut plugin) = round_trips(&s.client, &native_url, &plugin_url).await;
-        let (pm, nm) = (median(&mut plugin), median(&mut native));
-        let (p99p, p99n) = (percentile(&mut plugin, 0.99), percentile(&mut native, 0.99));
-        println!("loopback HTTP round trip, sequential, keep-alive, {} requests each:", ROUNDS * PER_ROUND);
-        println!("  native axum handler  GET /api/status      median {:>8.1} µs  p99 {:>8.1} µs", nm.as_secs_f64() * 1e6, p99n.as_secs_f64() * 1e6);
-        println!("  wasm plugin          GET /api/hello/ping  median {:>8.1} µs  p99 {:>8.1} µs", pm.as_secs_f64() * 1e6, p99p.as_secs_f64() * 1e6);
+        let times = client_apart(move |client| async move { sequential(&client, &url, n).await });
+        let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
+        let mut times = times;
         println!(
-            "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request (target: ratio ≤ 1.10)",
-            pm.as_secs_f64() / nm.as_secs_f64(),
-            (pm.as_secs_f64() - nm.as_secs_f64()) * 1e6
+            "{route}: {n} requests, median {:.1} µs, mean {:.1} µs",
+            median(&mut times).as_secs_f64() * 1e6,
+            mean.as_secs_f64() * 1e6
         );
+        for q in [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] {
+            println!(
+                "  p{:.0} {:.1} µs",
+                q * 100.0,
+                percentile(&mut times, q).as_secs_f64() * 1e6
+            );
+        }
+        s.stop().await;
+        return;
+    }
+    let (mut native, mut plugin) = round_trips(&s.client, &native_url, &plugin_url).await;
+    let (pm, nm) = (median(&mut plugin), median(&mut native));
+    let (p99p, p99n) = (percentile(&mut plugin, 0.99), percentile(&mut native, 0.99));
+    println!(
+        "loopback HTTP round trip, sequential, keep-alive, {} requests each:",
+        ROUNDS * PER_ROUND
+    );
+    println!(
+        "  native axum handler  GET /api/status      median {:>8.1} µs  p99 {:>8.1} µs",
+        nm.as_secs_f64() * 1e6,
+        p99n.as_secs_f64() * 1e6
+    );
+    println!(
+        "  wasm plugin          GET /api/hello/ping  median {:>8.1} µs  p99 {:>8.1} µs",
+        pm.as_secs_f64() * 1e6,
+        p99p.as_secs_f64() * 1e6
+    );
+    println!(
+        "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request (target: ratio ≤ 1.10)",
+        pm.as_secs_f64() / nm.as_secs_f64(),
+        (pm.as_secs_f64() - nm.as_secs_f64()) * 1e6
+    );
 
-        // The same round trips from a client on a thread and runtime of its own (as a
-        // separate client process would be): the client's sockets are then not served by the
-        // server's worker threads, which have to wake the waiting client up.
-        let (apart_native, apart_plugin) = {
-            let (native_url, plugin_url) = (native_url.clone(), plugin_url.clone());
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("client runtime");
-                rt.block_on(async {
-                    let client = reqwest::Client::new();
-                    let (mut native, mut plugin) =
-                        round_trips(&client, &native_url, &plugin_url).await;
-                    (median(&mut native), median(&mut plugin))
-                })
-            })
-            .join()
-            .expect("client thread")
-        };
-        println!("the same, the client on a thread and runtime of its own:");
-        println!("  native median {:>8.1} µs; plugin median {:>8.1} µs", apart_native.as_secs_f64() * 1e6, apart_plugin.as_secs_f64() * 1e6);
-        println!(
-            "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request",
-            apart_plugin.as_secs_f64() / apart_native.as_secs_f64(),
-            (apart_plugin.as_secs_f64() - apart_native.as_secs_f64()) * 1e6
-        );
+    // The same round trips from a client on a thread and runtime of its own (as a
+    // separate client process would be): the client's sockets are then not served by the
+    // server's worker threads, which have to wake the waiting client up.
+    let (apart_native, apart_plugin) = {
+        let (native_url, plugin_url) = (native_url.clone(), plugin_url.clone());
+        client_apart(move |client| async move {
+            let (mut native, mut plugin) = round_trips(&client, &native_url, &plugin_url).await;
+            (median(&mut native), median(&mut plugin))
+        })
+    };
+    println!("the same, the client on a thread and runtime of its own:");
+    println!(
+        "  native median {:>8.1} µs; plugin median {:>8.1} µs",
+        apart_native.as_secs_f64() * 1e6,
+        apart_plugin.as_secs_f64() * 1e6
+    );
+    println!(
+        "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request",
+        apart_plugin.as_secs_f64() / apart_native.as_secs_f64(),
+        (apart_plugin.as_secs_f64() - apart_native.as_secs_f64()) * 1e6
+    );
 
-        // The same two routes through the server's complete router in process: every
-        // middleware and handler, no sockets, no client, no thread hand-over. What the server
-        // itself spends on each; the round trip above adds the wake-ups of the threads that
-        // wait for it, which grow with the time the server takes.
+    // The same two routes through the server's complete router in process: every
+    // middleware and handler, no sockets, no client, no thread hand-over. What the server
+    // itself spends on each; the round trip above adds the wake-ups of the threads that
+    // wait for it, which grow with the time the server takes.
+    let router = s.router();
+    // On a worker thread, as the server's requests run: a call's clean-up task then runs on
+    // that worker once the measured call has yielded, not on the clock of the next one.
+    let (mut in_native, mut in_plugin) = tokio::spawn(async move {
         let (mut in_native, mut in_plugin) = (Vec::new(), Vec::new());
-        let router = s.router();
         let peer = axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000)));
         let in_process = |path: &'static str| {
             let router = router.clone();
@@ -111,10 +178,16 @@ fn main() {
                     .expect("request");
                 request.extensions_mut().insert(peer);
                 let t = Instant::now();
-                let response = tower::ServiceExt::oneshot(router, request).await.expect("infallible");
-                let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+                let response = tower::ServiceExt::oneshot(router, request)
+                    .await
+                    .expect("infallible");
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .expect("body");
                 let elapsed = t.elapsed();
                 assert!(!body.is_empty(), "{path}: empty answer");
+                // Between requests, as a connection task waits for the next one.
+                tokio::task::yield_now().await;
                 elapsed
             }
         };
@@ -130,74 +203,130 @@ fn main() {
                 in_plugin.push(in_process("/api/hello/ping").await);
             }
         }
-        let (ipm, inm) = (median(&mut in_plugin), median(&mut in_native));
-        println!("the server's complete router in process (no sockets), {} requests each:", ROUNDS * PER_ROUND);
-        println!("  native GET /api/status median {:>6.1} µs; plugin GET /api/hello/ping median {:>6.1} µs", inm.as_secs_f64() * 1e6, ipm.as_secs_f64() * 1e6);
-        println!(
-            "  plugin − native = {:.1} µs of server time per request; the round trip's overhead / this = {:.2}",
-            (ipm.as_secs_f64() - inm.as_secs_f64()) * 1e6,
-            (pm.as_secs_f64() - nm.as_secs_f64()) / (ipm.as_secs_f64() - inm.as_secs_f64())
-        );
+        (in_native, in_plugin)
+    })
+    .await
+    .expect("in-process task");
+    let (ipm, inm) = (median(&mut in_plugin), median(&mut in_native));
+    println!(
+        "the server's complete router in process (no sockets), {} requests each:",
+        ROUNDS * PER_ROUND
+    );
+    println!(
+        "  native GET /api/status median {:>6.1} µs; plugin GET /api/hello/ping median {:>6.1} µs",
+        inm.as_secs_f64() * 1e6,
+        ipm.as_secs_f64() * 1e6
+    );
+    println!(
+        "  plugin − native = {:.1} µs of server time per request; the round trip's overhead / this = {:.2}",
+        (ipm.as_secs_f64() - inm.as_secs_f64()) * 1e6,
+        (pm.as_secs_f64() - nm.as_secs_f64()) / (ipm.as_secs_f64() - inm.as_secs_f64())
+    );
 
-        let old_url = s.url("/api/hello-v010/ping");
-        let rn = concurrent(&s.client, &native_url, 32, 300).await.requests_per_sec;
-        let rp = concurrent(&s.client, &plugin_url, 32, 300).await.requests_per_sec;
-        let ro = concurrent(&s.client, &old_url, 32, 300).await.requests_per_sec;
-        println!("throughput at 32 connections: native {rn:.0} req/s, plugin {rp:.0} req/s, ratio {:.3}", rp / rn);
-        println!("  the same plugin built against API 0.1.0: {ro:.0} req/s, ratio to 0.2.0 {:.3}", ro / rp);
+    let old_url = s.url("/api/hello-v010/ping");
+    let rn = concurrent(&s.client, &native_url, 32, 300)
+        .await
+        .requests_per_sec;
+    let rp = concurrent(&s.client, &plugin_url, 32, 300)
+        .await
+        .requests_per_sec;
+    let ro = concurrent(&s.client, &old_url, 32, 300)
+        .await
+        .requests_per_sec;
+    println!(
+        "throughput at 32 connections: native {rn:.0} req/s, plugin {rp:.0} req/s, ratio {:.3}",
+        rp / rn
+    );
+    // The same load from a client apart: its tasks then do not share the server's two
+    // workers with the server's own tasks (a call's clean-up and its next instance).
+    let (an, ap) = {
+        let (native_url, plugin_url) = (native_url.clone(), plugin_url.clone());
+        client_apart(move |client| async move {
+            let n = concurrent(&client, &native_url, 32, 300)
+                .await
+                .requests_per_sec;
+            let p = concurrent(&client, &plugin_url, 32, 300)
+                .await
+                .requests_per_sec;
+            (n, p)
+        })
+    };
+    println!(
+        "  from a client on a thread of its own: native {an:.0} req/s, plugin {ap:.0} req/s, ratio {:.3}",
+        ap / an
+    );
+    println!(
+        "  the same plugin built against API 0.1.0: {ro:.0} req/s, ratio to 0.2.0 {:.3}",
+        ro / rp
+    );
 
-        let request = || PluginRequest {
-            operation_id: "ping".into(),
-            method: RouteMethod::Get,
-            path: "/ping".into(),
-            path_params: vec![],
-            query: vec![],
-            body: None,
-            request_id: "bench".into(),
-            principal: None,
-        };
-        // The same plugin built against API 0.2.0 and against the frozen 0.1.0 (served by
-        // conversion), measured in alternating rounds.
-        let mut per_version = Vec::new();
-        for name in ["hello-v010", "hello"] {
-            let plugin = s.app_state().plugins().get(name).expect("loaded").clone();
-            for _ in 0..200 {
-                plugin.handle(request(), CallContext::default()).await.expect("warm");
-            }
-            per_version.push((name, plugin.load_time_ms, plugin, Vec::new()));
+    let request = || PluginRequest {
+        operation_id: "ping".into(),
+        method: RouteMethod::Get,
+        path: "/ping".into(),
+        path_params: vec![],
+        query: vec![],
+        body: None,
+        request_id: "bench".into(),
+        principal: None,
+    };
+    // The same plugin built against API 0.2.0 and against the frozen 0.1.0 (served by
+    // conversion), measured in alternating rounds.
+    let mut per_version = Vec::new();
+    for name in ["hello-v010", "hello"] {
+        let plugin = s.app_state().plugins().get(name).expect("loaded").clone();
+        for _ in 0..200 {
+            plugin
+                .handle(request(), CallContext::default())
+                .await
+                .expect("warm");
         }
-        if std::env::var("PROFILE_STAGE").as_deref() == Ok("handle") {
-            // For `perf record`: the in-process call of hello (API 0.2.0) only, many times.
-            let plugin = &per_version[1].2;
-            for _ in 0..300_000 {
-                plugin.handle(request(), CallContext::default()).await.expect("call");
-            }
-            return;
+        per_version.push((name, plugin.load_time_ms, plugin, Vec::new()));
+    }
+    if std::env::var("PROFILE_STAGE").as_deref() == Ok("handle") {
+        // For `perf record`: the in-process call of hello (API 0.2.0) only, many times.
+        let plugin = &per_version[1].2;
+        for _ in 0..300_000 {
+            plugin
+                .handle(request(), CallContext::default())
+                .await
+                .expect("call");
         }
+        return;
+    }
+    // On a worker thread, like the in-process routes above.
+    let mut per_version = tokio::spawn(async move {
         for _ in 0..10 {
             for (_, _, plugin, calls) in per_version.iter_mut() {
                 for _ in 0..500 {
                     let t = Instant::now();
-                    plugin.handle(request(), CallContext::default()).await.expect("call");
+                    plugin
+                        .handle(request(), CallContext::default())
+                        .await
+                        .expect("call");
                     calls.push(t.elapsed());
+                    tokio::task::yield_now().await;
                 }
             }
         }
-        let mut medians = Vec::new();
-        for (name, load_ms, plugin, calls) in per_version.iter_mut() {
-            let m = median(calls);
-            medians.push(m.as_secs_f64());
-            println!(
-                "plugin instantiate + handle + drop (no HTTP), {name} (API {}): median {:.1} µs, p99 {:.1} µs, load {load_ms:.1} ms (target ≤ 50 µs)",
-                plugin.api_version(),
-                m.as_secs_f64() * 1e6,
-                percentile(calls, 0.99).as_secs_f64() * 1e6
-            );
-        }
+        per_version
+    })
+    .await
+    .expect("per-version task");
+    let mut medians = Vec::new();
+    for (name, load_ms, plugin, calls) in per_version.iter_mut() {
+        let m = median(calls);
+        medians.push(m.as_secs_f64());
         println!(
-            "  ratio API 0.1.0 / 0.2.0 per call = {:.3}",
-            medians[0] / medians[1]
+            "plugin instantiate + handle + drop (no HTTP), {name} (API {}): median {:.1} µs, p99 {:.1} µs, load {load_ms:.1} ms (target ≤ 50 µs)",
+            plugin.api_version(),
+            m.as_secs_f64() * 1e6,
+            percentile(calls, 0.99).as_secs_f64() * 1e6
         );
-        s.stop().await;
-    });
+    }
+    println!(
+        "  ratio API 0.1.0 / 0.2.0 per call = {:.3}",
+        medians[0] / medians[1]
+    );
+    s.stop().await;
 }
