@@ -346,14 +346,13 @@ impl PluginRuntime {
         };
         let answer = self
             .call_guest(
-                pre,
-                bootstrap,
+                Caller::Loading {
+                    pre,
+                    identity: bootstrap,
+                },
                 call,
-                None,
                 CallExtras::default(),
-                &self.handle_slots,
                 GuestCall::Manifest,
-                None,
             )
             .await
             .map_err(|e| {
@@ -372,35 +371,43 @@ impl PluginRuntime {
         model.map_err(|p| fail(LoadError::Manifest(p.into())))
     }
 
-    /// Makes the call in a fresh instance: the spare of `spare_of` when it has one, else
-    /// `pre` instantiated in a new store; converts the answer to the host's types and maps
-    /// traps to [`PluginError`]s. The used store is dropped, and `spare_of`'s next spare
-    /// made, by a task that runs after the answer is on its way ([`recycle`]).
-    #[allow(clippy::too_many_arguments)]
+    /// Makes the call in a fresh instance: the spare of the caller's plugin when it has one,
+    /// else its `Pre` instantiated in a new store; converts the answer to the host's types
+    /// and maps traps to [`PluginError`]s. The used store is dropped, and the plugin's next
+    /// spare made, by a task that runs after the answer is on its way ([`recycle`]).
     async fn call_guest(
         &self,
-        pre: &Pre,
-        identity: Arc<PluginIdentity>,
+        caller: Caller<'_>,
         call: CallContext,
-        loaded: Option<Arc<LoadedPlugin>>,
         extras: CallExtras,
-        slots: &Arc<Semaphore>,
         op: GuestCall,
-        spare_of: Option<&Arc<LoadedPlugin>>,
     ) -> Result<Answered, PluginError> {
+        let (pre, identity, plugin) = match &caller {
+            Caller::Loading { pre, identity } => (*pre, identity.clone(), None),
+            Caller::Handler(p) | Caller::Parser(p) => (&p.pre, p.identity.clone(), Some(*p)),
+        };
+        let slots = match caller {
+            Caller::Parser(_) => &self.parse_slots,
+            Caller::Loading { .. } | Caller::Handler(_) => &self.handle_slots,
+        };
         let permit = slots
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| PluginError::Busy)?;
         let started = Instant::now();
-        let (mut store, ready) = match spare_of.and_then(|p| p.spare.take()) {
+        let (mut store, ready) = match plugin.and_then(|p| p.spare.take()) {
             Some(spare) => (spare.store, Some(spare.ready)),
             None => (self.new_store(identity.clone()), None),
         };
         let state = store.data_mut();
         state.call = call;
-        state.loaded = loaded;
+        // Only a handler's instance may collect (with its plugin's parsers); a parser's
+        // may not start another collection.
+        state.loaded = match caller {
+            Caller::Handler(p) => Some(p.clone()),
+            Caller::Loading { .. } | Caller::Parser(_) => None,
+        };
         state.job = extras.job;
         state.body = extras.body;
         if extras.trace_answer {
@@ -431,7 +438,7 @@ impl PluginRuntime {
             .metrics
             .plugin_call(&identity.name, started.elapsed(), stopped);
         let reads = store.data_mut().take_answer_reads();
-        recycle(store, permit, spare_of.cloned());
+        recycle(store, permit, plugin.cloned());
         Ok((result?, reads))
     }
 
@@ -455,6 +462,20 @@ impl PluginRuntime {
         store.set_epoch_deadline(1);
         store
     }
+}
+
+/// Who a guest call is for; it decides the instance's `Pre`, its identity, whether a spare
+/// may serve it, which instance budget it counts against and whether it may collect.
+enum Caller<'a> {
+    /// The manifest call at load, before there is a [`LoadedPlugin`]: no spare, no collecting.
+    Loading {
+        pre: &'a Pre,
+        identity: Arc<PluginIdentity>,
+    },
+    /// A request to one of the plugin's routes: its instance may collect.
+    Handler(&'a Arc<LoadedPlugin>),
+    /// One of the plugin's parsers, for the collector: its own instance budget, no collecting.
+    Parser(&'a Arc<LoadedPlugin>),
 }
 
 /// Drops a used store and its instance permit in a task of their own, which the worker runs
@@ -717,14 +738,10 @@ impl LoadedPlugin {
         let (answer, reads) = self
             .runtime
             .call_guest(
-                &self.pre,
-                self.identity.clone(),
+                Caller::Handler(self),
                 call,
-                Some(self.clone()),
                 extras,
-                &self.runtime.handle_slots,
                 GuestCall::Handle(request),
-                Some(self),
             )
             .await?;
         match answer {
@@ -782,18 +799,14 @@ impl LoadedPlugin {
         let answer = self
             .runtime
             .call_guest(
-                &self.pre,
-                self.identity.clone(),
+                Caller::Parser(self),
                 call,
-                None,
                 CallExtras::default(),
-                &self.runtime.parse_slots,
                 GuestCall::Parse {
                     name,
                     outputs,
                     args,
                 },
-                Some(self),
             )
             .await?
             .0;

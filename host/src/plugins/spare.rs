@@ -103,16 +103,15 @@ impl<T> SpareSlot<T> {
     /// The right to make a spare, when the slot is empty, nobody else is making one and the
     /// budget has room; `None` otherwise (the caller then makes nothing).
     pub fn begin(&self, budget: &Arc<SpareBudget>) -> Option<Making<'_, T>> {
-        if self.is_full() || self.making.swap(true, Ordering::AcqRel) {
+        if self.making.swap(true, Ordering::AcqRel) {
             return None;
         }
         // From here the right is held: dropping `making` on any way out gives it back.
+        // Only a maker fills the slot, so an empty slot stays empty until `fill`.
         let mut making = Making {
             slot: self,
             place: None,
         };
-        // Checked again now that this maker is the only one: a spare may have been put
-        // between the first look and the claim.
         if self.is_full() {
             return None;
         }
