@@ -25,14 +25,15 @@
 #[path = "support/bare_server.rs"]
 mod bare_server;
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use infrastructor::collector;
 use infrastructor::config::Scope;
 use infrastructor::plugins::manifest::RouteMethod;
-use infrastructor::plugins::{CallContext, PluginRequest};
+use infrastructor::plugins::{CallContext, LoadedPlugin, PluginRequest};
 use infrastructor_tests::api_key;
-use infrastructor_tests::load::median;
+use infrastructor_tests::load::{median, times, times_on_worker};
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, server_with_device};
 
@@ -62,41 +63,51 @@ fn main() {
     drop(docker);
 }
 
-/// Median of `n` timings of `f`.
-async fn time<F, Fut>(n: usize, mut f: F) -> Duration
+/// Median of `n` timings of `f` where it is called (the `block_on` thread for the HTTP
+/// stages, as a client apart would be).
+async fn time<F, Fut>(n: usize, f: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        f().await;
-        v.push(t.elapsed());
-    }
-    median(&mut v)
+    median(&mut times(n, f, false).await)
 }
 
-/// Median of `n` timings of `f` on a worker thread, as the server's requests run, yielding
-/// between calls as a connection task does: a call's clean-up task (dropping its instance,
-/// making the next one) then runs on that worker off the clock, as it does in the server.
-async fn time_on_worker<F, Fut>(n: usize, mut f: F) -> Duration
+/// Median of `n` timings of `f` on a worker, as the server's requests run ([`times_on_worker`]).
+async fn time_on_worker<F, Fut>(n: usize, f: F) -> Duration
 where
     F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    tokio::spawn(async move {
-        let mut v = Vec::with_capacity(n);
-        for _ in 0..n {
-            let t = Instant::now();
-            f().await;
-            v.push(t.elapsed());
-            tokio::task::yield_now().await;
-        }
-        median(&mut v)
-    })
-    .await
-    .expect("measuring task")
+    median(&mut times_on_worker(n, f).await)
+}
+
+/// The request of `GET /api/containers/box` (all containers, cached) as the operation `op`.
+fn request(op: &str) -> PluginRequest {
+    PluginRequest {
+        operation_id: op.into(),
+        method: RouteMethod::Get,
+        path: "/box".into(),
+        path_params: vec![("hostname".into(), "box".into())],
+        query: vec![
+            ("all_containers".into(), "true".into()),
+            ("offset".into(), "0".into()),
+            ("live".into(), "false".into()),
+            ("timeout".into(), "60".into()),
+        ],
+        body: None,
+        request_id: "breakdown".into(),
+        principal: None,
+    }
+}
+
+/// A call of an operation the plugin does not have: a fresh instance and the guest's
+/// dispatch to "no such operation", nothing else.
+async fn unknown_operation(plugin: Arc<LoadedPlugin>) {
+    let answer = plugin
+        .handle(request("no_such_operation"), CallContext::default())
+        .await;
+    assert!(answer.is_err(), "an unknown operation is an error");
 }
 
 async fn get(client: &reqwest::Client, url: &str, key: Option<&str>) {
@@ -154,21 +165,6 @@ async fn run(device: &Sshd) {
         .get("containers")
         .expect("containers")
         .clone();
-    let request = |op: &str| PluginRequest {
-        operation_id: op.into(),
-        method: RouteMethod::Get,
-        path: "/box".into(),
-        path_params: vec![("hostname".into(), "box".into())],
-        query: vec![
-            ("all_containers".into(), "true".into()),
-            ("offset".into(), "0".into()),
-            ("live".into(), "false".into()),
-            ("timeout".into(), "60".into()),
-        ],
-        body: None,
-        request_id: "breakdown".into(),
-        principal: None,
-    };
     // The collection the in-process calls read (re-collected at each round's start, well
     // within its 15 s max age for the round), and the reads a stored answer would keep.
     let fresh_reads = || async {
@@ -191,12 +187,9 @@ async fn run(device: &Sshd) {
     if let Ok(which) = std::env::var("PROFILE_STAGE") {
         // For `perf record`: one stage only, many times.
         if which == "instance" {
-            for _ in 0..2_000_000 {
-                let answer = plugin
-                    .handle(request("no_such_operation"), CallContext::default())
-                    .await;
-                assert!(answer.is_err(), "an unknown operation is an error");
-            }
+            // On a worker, yielding between calls, as the measured stage runs.
+            let on_worker = plugin.clone();
+            times_on_worker(2_000_000, move || unknown_operation(on_worker.clone())).await;
             return;
         }
         let url = match which.as_str() {
@@ -238,18 +231,8 @@ async fn run(device: &Sshd) {
             .await,
         );
         let on_worker = plugin.clone();
-        m.instance.push(
-            time_on_worker(PER_ROUND, move || {
-                let plugin = on_worker.clone();
-                async move {
-                    let answer = plugin
-                        .handle(request("no_such_operation"), CallContext::default())
-                        .await;
-                    assert!(answer.is_err(), "an unknown operation is an error");
-                }
-            })
-            .await,
-        );
+        m.instance
+            .push(time_on_worker(PER_ROUND, move || unknown_operation(on_worker.clone())).await);
         m.hit.push(
             time(PER_ROUND, || async {
                 let outcome = state

@@ -8,14 +8,21 @@
 //! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`; `PROFILE_STAGE=handle`
 //! loops the in-process call only, for `perf record`; `PROFILE_ROUTE=/api/…` hammers one
 //! route from a client apart and prints its percentiles (`PROFILE_REQUESTS=N`, and
-//! `PROFILE_CONNS=C` for C connections at once), for `perf stat`.
+//! `PROFILE_CONNS=C` for C connections at once), for `perf stat`; `PROFILE_IN_PROCESS=/api/…`
+//! loops one route through the server's router in process.
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use infrastructor::plugins::manifest::RouteMethod;
-use infrastructor::plugins::{CallContext, PluginRequest};
+use infrastructor::plugins::{CallContext, LoadedPlugin, PluginRequest};
 use infrastructor_tests::TestServer;
-use infrastructor_tests::load::{concurrent, median, percentile, sequential};
+use infrastructor_tests::load::{concurrent, median, percentile, sequential, times_on_worker};
+
+#[path = "support/cpu_pin.rs"]
+mod cpu_pin;
 
 /// Interleaved rounds of each measure, and requests per route in a round.
 const ROUNDS: usize = 10;
@@ -36,6 +43,31 @@ async fn round_trips(
         plugin.extend(sequential(client, plugin_url, PER_ROUND).await);
     }
     (native, plugin)
+}
+
+/// Calls of hello's `GET /ping` in process (no HTTP), one per call of the closure.
+fn handle_ping(
+    plugin: Arc<LoadedPlugin>,
+) -> impl FnMut() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + 'static {
+    move || {
+        let plugin = plugin.clone();
+        Box::pin(async move {
+            let request = PluginRequest {
+                operation_id: "ping".into(),
+                method: RouteMethod::Get,
+                path: "/ping".into(),
+                path_params: vec![],
+                query: vec![],
+                body: None,
+                request_id: "bench".into(),
+                principal: None,
+            };
+            plugin
+                .handle(request, CallContext::default())
+                .await
+                .expect("call");
+        })
+    }
 }
 
 /// Runs `load` with a new client on a thread and current-thread runtime of its own (as a
@@ -160,53 +192,87 @@ async fn bench() {
         (apart_plugin.as_secs_f64() - apart_native.as_secs_f64()) * 1e6
     );
 
+    // The same again with fixed CPUs: the client's thread on CPU 0, every server worker on
+    // CPU 1, so every request and every answer crosses the same way for both routes.
+    let cpus = cpu_pin::online();
+    if cpus >= 2 {
+        let workers = cpu_pin::threads_named("tokio-runtime-w");
+        let all: Vec<usize> = (0..cpus).collect();
+        assert!(
+            workers.iter().all(|&t| cpu_pin::pin(t, &[1])),
+            "pinning the server's workers to CPU 1"
+        );
+        let (native_url, plugin_url) = (native_url.clone(), plugin_url.clone());
+        let (pinned_native, pinned_plugin) = client_apart(move |client| async move {
+            assert!(cpu_pin::pin(0, &[0]), "pinning the client to CPU 0");
+            let (mut native, mut plugin) = round_trips(&client, &native_url, &plugin_url).await;
+            (median(&mut native), median(&mut plugin))
+        });
+        for &t in &workers {
+            cpu_pin::pin(t, &all);
+        }
+        println!("the same, client pinned to CPU 0 and the server's workers to CPU 1:");
+        println!(
+            "  native median {:>8.1} µs; plugin median {:>8.1} µs",
+            pinned_native.as_secs_f64() * 1e6,
+            pinned_plugin.as_secs_f64() * 1e6
+        );
+        println!(
+            "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request",
+            pinned_plugin.as_secs_f64() / pinned_native.as_secs_f64(),
+            (pinned_plugin.as_secs_f64() - pinned_native.as_secs_f64()) * 1e6
+        );
+    }
+
     // The same two routes through the server's complete router in process: every
     // middleware and handler, no sockets, no client, no thread hand-over. What the server
     // itself spends on each; the round trip above adds the wake-ups of the threads that
     // wait for it, which grow with the time the server takes.
     let router = s.router();
-    // On a worker thread, as the server's requests run: a call's clean-up task then runs on
-    // that worker once the measured call has yielded, not on the clock of the next one.
-    let (mut in_native, mut in_plugin) = tokio::spawn(async move {
-        let (mut in_native, mut in_plugin) = (Vec::new(), Vec::new());
-        let peer = axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000)));
-        let in_process = |path: &'static str| {
+    // On a worker thread, as the server's requests run ([`times_on_worker`]).
+    let peer = axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000)));
+    let in_process = move |path: &'static str| {
+        let router = router.clone();
+        move || {
             let router = router.clone();
             async move {
                 let mut request = axum::http::Request::get(path)
                     .body(axum::body::Body::empty())
                     .expect("request");
                 request.extensions_mut().insert(peer);
-                let t = Instant::now();
                 let response = tower::ServiceExt::oneshot(router, request)
                     .await
                     .expect("infallible");
                 let body = axum::body::to_bytes(response.into_body(), 1 << 20)
                     .await
                     .expect("body");
-                let elapsed = t.elapsed();
                 assert!(!body.is_empty(), "{path}: empty answer");
-                // Between requests, as a connection task waits for the next one.
-                tokio::task::yield_now().await;
-                elapsed
-            }
-        };
-        for _ in 0..300 {
-            in_process("/api/status").await;
-            in_process("/api/hello/ping").await;
-        }
-        for _ in 0..ROUNDS {
-            for _ in 0..PER_ROUND {
-                in_native.push(in_process("/api/status").await);
-            }
-            for _ in 0..PER_ROUND {
-                in_plugin.push(in_process("/api/hello/ping").await);
             }
         }
-        (in_native, in_plugin)
-    })
-    .await
-    .expect("in-process task");
+    };
+    if let Ok(route) = std::env::var("PROFILE_IN_PROCESS") {
+        // For `perf record`: one route through the router in process, many times.
+        let route: &'static str = Box::leak(route.into_boxed_str());
+        let n = std::env::var("PROFILE_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000_000);
+        let started = std::time::Instant::now();
+        let mut calls = times_on_worker(n, in_process(route)).await;
+        println!(
+            "{route} in process: {n} calls in {:.2?}, median {:.1?}",
+            started.elapsed(),
+            median(&mut calls)
+        );
+        return;
+    }
+    times_on_worker(300, in_process("/api/status")).await;
+    times_on_worker(300, in_process("/api/hello/ping")).await;
+    let (mut in_native, mut in_plugin) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        in_native.extend(times_on_worker(PER_ROUND, in_process("/api/status")).await);
+        in_plugin.extend(times_on_worker(PER_ROUND, in_process("/api/hello/ping")).await);
+    }
     let (ipm, inm) = (median(&mut in_plugin), median(&mut in_native));
     println!(
         "the server's complete router in process (no sockets), {} requests each:",
@@ -260,59 +326,26 @@ async fn bench() {
         ro / rp
     );
 
-    let request = || PluginRequest {
-        operation_id: "ping".into(),
-        method: RouteMethod::Get,
-        path: "/ping".into(),
-        path_params: vec![],
-        query: vec![],
-        body: None,
-        request_id: "bench".into(),
-        principal: None,
-    };
     // The same plugin built against API 0.2.0 and against the frozen 0.1.0 (served by
     // conversion), measured in alternating rounds.
     let mut per_version = Vec::new();
     for name in ["hello-v010", "hello"] {
         let plugin = s.app_state().plugins().get(name).expect("loaded").clone();
-        for _ in 0..200 {
-            plugin
-                .handle(request(), CallContext::default())
-                .await
-                .expect("warm");
-        }
+        times_on_worker(200, handle_ping(plugin.clone())).await;
         per_version.push((name, plugin.load_time_ms, plugin, Vec::new()));
     }
     if std::env::var("PROFILE_STAGE").as_deref() == Ok("handle") {
-        // For `perf record`: the in-process call of hello (API 0.2.0) only, many times.
-        let plugin = &per_version[1].2;
-        for _ in 0..300_000 {
-            plugin
-                .handle(request(), CallContext::default())
-                .await
-                .expect("call");
-        }
+        // For `perf record`: the in-process call of hello (API 0.2.0) only, many times, on
+        // a worker as measured below.
+        times_on_worker(300_000, handle_ping(per_version[1].2.clone())).await;
         return;
     }
     // On a worker thread, like the in-process routes above.
-    let mut per_version = tokio::spawn(async move {
-        for _ in 0..10 {
-            for (_, _, plugin, calls) in per_version.iter_mut() {
-                for _ in 0..500 {
-                    let t = Instant::now();
-                    plugin
-                        .handle(request(), CallContext::default())
-                        .await
-                        .expect("call");
-                    calls.push(t.elapsed());
-                    tokio::task::yield_now().await;
-                }
-            }
+    for _ in 0..10 {
+        for (_, _, plugin, calls) in per_version.iter_mut() {
+            calls.extend(times_on_worker(500, handle_ping(plugin.clone())).await);
         }
-        per_version
-    })
-    .await
-    .expect("per-version task");
+    }
     let mut medians = Vec::new();
     for (name, load_ms, plugin, calls) in per_version.iter_mut() {
         let m = median(calls);

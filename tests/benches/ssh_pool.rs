@@ -9,13 +9,9 @@
 use std::time::{Duration, Instant};
 
 use infrastructor_ssh::{HostKeyPolicy, PoolConfig, RemoteCommand, SshPool, Target};
+use infrastructor_tests::load::median;
 use infrastructor_tests::remote_server;
 use infrastructor_tests::testbed::{Sshd, SshdOptions, control_master, ssh_command};
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

@@ -19,6 +19,40 @@ pub fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v[((v.len() as f64 - 1.0) * p) as usize]
 }
 
+/// `n` runs of `f` one after the other; the time of each, in order. With `yield_between`
+/// the task yields after each run (off the clock), as a connection task waits for its next
+/// request: what a run leaves to other tasks on this worker then runs between the runs.
+pub async fn times<F, Fut>(n: usize, mut f: F, yield_between: bool) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f().await;
+        out.push(t.elapsed());
+        if yield_between {
+            tokio::task::yield_now().await;
+        }
+    }
+    out
+}
+
+/// [`times`] with yields, in a task on one of the runtime's workers, where the server's
+/// requests run: the clean-up task a plugin call leaves (dropping its instance, making the
+/// next one) then runs on that worker between the runs, as in the server, instead of being
+/// a cross-thread wake that the next run pays for, as it is from the `block_on` thread.
+pub async fn times_on_worker<F, Fut>(n: usize, f: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(times(n, f, true))
+        .await
+        .expect("the measuring task panicked")
+}
+
 /// `n` GETs of `url` one after the other; their latencies.
 pub async fn sequential(client: &reqwest::Client, url: &str, n: usize) -> Vec<Duration> {
     let mut out = Vec::with_capacity(n);
