@@ -33,7 +33,7 @@ use infrastructor::config::Scope;
 use infrastructor::plugins::manifest::RouteMethod;
 use infrastructor::plugins::{CallContext, LoadedPlugin, PluginRequest};
 use infrastructor_tests::api_key;
-use infrastructor_tests::load::{median, times, times_on_worker};
+use infrastructor_tests::load::{median, times, times_on_one_thread};
 use infrastructor_tests::testbed::{Docker, Sshd, SshdOptions};
 use infrastructor_tests::{TestServer, server_with_device};
 
@@ -73,13 +73,13 @@ where
     median(&mut times(n, f, false).await)
 }
 
-/// Median of `n` timings of `f` on a worker, as the server's requests run ([`times_on_worker`]).
-async fn time_on_worker<F, Fut>(n: usize, f: F) -> Duration
+/// Median of `n` timings of `f` on a thread serving it alone, as a worker serves one connection ([`times_on_one_thread`]).
+async fn time_on_one_thread<F, Fut>(n: usize, f: F) -> Duration
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    median(&mut times_on_worker(n, f).await)
+    median(&mut times_on_one_thread(n, f))
 }
 
 /// The request of `GET /api/containers/box` (all containers, cached) as the operation `op`.
@@ -187,9 +187,9 @@ async fn run(device: &Sshd) {
     if let Ok(which) = std::env::var("PROFILE_STAGE") {
         // For `perf record`: one stage only, many times.
         if which == "instance" {
-            // On a worker, yielding between calls, as the measured stage runs.
+            // On a thread serving it alone, yielding between calls, as the measured stage runs.
             let on_worker = plugin.clone();
-            times_on_worker(2_000_000, move || unknown_operation(on_worker.clone())).await;
+            times_on_one_thread(2_000_000, move || unknown_operation(on_worker.clone()));
             return;
         }
         let url = match which.as_str() {
@@ -219,7 +219,7 @@ async fn run(device: &Sshd) {
             .push(time(PER_ROUND, || get(&client, &urls.replay, None)).await);
         let on_worker = plugin.clone();
         m.handle.push(
-            time_on_worker(PER_ROUND, move || {
+            time_on_one_thread(PER_ROUND, move || {
                 let plugin = on_worker.clone();
                 async move {
                     plugin
@@ -231,8 +231,9 @@ async fn run(device: &Sshd) {
             .await,
         );
         let on_worker = plugin.clone();
-        m.instance
-            .push(time_on_worker(PER_ROUND, move || unknown_operation(on_worker.clone())).await);
+        m.instance.push(
+            time_on_one_thread(PER_ROUND, move || unknown_operation(on_worker.clone())).await,
+        );
         m.hit.push(
             time(PER_ROUND, || async {
                 let outcome = state

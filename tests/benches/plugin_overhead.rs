@@ -19,10 +19,7 @@ use std::time::Duration;
 use infrastructor::plugins::manifest::RouteMethod;
 use infrastructor::plugins::{CallContext, LoadedPlugin, PluginRequest};
 use infrastructor_tests::TestServer;
-use infrastructor_tests::load::{concurrent, median, percentile, sequential, times_on_worker};
-
-#[path = "support/cpu_pin.rs"]
-mod cpu_pin;
+use infrastructor_tests::load::{concurrent, median, percentile, sequential, times_on_one_thread};
 
 /// Interleaved rounds of each measure, and requests per route in a round.
 const ROUNDS: usize = 10;
@@ -192,44 +189,12 @@ async fn bench() {
         (apart_plugin.as_secs_f64() - apart_native.as_secs_f64()) * 1e6
     );
 
-    // The same again with fixed CPUs: the client's thread on CPU 0, every server worker on
-    // CPU 1, so every request and every answer crosses the same way for both routes.
-    let cpus = cpu_pin::online();
-    if cpus >= 2 {
-        let workers = cpu_pin::threads_named("tokio-runtime-w");
-        let all: Vec<usize> = (0..cpus).collect();
-        assert!(
-            workers.iter().all(|&t| cpu_pin::pin(t, &[1])),
-            "pinning the server's workers to CPU 1"
-        );
-        let (native_url, plugin_url) = (native_url.clone(), plugin_url.clone());
-        let (pinned_native, pinned_plugin) = client_apart(move |client| async move {
-            assert!(cpu_pin::pin(0, &[0]), "pinning the client to CPU 0");
-            let (mut native, mut plugin) = round_trips(&client, &native_url, &plugin_url).await;
-            (median(&mut native), median(&mut plugin))
-        });
-        for &t in &workers {
-            cpu_pin::pin(t, &all);
-        }
-        println!("the same, client pinned to CPU 0 and the server's workers to CPU 1:");
-        println!(
-            "  native median {:>8.1} µs; plugin median {:>8.1} µs",
-            pinned_native.as_secs_f64() * 1e6,
-            pinned_plugin.as_secs_f64() * 1e6
-        );
-        println!(
-            "  ratio plugin/native = {:.3}   absolute overhead = {:.1} µs per request",
-            pinned_plugin.as_secs_f64() / pinned_native.as_secs_f64(),
-            (pinned_plugin.as_secs_f64() - pinned_native.as_secs_f64()) * 1e6
-        );
-    }
-
     // The same two routes through the server's complete router in process: every
     // middleware and handler, no sockets, no client, no thread hand-over. What the server
     // itself spends on each; the round trip above adds the wake-ups of the threads that
     // wait for it, which grow with the time the server takes.
     let router = s.router();
-    // On a worker thread, as the server's requests run ([`times_on_worker`]).
+    // On a thread serving them alone, as a worker serves one connection ([`times_on_one_thread`]).
     let peer = axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000)));
     let in_process = move |path: &'static str| {
         let router = router.clone();
@@ -258,7 +223,7 @@ async fn bench() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(1_000_000);
         let started = std::time::Instant::now();
-        let mut calls = times_on_worker(n, in_process(route)).await;
+        let mut calls = times_on_one_thread(n, in_process(route));
         println!(
             "{route} in process: {n} calls in {:.2?}, median {:.1?}",
             started.elapsed(),
@@ -266,12 +231,15 @@ async fn bench() {
         );
         return;
     }
-    times_on_worker(300, in_process("/api/status")).await;
-    times_on_worker(300, in_process("/api/hello/ping")).await;
+    times_on_one_thread(300, in_process("/api/status"));
+    times_on_one_thread(300, in_process("/api/hello/ping"));
     let (mut in_native, mut in_plugin) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        in_native.extend(times_on_worker(PER_ROUND, in_process("/api/status")).await);
-        in_plugin.extend(times_on_worker(PER_ROUND, in_process("/api/hello/ping")).await);
+        in_native.extend(times_on_one_thread(PER_ROUND, in_process("/api/status")));
+        in_plugin.extend(times_on_one_thread(
+            PER_ROUND,
+            in_process("/api/hello/ping"),
+        ));
     }
     let (ipm, inm) = (median(&mut in_plugin), median(&mut in_native));
     println!(
@@ -331,19 +299,19 @@ async fn bench() {
     let mut per_version = Vec::new();
     for name in ["hello-v010", "hello"] {
         let plugin = s.app_state().plugins().get(name).expect("loaded").clone();
-        times_on_worker(200, handle_ping(plugin.clone())).await;
+        times_on_one_thread(200, handle_ping(plugin.clone()));
         per_version.push((name, plugin.load_time_ms, plugin, Vec::new()));
     }
     if std::env::var("PROFILE_STAGE").as_deref() == Ok("handle") {
         // For `perf record`: the in-process call of hello (API 0.2.0) only, many times, on
         // a worker as measured below.
-        times_on_worker(300_000, handle_ping(per_version[1].2.clone())).await;
+        times_on_one_thread(300_000, handle_ping(per_version[1].2.clone()));
         return;
     }
-    // On a worker thread, like the in-process routes above.
+    // On a thread serving them alone, like the in-process routes above.
     for _ in 0..10 {
         for (_, _, plugin, calls) in per_version.iter_mut() {
-            calls.extend(times_on_worker(500, handle_ping(plugin.clone())).await);
+            calls.extend(times_on_one_thread(500, handle_ping(plugin.clone())));
         }
     }
     let mut medians = Vec::new();

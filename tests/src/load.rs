@@ -39,18 +39,26 @@ where
     out
 }
 
-/// [`times`] with yields, in a task on one of the runtime's workers, where the server's
-/// requests run: the clean-up task a plugin call leaves (dropping its instance, making the
-/// next one) then runs on that worker between the runs, as in the server, instead of being
-/// a cross-thread wake that the next run pays for, as it is from the `block_on` thread.
-pub async fn times_on_worker<F, Fut>(n: usize, f: F) -> Vec<Duration>
+/// [`times`] with yields, on a thread of its own with a single-threaded runtime: one worker
+/// serving one connection. The clean-up task a plugin call leaves (dropping its instance,
+/// making the next one) then runs on that thread between the runs, as it does on the
+/// server's worker once the answer is written. (On a multi-threaded runtime each yield
+/// would wake the other worker to steal, and the measured calls would bounce between
+/// threads, which no connection does.)
+pub fn times_on_one_thread<F, Fut>(n: usize, f: F) -> Vec<Duration>
 where
     F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
 {
-    tokio::spawn(times(n, f, true))
-        .await
-        .expect("the measuring task panicked")
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a single-threaded runtime")
+            .block_on(times(n, f, true))
+    })
+    .join()
+    .expect("the measuring thread panicked")
 }
 
 /// `n` GETs of `url` one after the other; their latencies.
