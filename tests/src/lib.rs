@@ -142,6 +142,13 @@ pub struct TestServer {
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// Whether this process is a benchmark run by `cargo bench` (which passes `--bench` to
+/// benchmarks without a test harness).
+fn in_a_benchmark() -> bool {
+    static BENCH: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *BENCH.get_or_init(|| std::env::args().any(|a| a == "--bench"))
+}
+
 /// A config for tests: private database, the given test plugins in a private plugin dir
 /// with the grants they declare (hello) or none (the others), small instance pool.
 pub fn test_config(dir: &Path, plugins: &[&str]) -> Config {
@@ -242,7 +249,8 @@ impl TestServer {
     ///
     /// Each exchange is printed in one line (the method, the path, the status, the time and
     /// the start of the answer): the test harness shows a test's output only when it fails,
-    /// so a failure comes with the requests that led to it.
+    /// so a failure comes with the requests that led to it. Benchmarks, which have no
+    /// harness to hold it back, print none.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
         let (client, request) = request.build_split();
         let request = request.expect("request");
@@ -251,11 +259,13 @@ impl TestServer {
         let response = client.execute(request).await.expect("request");
         let status = response.status().as_u16();
         let bytes = response.bytes().await.expect("body");
-        println!(
-            "{method} {path} -> {status} in {:.1?}: {}",
-            started.elapsed(),
-            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-        );
+        if !in_a_benchmark() {
+            println!(
+                "{method} {path} -> {status} in {:.1?}: {}",
+                started.elapsed(),
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            );
+        }
         let body = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (status, body)
     }
