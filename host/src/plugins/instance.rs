@@ -1,5 +1,6 @@
 //! The per-request store data of a plugin instance: identity, grants, limits, the time
-//! spent in host imports (excluded from the deadline) and an empty WASI context.
+//! spent in host imports (excluded from the deadline) and a minimal WASI context, made when
+//! the guest first uses it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,7 +80,9 @@ pub struct InstanceState {
     /// Set when the guest read a real clock (a plugin granted `clock`).
     clock_read: Arc<AtomicBool>,
     pub(crate) limiter: MemoryLimiter,
-    wasi: WasiCtx,
+    /// Made on the guest's first WASI call: most calls make none, and building one costs
+    /// about as much as the rest of the store.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
@@ -90,25 +93,6 @@ impl InstanceState {
         services: Arc<HostServices>,
         call: CallContext,
     ) -> Self {
-        let mut wasi = WasiCtxBuilder::new();
-        let clock_read = Arc::new(AtomicBool::new(false));
-        if plugin.grants.has(&Capability::Clock) {
-            wasi.wall_clock(WatchedClock::new(WallClock::new(), &clock_read))
-                .monotonic_clock(WatchedClock::new(MonotonicClock::new(), &clock_read));
-        } else {
-            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
-        }
-        for (guest, host) in &plugin.read_dirs {
-            if let Err(e) = wasi.preopened_dir(host, guest, FsPerms::ReadOnly) {
-                // The guest then sees no such directory and answers accordingly.
-                tracing::warn!(
-                    plugin = %plugin.name,
-                    dir = %host.display(),
-                    error = %e,
-                    "cannot open a granted read-only directory"
-                );
-            }
-        }
         let limiter = MemoryLimiter {
             limit: plugin.memory_limit,
             hit: false,
@@ -124,9 +108,9 @@ impl InstanceState {
             job: None,
             body: None,
             answer: None,
-            clock_read,
+            clock_read: Arc::new(AtomicBool::new(false)),
             limiter,
-            wasi: wasi.build(),
+            wasi: None,
             table: ResourceTable::new(),
         }
     }
@@ -170,11 +154,39 @@ impl InstanceState {
 
 impl WasiView for InstanceState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| wasi_ctx(&self.plugin, &self.clock_read));
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
+}
+
+/// The WASI context of an instance of `plugin`: its clocks (real and watched when granted
+/// `clock`, else frozen) and its granted read-only directories; nothing else (no
+/// environment, arguments, stdio, network).
+fn wasi_ctx(plugin: &PluginIdentity, clock_read: &Arc<AtomicBool>) -> WasiCtx {
+    let mut wasi = WasiCtxBuilder::new();
+    if plugin.grants.has(&Capability::Clock) {
+        wasi.wall_clock(WatchedClock::new(WallClock::new(), clock_read))
+            .monotonic_clock(WatchedClock::new(MonotonicClock::new(), clock_read));
+    } else {
+        wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+    }
+    for (guest, host) in &plugin.read_dirs {
+        if let Err(e) = wasi.preopened_dir(host, guest, FsPerms::ReadOnly) {
+            // The guest then sees no such directory and answers accordingly.
+            tracing::warn!(
+                plugin = %plugin.name,
+                dir = %host.display(),
+                error = %e,
+                "cannot open a granted read-only directory"
+            );
+        }
+    }
+    wasi.build()
 }
 
 /// Caps linear memory growth; records that it did so the host can say why the guest stopped.
