@@ -199,9 +199,16 @@ pub struct DeviceFilter {
     pub offset: u32,
 }
 
-const COLUMNS: &str = "id, hostname, ip_address, ssh_port, ssh_username, ssh_identity_file, \
-     device_type, description, location, tags, monitoring_enabled, status, last_seen, \
-     created_at, updated_at, extra";
+/// The columns every query returns, in [`from_row`]'s order (a macro, so that the queries
+/// run on every request are whole `&'static str`s built at compile time).
+macro_rules! columns {
+    () => {
+        "id, hostname, ip_address, ssh_port, ssh_username, ssh_identity_file, \
+         device_type, description, location, tags, monitoring_enabled, status, last_seen, \
+         created_at, updated_at, extra"
+    };
+}
+const COLUMNS: &str = columns!();
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Device> {
     let port: Option<i64> = r.get(3)?;
@@ -331,18 +338,18 @@ fn check(fields: DeviceFields) -> Result<Checked, StoreError> {
 
 /// The device with this hostname (case-insensitive), if any.
 pub fn get(conn: &Connection, hostname: &str) -> Result<Option<Device>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM devices WHERE hostname = ?1");
+    const SQL: &str = concat!("SELECT ", columns!(), " FROM devices WHERE hostname = ?1");
     Ok(conn
-        .prepare_cached(&sql)?
+        .prepare_cached(SQL)?
         .query_row([key(hostname)], from_row)
         .optional()?)
 }
 
 /// The device with this id, if any.
 pub fn get_by_id(conn: &Connection, id: &str) -> Result<Option<Device>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM devices WHERE id = ?1");
+    const SQL: &str = concat!("SELECT ", columns!(), " FROM devices WHERE id = ?1");
     Ok(conn
-        .prepare_cached(&sql)?
+        .prepare_cached(SQL)?
         .query_row([id], from_row)
         .optional()?)
 }
@@ -540,9 +547,12 @@ pub fn set_status(
 
 /// Devices with monitoring enabled, ordered by hostname (for the background poller).
 pub fn monitored(conn: &Connection) -> Result<Vec<Device>, StoreError> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM devices WHERE monitoring_enabled = 1 ORDER BY hostname");
-    let mut stmt = conn.prepare_cached(&sql)?;
+    const SQL: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM devices WHERE monitoring_enabled = 1 ORDER BY hostname"
+    );
+    let mut stmt = conn.prepare_cached(SQL)?;
     let rows = stmt
         .query_map([], from_row)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -552,8 +562,8 @@ pub fn monitored(conn: &Connection) -> Result<Vec<Device>, StoreError> {
 /// Every registered device, ordered by hostname (for metrics: the targets they name and
 /// their statuses).
 pub fn all(conn: &Connection) -> Result<Vec<Device>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM devices ORDER BY hostname");
-    let mut stmt = conn.prepare_cached(&sql)?;
+    const SQL: &str = concat!("SELECT ", columns!(), " FROM devices ORDER BY hostname");
+    let mut stmt = conn.prepare_cached(SQL)?;
     let rows = stmt
         .query_map([], from_row)?
         .collect::<Result<Vec<_>, _>>()?;
