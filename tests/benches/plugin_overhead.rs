@@ -69,14 +69,18 @@ fn handle_ping(
 }
 
 /// Runs `load` with a new client on a thread and current-thread runtime of its own (as a
-/// separate client process would be), and returns what it returns.
-fn client_apart<T, F, Fut>(load: F) -> T
+/// separate client process would be), pinned to `cpu` when given, and returns what it
+/// returns.
+fn client_apart<T, F, Fut>(cpu: Option<usize>, load: F) -> T
 where
     T: Send + 'static,
     F: FnOnce(reqwest::Client) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = T>,
 {
     std::thread::spawn(move || {
+        if let Some(cpu) = cpu {
+            pin_to(cpu);
+        }
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -87,8 +91,50 @@ where
     .expect("client thread")
 }
 
+/// The CPUs this process may run on.
+fn allowed_cpus() -> Vec<usize> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
+    (0..nix::sched::CpuSet::count())
+        .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+        .collect()
+}
+
+/// Pins the calling thread (and the threads it starts afterwards) to `cpu`.
+fn pin_to(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu).expect("a CPU number");
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).expect("pin");
+}
+
 /// Medians of one run's round trips: (native, plugin).
 type RunMedians = (Duration, Duration);
+
+/// Starts a server whose every thread runs on `server_cpu` (its workers, its blocking pool,
+/// the engine's epoch ticker), measures the sequential round trips to both routes from a
+/// client pinned to `client_cpu`, and stops it. The nearest this machine comes to a client
+/// on another machine: the client's CPU time and wake-ups never share a CPU with the
+/// server's, and the server's never with the client's.
+fn round_trips_on_cpus_of_their_own(server_cpu: usize, client_cpu: usize) -> RunMedians {
+    std::thread::spawn(move || {
+        pin_to(server_cpu);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let s = TestServer::start(&["hello"], |c| c.rate_limit.enabled = false).await;
+            let (native_url, plugin_url) = (s.url("/api/status"), s.url("/api/hello/ping"));
+            let run = client_apart(Some(client_cpu), move |client| async move {
+                let (mut native, mut plugin) = round_trips(&client, &native_url, &plugin_url).await;
+                (median(&mut native), median(&mut plugin))
+            });
+            s.stop().await;
+            run
+        })
+    })
+    .join()
+    .expect("a fresh pinned server's run")
+}
 
 /// Starts a server on a runtime of its own (new worker threads), measures the sequential
 /// round trips to both routes from a client on that runtime and from one apart, and stops
@@ -104,7 +150,7 @@ fn round_trips_on_a_fresh_server() -> (RunMedians, RunMedians) {
             let (native_url, plugin_url) = (s.url("/api/status"), s.url("/api/hello/ping"));
             let (mut native, mut plugin) = round_trips(&s.client, &native_url, &plugin_url).await;
             let shared = (median(&mut native), median(&mut plugin));
-            let apart = client_apart(move |client| async move {
+            let apart = client_apart(None, move |client| async move {
                 let (mut native, mut plugin) = round_trips(&client, &native_url, &plugin_url).await;
                 (median(&mut native), median(&mut plugin))
             });
@@ -179,7 +225,7 @@ async fn bench() {
             .ok()
             .and_then(|c| c.parse().ok())
         {
-            let load = client_apart(move |client| async move {
+            let load = client_apart(None, move |client| async move {
                 concurrent(&client, &url, conns, n).await.requests_per_sec
             });
             println!("{route}: {conns} connections, {load:.0} req/s");
@@ -190,7 +236,9 @@ async fn bench() {
         let times = if std::env::var_os("PROFILE_SHARED").is_some() {
             sequential(&s.client, &url, n).await
         } else {
-            client_apart(move |client| async move { sequential(&client, &url, n).await })
+            client_apart(None, move |client| async move {
+                sequential(&client, &url, n).await
+            })
         };
         let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
         let mut times = times;
@@ -276,6 +324,23 @@ async fn bench() {
         &apart,
     );
     report_runs("client on the server's runtime", &shared);
+    // The same with the client and the server on CPUs of their own (fresh servers too).
+    match allowed_cpus()[..] {
+        [server_cpu, client_cpu, ..] => {
+            let pinned: Vec<RunMedians> = (0..runs)
+                .map(|_| round_trips_on_cpus_of_their_own(server_cpu, client_cpu))
+                .collect();
+            report_runs(
+                &format!(
+                    "client pinned to CPU {client_cpu}, every server thread to CPU {server_cpu} (as a client on another machine would share no CPU)"
+                ),
+                &pinned,
+            );
+        }
+        _ => println!(
+            "  client and server on CPUs of their own: not measured, this process may use one CPU only"
+        ),
+    }
 
     times_on_one_thread(300, in_process("/api/status"));
     times_on_one_thread(300, in_process("/api/hello/ping"));
@@ -321,7 +386,7 @@ async fn bench() {
     // workers with the server's own tasks (a call's clean-up and its next instance).
     let (an, ap) = {
         let (native_url, plugin_url) = (native_url.clone(), plugin_url.clone());
-        client_apart(move |client| async move {
+        client_apart(None, move |client| async move {
             let n = concurrent(&client, &native_url, 32, 300)
                 .await
                 .requests_per_sec;
