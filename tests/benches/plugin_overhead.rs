@@ -1,9 +1,10 @@
 //! Benchmark: the same trivial route served through a WASM plugin (`GET /api/hello/ping`)
 //! and by a native axum handler (`GET /api/status`), through the same middleware stack, over
 //! real loopback HTTP, in one run. Prints medians, the ratio and the absolute per-request
-//! overhead, the same two routes through the server's router in process (the server's own
-//! time, without sockets or thread wake-ups), throughput at 32 connections, and the bare
-//! instantiate+call cost.
+//! overhead, for a client apart, one on the server's runtime, and one pinned to a CPU of its
+//! own with every server thread on another; the same two routes through the server's router
+//! in process (the server's own time, without sockets or thread wake-ups), throughput at 32
+//! connections, and the bare instantiate+call cost.
 //!
 //! Run: `cargo bench -p infrastructor-tests --bench plugin_overhead`; `PROFILE_STAGE=handle`
 //! loops the in-process call only, for `perf record`; `PROFILE_ROUTE=/api/…` hammers one

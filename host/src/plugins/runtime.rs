@@ -119,7 +119,8 @@ type Answered = (GuestAnswer, Option<Vec<CachedRead>>);
 
 impl PluginRuntime {
     /// Builds the engine (sized for `max_instances` concurrent calls) and the linker with
-    /// every host import of every supported API version, plus an empty WASI context.
+    /// every host import of every supported API version, plus WASI (an instance gets its
+    /// minimal context when it first calls WASI, see [`InstanceState`]).
     /// `answer_cache_bytes` bounds the stored answers of cacheable routes (0 = none).
     pub fn new(
         services: Arc<HostServices>,
