@@ -110,57 +110,70 @@ fn pin_to(cpu: usize) {
 /// Medians of one run's round trips: (native, plugin).
 type RunMedians = (Duration, Duration);
 
-/// Starts a server whose every thread runs on `server_cpu` (its workers, its blocking pool,
-/// the engine's epoch ticker), measures the sequential round trips to both routes from a
-/// client pinned to `client_cpu`, and stops it. The nearest this machine comes to a client
-/// on another machine: the client's CPU time and wake-ups never share a CPU with the
-/// server's, and the server's never with the client's.
-fn round_trips_on_cpus_of_their_own(server_cpu: usize, client_cpu: usize) -> RunMedians {
-    std::thread::spawn(move || {
-        pin_to(server_cpu);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let s = TestServer::start(&["hello"], |c| c.rate_limit.enabled = false).await;
-            let (native_url, plugin_url) = (s.url("/api/status"), s.url("/api/hello/ping"));
-            let run = client_apart(Some(client_cpu), move |client| async move {
-                let (mut native, mut plugin) = round_trips(&client, &native_url, &plugin_url).await;
-                (median(&mut native), median(&mut plugin))
-            });
-            s.stop().await;
-            run
-        })
-    })
-    .join()
-    .expect("a fresh pinned server's run")
+/// The medians of [`round_trips`] by `client`: (native, plugin).
+async fn run_medians(client: &reqwest::Client, native_url: &str, plugin_url: &str) -> RunMedians {
+    let (mut native, mut plugin) = round_trips(client, native_url, plugin_url).await;
+    (median(&mut native), median(&mut plugin))
 }
 
-/// Starts a server on a runtime of its own (new worker threads), measures the sequential
-/// round trips to both routes from a client on that runtime and from one apart, and stops
-/// it: (on the runtime, apart).
-fn round_trips_on_a_fresh_server() -> (RunMedians, RunMedians) {
-    std::thread::spawn(|| {
+/// Starts a server with hello on a runtime of its own (new worker threads, and every one of
+/// its threads on `cpu` when given: its workers, its blocking pool, the engine's epoch
+/// ticker), runs `measure` with the server's client and the URLs of the native and the
+/// plugin route, and stops it.
+fn on_a_fresh_server<T, F, Fut>(cpu: Option<usize>, measure: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(reqwest::Client, String, String) -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+{
+    std::thread::spawn(move || {
+        if let Some(cpu) = cpu {
+            pin_to(cpu);
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .expect("runtime");
         rt.block_on(async {
             let s = TestServer::start(&["hello"], |c| c.rate_limit.enabled = false).await;
-            let (native_url, plugin_url) = (s.url("/api/status"), s.url("/api/hello/ping"));
-            let (mut native, mut plugin) = round_trips(&s.client, &native_url, &plugin_url).await;
-            let shared = (median(&mut native), median(&mut plugin));
-            let apart = client_apart(None, move |client| async move {
-                let (mut native, mut plugin) = round_trips(&client, &native_url, &plugin_url).await;
-                (median(&mut native), median(&mut plugin))
-            });
+            let measured = measure(
+                s.client.clone(),
+                s.url("/api/status"),
+                s.url("/api/hello/ping"),
+            )
+            .await;
             s.stop().await;
-            (shared, apart)
+            measured
         })
     })
     .join()
     .expect("a fresh server's run")
+}
+
+/// Round trips to a fresh server from a client on its runtime and from one apart: (on the
+/// runtime, apart).
+fn round_trips_on_a_fresh_server() -> (RunMedians, RunMedians) {
+    on_a_fresh_server(None, |client, native_url, plugin_url| async move {
+        let shared = run_medians(&client, &native_url, &plugin_url).await;
+        let apart = client_apart(None, move |client| async move {
+            run_medians(&client, &native_url, &plugin_url).await
+        });
+        (shared, apart)
+    })
+}
+
+/// Round trips to a fresh server whose every thread runs on `server_cpu`, from a client
+/// pinned to `client_cpu`. The nearest this machine comes to a client on another machine:
+/// the client's CPU time and wake-ups never share a CPU with the server's.
+fn round_trips_on_cpus_of_their_own(server_cpu: usize, client_cpu: usize) -> RunMedians {
+    on_a_fresh_server(
+        Some(server_cpu),
+        move |_, native_url, plugin_url| async move {
+            client_apart(Some(client_cpu), move |client| async move {
+                run_medians(&client, &native_url, &plugin_url).await
+            })
+        },
+    )
 }
 
 /// Prints each run's medians and ratio, and the median, lowest and highest ratio; returns
