@@ -69,6 +69,16 @@ fn handle_ping(
     }
 }
 
+/// One API version's build of hello, and what was measured of it in process.
+struct Version {
+    name: &'static str,
+    plugin: Arc<LoadedPlugin>,
+    /// Each call's time.
+    calls: Vec<Duration>,
+    /// The measuring threads' wall time over all the calls (their clean-up included).
+    wall: Duration,
+}
+
 /// Runs `load` with a new client on a thread and current-thread runtime of its own (as a
 /// separate client process would be), pinned to `cpu` when given, and returns what it
 /// returns.
@@ -425,35 +435,42 @@ async fn bench() {
     for name in ["hello-v010", "hello"] {
         let plugin = s.app_state().plugins().get(name).expect("loaded").clone();
         times_on_one_thread(200, handle_ping(plugin.clone()));
-        per_version.push((name, plugin.load_time_ms, plugin, Vec::new()));
+        per_version.push(Version {
+            name,
+            plugin,
+            calls: Vec::new(),
+            wall: Duration::ZERO,
+        });
     }
     if std::env::var("PROFILE_STAGE").as_deref() == Ok("handle") {
         // For `perf record`: the in-process call of hello (API 0.2.0) only, many times, on
         // a worker as measured below.
-        times_on_one_thread(300_000, handle_ping(per_version[1].2.clone()));
+        times_on_one_thread(300_000, handle_ping(per_version[1].plugin.clone()));
         return;
     }
     // On a thread serving them alone, like the in-process routes above. The thread's wall
     // time also holds each call's clean-up (its drop and the next spare, run between the
     // calls): what a call costs the server's CPU in all.
-    let mut walls = [Duration::ZERO; 2];
     for _ in 0..10 {
-        for ((_, _, plugin, calls), wall) in per_version.iter_mut().zip(walls.iter_mut()) {
+        for v in per_version.iter_mut() {
             let started = std::time::Instant::now();
-            calls.extend(times_on_one_thread(500, handle_ping(plugin.clone())));
-            *wall += started.elapsed();
+            v.calls
+                .extend(times_on_one_thread(500, handle_ping(v.plugin.clone())));
+            v.wall += started.elapsed();
         }
     }
     let mut medians = Vec::new();
-    for ((name, load_ms, plugin, calls), wall) in per_version.iter_mut().zip(walls) {
-        let m = median(calls);
+    for v in per_version.iter_mut() {
+        let m = median(&mut v.calls);
         medians.push(m.as_secs_f64());
-        let all_in = wall.as_secs_f64() / calls.len() as f64;
+        let all_in = v.wall.as_secs_f64() / v.calls.len() as f64;
         println!(
-            "plugin instantiate + handle + drop (no HTTP), {name} (API {}): median {:.1} µs, p99 {:.1} µs, load {load_ms:.1} ms (target ≤ 50 µs)",
-            plugin.api_version(),
+            "plugin instantiate + handle + drop (no HTTP), {} (API {}): median {:.1} µs, p99 {:.1} µs, load {:.1} ms (target ≤ 50 µs)",
+            v.name,
+            v.plugin.api_version(),
             m.as_secs_f64() * 1e6,
-            percentile(calls, 0.99).as_secs_f64() * 1e6
+            percentile(&mut v.calls, 0.99).as_secs_f64() * 1e6,
+            v.plugin.load_time_ms
         );
         println!(
             "  with the clean-up after each call (drop, next spare): {:.1} µs of the thread's time per call, of which the clean-up ≈ {:.1} µs",
