@@ -1,4 +1,6 @@
-//! The built-in plugins, compiled to `wasm32-wasip2` by the build script and embedded.
+//! The built-in plugins, compiled by the build script and embedded: built for
+//! `wasm32-unknown-unknown` and made components (`infrastructor-plugin-builder`), so each
+//! imports WASI only where it reads the clock or granted files.
 
 /// One built-in plugin.
 #[derive(Debug, Clone, Copy)]
@@ -12,3 +14,61 @@ pub struct BuiltinPlugin {
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names a component imports at its top level.
+    fn imports(wasm: &[u8]) -> Vec<String> {
+        let mut depth = 0usize;
+        let mut names = Vec::new();
+        for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+            match payload.expect("a valid component") {
+                wasmparser::Payload::ModuleSection { .. }
+                | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+                wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+                wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+                    for import in section {
+                        names.push(import.expect("an import").name.name.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
+    /// "Guests link no WASI unless they ask for it": a built-in imports the WASI clocks only
+    /// if it reads the time, the filesystem only if it reads granted files (devices), and
+    /// nothing else of WASI (no `cli`, `random`, `sockets`…, which a `wasm32-wasip2` build
+    /// links into every guest).
+    #[test]
+    fn built_ins_import_only_the_wasi_they_use() {
+        assert!(PLUGINS.len() >= 6, "{PLUGINS:?}");
+        for plugin in PLUGINS {
+            let imports = imports(plugin.wasm);
+            assert!(
+                imports
+                    .iter()
+                    .any(|i| i.starts_with("infrastructor:plugin/")),
+                "{}: {imports:?}",
+                plugin.name
+            );
+            for import in imports.iter().filter(|i| i.starts_with("wasi:")) {
+                let allowed = import.starts_with("wasi:clocks/")
+                    || (plugin.name == "devices"
+                        && ["wasi:filesystem/", "wasi:io/"]
+                            .iter()
+                            .any(|p| import.starts_with(p)));
+                assert!(allowed, "{} imports {import}: {imports:?}", plugin.name);
+            }
+        }
+        let containers = PLUGINS.iter().find(|p| p.name == "containers");
+        let containers = imports(containers.expect("containers").wasm);
+        assert!(
+            !containers.iter().any(|i| i.starts_with("wasi:")),
+            "containers reads no clock and no file: {containers:?}"
+        );
+    }
+}

@@ -21,7 +21,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use infrastructor_plugin_builder::{GUEST_TARGET, guest_rustflags};
+use infrastructor_plugin_builder::{WASI_TARGET, guest_rustflags};
 
 use crate::config::is_plugin_name;
 use crate::plugins::bindings::ApiVersion;
@@ -336,7 +336,7 @@ impl Scaffold {
     pub fn summary(&self) -> String {
         let dir = self.dir.display();
         let wasm = format!(
-            "target/{GUEST_TARGET}/release/{}.wasm",
+            "target/{WASI_TARGET}/release/{}.wasm",
             crate_name(&self.name)
         );
         let mut text = format!(
@@ -352,7 +352,7 @@ impl Scaffold {
             ));
         }
         text.push_str(&format!(
-            "next:\n  cd {dir}\n  cargo test\n  cargo build --release --target {GUEST_TARGET}\n  \
+            "next:\n  cd {dir}\n  cargo test\n  cargo build --release --target {WASI_TARGET}\n  \
              infrastructor plugins check {wasm}\nthen install it as README.md says (plugins.dir, grants, sha256 pin)\n"
         ));
         text
@@ -474,7 +474,7 @@ mod tests {
                 }
             }
             let config: toml::Table = text(".cargo/config.toml").parse().expect("config");
-            let flags: Vec<&str> = config["target"][GUEST_TARGET]["rustflags"]
+            let flags: Vec<&str> = config["target"][WASI_TARGET]["rustflags"]
                 .as_array()
                 .expect("rustflags")
                 .iter()

@@ -224,6 +224,30 @@ fn main() {
     rt.block_on(bench());
 }
 
+/// A server with only hello, built for wasm32-wasip2 here (the plugin builder's nested
+/// cargo, cached in `target/wasm-guests` after the first run).
+async fn server_with_hello_for_wasip2() -> TestServer {
+    use infrastructor_plugin_builder::{WASI_TARGET, build_guests_for};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let built = build_guests_for(
+        root,
+        &["test-plugin-hello"],
+        WASI_TARGET,
+        &dir.path().join("built"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = infrastructor_tests::test_config(dir.path(), &[]);
+    std::fs::copy(&built[0].path, config.plugins.dir.join("hello.wasm")).expect("copy");
+    config.rate_limit.enabled = false;
+    config.plugins.max_instances = infrastructor::config::Config::default()
+        .plugins
+        .max_instances;
+    TestServer::start_with(dir, config).await
+}
+
 async fn bench() {
     // The server's default instance budget (the tests' 16 would make 32 connections
     // queue for instances).
@@ -430,13 +454,25 @@ async fn bench() {
     );
 
     // The same plugin built against API 0.2.0 and against the frozen 0.1.0 (served by
-    // conversion), measured in alternating rounds.
+    // conversion), and hello built for wasm32-wasip2 (linking WASI's standard library, as a
+    // plain `cargo build` of a scaffolded plugin does) on a second server, measured in
+    // alternating rounds.
+    let wasip2 = server_with_hello_for_wasip2().await;
     let mut per_version = Vec::new();
-    for name in ["hello-v010", "hello"] {
-        let plugin = s.app_state().plugins().get(name).expect("loaded").clone();
+    for (name, server) in [("hello-v010", &s), ("hello", &s), ("hello", &wasip2)] {
+        let plugin = server
+            .app_state()
+            .plugins()
+            .get(name)
+            .expect("loaded")
+            .clone();
         times_on_one_thread(200, handle_ping(plugin.clone()));
         per_version.push(Version {
-            name,
+            name: if std::ptr::eq(server, &wasip2) {
+                "hello built for wasm32-wasip2"
+            } else {
+                name
+            },
             plugin,
             calls: Vec::new(),
             wall: Duration::ZERO,
@@ -482,5 +518,13 @@ async fn bench() {
         "  ratio API 0.1.0 / 0.2.0 per call = {:.3}",
         medians[0] / medians[1]
     );
+    let thread_time = |v: &Version| v.wall.as_secs_f64() / v.calls.len().max(1) as f64;
+    println!(
+        "  ratio wasm32-wasip2 / as built (wasm32-unknown-unknown, no WASI) per call = {:.3}; with the clean-up = {:.3} ({:.1} µs more)",
+        medians[2] / medians[1],
+        thread_time(&per_version[2]) / thread_time(&per_version[1]),
+        (thread_time(&per_version[2]) - thread_time(&per_version[1])) * 1e6
+    );
+    wasip2.stop().await;
     s.stop().await;
 }

@@ -19,7 +19,7 @@ use std::process::{Command, Output};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
-use infrastructor_plugin_builder::{GUEST_TARGET, KEPT_ENV, describe, ensure_guest_target};
+use infrastructor_plugin_builder::{KEPT_ENV, WASI_TARGET, describe, ensure_target};
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
@@ -293,10 +293,10 @@ impl Scaffold {
     /// standard library: when it lacks it, the plugin builder's check adds it, or fails
     /// with the `rustup target add …` command to run.
     pub fn build_component(&self) -> Result<PathBuf> {
-        ensure_guest_target().map_err(|e| anyhow::anyhow!("{e}"))?;
-        nested_cargo(&self.dir, &["build", "--release", "--target", GUEST_TARGET])?;
+        ensure_target(WASI_TARGET).map_err(|e| anyhow::anyhow!("{e}"))?;
+        nested_cargo(&self.dir, &["build", "--release", "--target", WASI_TARGET])?;
         let wasm = target_dir()
-            .join(GUEST_TARGET)
+            .join(WASI_TARGET)
             .join("release")
             .join(format!("{}.wasm", self.crate_name()));
         let copy = self

@@ -152,10 +152,7 @@ pub fn check(req: &DeployRequest) -> Result<(), Error> {
 
 /// A timestamp for file names (`YYYYmmdd_HHMMSS`, UTC), from the real clock.
 fn stamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = infrastructor_sdk::clock::unix_now().as_secs();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let (y, m, d) = infrastructor_sdk::text::civil_from_days(days);
@@ -264,7 +261,7 @@ impl Run<'_> {
 
 /// Deploys `req` (already checked with [`check`]) and says what happened.
 pub fn deploy(req: &DeployRequest) -> Result<DeployResult, Error> {
-    let started = std::time::Instant::now();
+    let started = infrastructor_sdk::clock::Stopwatch::start();
     let path = req.deployment_path.as_str();
     let dir = paths::dir_of(path);
     let stamp = stamp();
@@ -453,8 +450,8 @@ fn services(run: &mut Run<'_>, flavour: Flavour) -> Result<(), Error> {
     Ok(())
 }
 
-fn finish(mut run: Run<'_>, started: std::time::Instant) -> DeployResult {
-    run.result.execution_time_ms = started.elapsed().as_millis() as u64;
+fn finish(mut run: Run<'_>, started: infrastructor_sdk::clock::Stopwatch) -> DeployResult {
+    run.result.execution_time_ms = started.elapsed_ms();
     jobs::progress(
         run.total_steps,
         Some(run.total_steps),

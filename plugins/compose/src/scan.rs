@@ -159,7 +159,7 @@ pub fn ports_handler(req: &Request) -> Result<Response, Error> {
         ));
     }
     crate::device::require(&body.device)?;
-    let started = std::time::Instant::now();
+    let started = infrastructor_sdk::clock::Stopwatch::start();
     let usage = ports(&body.device)?;
     let range = body.port_range_start..=body.port_range_end;
     let available: Vec<u16> = range.clone().filter(|p| !usage.used.contains(p)).collect();
@@ -172,7 +172,7 @@ pub fn ports_handler(req: &Request) -> Result<Response, Error> {
         available_ports: available,
         port_owners: usage.owners,
         warnings: usage.warnings,
-        execution_time_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        execution_time_ms: started.elapsed_ms(),
     })
     .into())
 }
@@ -238,7 +238,7 @@ pub fn networks(
 pub fn networks_handler(req: &Request) -> Result<Response, Error> {
     let body: NetworkScanRequest = req.body()?;
     crate::device::require(&body.device)?;
-    let started = std::time::Instant::now();
+    let started = infrastructor_sdk::clock::Stopwatch::start();
     let (all, recommended) = networks(&body.device)?;
     let shown: Vec<docker_network::NetworkDetail> = all
         .into_iter()
@@ -258,7 +258,7 @@ pub fn networks_handler(req: &Request) -> Result<Response, Error> {
         networks: shown,
         containers_by_network: by_network,
         recommended_network: recommended,
-        execution_time_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        execution_time_ms: started.elapsed_ms(),
     })
     .into())
 }

@@ -1,13 +1,9 @@
 //! Wall-clock time as RFC 3339 (the plugin is granted `clock`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// Now, as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn now_rfc3339() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_unix_millis(since.as_millis() as i64)
+    let since = infrastructor_sdk::clock::unix_now();
+    format_unix_millis(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Formats milliseconds since the Unix epoch (UTC) with millisecond precision.

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeSet;
 
+use infrastructor_sdk::files::FileError;
 use infrastructor_sdk::prelude::*;
 use infrastructor_sdk::registry::{Device, DeviceFields};
 use serde::{Deserialize, Serialize};
@@ -145,19 +146,8 @@ pub fn relative_to_import_dir(path: &str, dir: &str) -> Result<String, PathRefus
     Ok(rel.to_string())
 }
 
-fn read_text(rel: &str) -> std::io::Result<String> {
-    let path = format!("{GUEST_DIR}/{rel}");
-    let meta = std::fs::metadata(&path)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    if meta.len() > MAX_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_FILE} bytes"
-        )));
-    }
-    let bytes = std::fs::read(&path)?;
-    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
+fn read_text(rel: &str) -> Result<String, FileError> {
+    files::read_text(&format!("{GUEST_DIR}/{rel}"), MAX_FILE)
 }
 
 /// Resolves one `Include` path inside the import directory (a glob in the last component
@@ -182,11 +172,10 @@ fn load_include(
     };
     let (parent, file) = rel.rsplit_once('/').unwrap_or(("", rel.as_str()));
     let names: Vec<String> = if file.contains(['*', '?']) {
-        let listing = std::fs::read_dir(format!("{GUEST_DIR}/{parent}"));
+        let listing = files::list_dir(&format!("{GUEST_DIR}/{parent}"));
         let mut names: Vec<String> = match listing {
             Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
+                .into_iter()
                 .filter(|n| !n.starts_with('.') && wildcard(file.as_bytes(), n.as_bytes()))
                 .map(|n| {
                     if parent.is_empty() {
@@ -207,7 +196,7 @@ fn load_include(
     for name in names {
         match read_text(&name) {
             Ok(text) => files.push(IncludedFile { name, text }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(FileError::NotFound) => {
                 warnings.push(format!(
                     "Include {pattern}: {name} does not exist (ignored, as ssh does)"
                 ));
@@ -532,10 +521,8 @@ pub fn handler(req: &Request) -> Result<Response, Error> {
                 PathRefused::Outside { .. } => Error::not_found(why.to_string()),
                 PathRefused::DotSegment { .. } => Error::bad_request(why.to_string()),
             })?;
-            let text = read_text(&rel).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound
-                | std::io::ErrorKind::NotADirectory
-                | std::io::ErrorKind::InvalidFilename => {
+            let text = read_text(&rel).map_err(|e| match e {
+                FileError::NotFound | FileError::NotADirectory => {
                     Error::not_found(format!("{path}: no such file in the import directory"))
                 }
                 _ => Error::bad_request(format!(

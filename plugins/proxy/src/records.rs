@@ -104,10 +104,8 @@ pub fn record_id(device: &str, file: &str) -> String {
 
 /// The current time, RFC 3339.
 pub fn now_rfc3339() -> String {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+    let micros =
+        i64::try_from(infrastructor_sdk::clock::unix_now().as_micros()).unwrap_or(i64::MAX);
     rfc3339_from_micros(micros)
 }
 

@@ -120,7 +120,7 @@ pub fn sync(
     only: &[String],
     dry_run: bool,
 ) -> Result<(SyncReport, Vec<Record>), Error> {
-    let started = std::time::Instant::now();
+    let started = infrastructor_sdk::clock::Stopwatch::start();
     let device = detection.device.as_str();
     let prefix = format!("{confs_dir}/");
     let mut known = existing(device)?;
@@ -207,6 +207,6 @@ pub fn sync(
         };
         storage::put_json(SYNCS, &device.to_ascii_lowercase(), &last)?;
     }
-    report.sync_duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report.sync_duration_ms = started.elapsed_ms();
     Ok((report, now))
 }

@@ -1,6 +1,6 @@
 //! The guest-side SDK for Infrastructor plugins.
 //!
-//! A plugin is a `wasm32-wasip2` component; this crate hides the WIT bindings behind a small
+//! A plugin is a WebAssembly component; this crate hides the WIT bindings behind a small
 //! axum-like API: describe the plugin with an [`App`] of [`Route`]s and handlers, and export it
 //! with [`export_plugin!`].
 //!
@@ -33,7 +33,10 @@
 //! before a handler runs. Host capabilities are the modules [`ssh`], [`collector`],
 //! [`storage`], [`registry`], [`config`] and [`log`]; each must be declared with
 //! [`App::capability`] and granted by the operator, or the call fails with
-//! [`Error::Forbidden`].
+//! [`Error::Forbidden`]. The time ([`clock`], capability `clock`) and files in granted
+//! directories ([`files`], capability `read-dir:KEY`) come from the WASI imports a guest
+//! makes only when it uses them: guests are built without WASI's standard library, so
+//! `std::time::SystemTime`, `Instant` and `std::fs` do not work there.
 //!
 //! Everything compiles natively, so routers, handlers and parsers can be unit-tested with
 //! plain `cargo test` ([`App::dispatch`], [`App::parse`], [`App::validate`]). Natively the
@@ -46,9 +49,11 @@
 //! readers, calendar arithmetic) are in [`text`].
 
 mod app;
+pub mod clock;
 pub mod collector;
 pub mod config;
 mod error;
+pub mod files;
 mod host;
 pub mod jobs;
 pub mod log;
@@ -115,12 +120,13 @@ pub mod prelude {
         App, Collector, Command, Error, Json, JsonSchema, Method, Param, Request, Response, Route,
         Scope, StepOutput,
     };
-    pub use crate::{collector, config, jobs, log, registry, ssh, storage};
+    pub use crate::{clock, collector, config, files, jobs, log, registry, ssh, storage};
     pub use serde_json::{Value, json};
     pub use std::time::Duration;
 }
 
-/// Exports a plugin from a crate built as a `cdylib` for `wasm32-wasip2`.
+/// Exports a plugin from a crate built as a `cdylib` for `wasm32-unknown-unknown` (then made
+/// a component, as the plugin builder does) or `wasm32-wasip2`.
 ///
 /// The argument is a function (or closure) returning the [`App`]. It is called at most once
 /// per instance, on the first call the host makes; the host's calls are then served from it:

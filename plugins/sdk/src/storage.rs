@@ -256,10 +256,7 @@ struct Remembered<T> {
 pub fn unix_now_secs() -> u64 {
     #[cfg(target_arch = "wasm32")]
     {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        crate::clock::unix_now().as_secs()
     }
     #[cfg(not(target_arch = "wasm32"))]
     crate::host::now_secs()

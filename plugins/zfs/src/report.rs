@@ -91,10 +91,7 @@ pub fn collect(host: &str, tools: Tools) -> Result<Report, Error> {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0)
+    i64::try_from(infrastructor_sdk::clock::unix_now().as_secs()).unwrap_or(0)
 }
 
 /// The counts of a report.

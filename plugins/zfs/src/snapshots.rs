@@ -378,10 +378,7 @@ pub fn usage_handler(req: &Request) -> Result<Response, Error> {
     let host = req.path("hostname")?;
     let tools = tools::of(host)?;
     let snapshots = list_snapshots(host, tools, None)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0);
+    let now = i64::try_from(infrastructor_sdk::clock::unix_now().as_secs()).unwrap_or(0);
     let mut answer = usage(&snapshots, now);
     answer.hostname = Some(host.to_owned());
     Ok(Json(answer).into())

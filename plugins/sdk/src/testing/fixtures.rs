@@ -1,6 +1,9 @@
 //! Reading the real command outputs in the repository's `tests/fixtures`. Both readers panic
 //! with the path on a missing fixture, so a lost file fails the test loudly.
 
+// Native test helpers: the guests' ban on `std::fs` (plugins/clippy.toml) is not for them.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 
 /// Where the fixtures are: `$INFRA_FIXTURES` when set, else the first `tests/fixtures` found
