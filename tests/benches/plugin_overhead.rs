@@ -416,6 +416,7 @@ async fn bench() {
         apart_overhead / (ipm.as_secs_f64() - inm.as_secs_f64())
     );
 
+    let wasip2 = server_with_hello_for_wasip2().await;
     let old_url = s.url("/api/hello-v010/ping");
     let rn = concurrent(&s.client, &native_url, 32, 300)
         .await
@@ -452,12 +453,29 @@ async fn bench() {
         "  the same plugin built against API 0.1.0: {ro:.0} req/s, ratio to 0.2.0 {:.3}",
         ro / rp
     );
+    // Hello as built against hello built for wasm32-wasip2 (on the second server), in
+    // alternating rounds.
+    let (mut lean, mut wasi) = (Vec::new(), Vec::new());
+    let wasip2_url = wasip2.url("/api/hello/ping");
+    for _ in 0..3 {
+        for (url, into) in [(&plugin_url, &mut lean), (&wasip2_url, &mut wasi)] {
+            into.push(concurrent(&s.client, url, 32, 300).await.requests_per_sec);
+        }
+    }
+    let median_of = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (lean, wasi) = (median_of(&mut lean), median_of(&mut wasi));
+    println!(
+        "  hello as built (wasm32-unknown-unknown, no WASI) {lean:.0} req/s, built for wasm32-wasip2 {wasi:.0} req/s (medians of 3 alternating rounds), ratio {:.3}",
+        wasi / lean
+    );
 
     // The same plugin built against API 0.2.0 and against the frozen 0.1.0 (served by
     // conversion), and hello built for wasm32-wasip2 (linking WASI's standard library, as a
     // plain `cargo build` of a scaffolded plugin does) on a second server, measured in
     // alternating rounds.
-    let wasip2 = server_with_hello_for_wasip2().await;
     let mut per_version = Vec::new();
     for (name, server) in [("hello-v010", &s), ("hello", &s), ("hello", &wasip2)] {
         let plugin = server
