@@ -117,7 +117,10 @@ mod imp {
         loop {
             let offset = bytes.len() as u64;
             // One byte past the limit tells a file that grew since its `stat`.
-            let want = (max_bytes + 1 - offset).min(CHUNK);
+            let want = max_bytes
+                .saturating_add(1)
+                .saturating_sub(offset)
+                .min(CHUNK);
             let (chunk, end) = file.read(want, offset)?;
             bytes.extend_from_slice(&chunk);
             if bytes.len() as u64 > max_bytes {
@@ -168,7 +171,7 @@ mod imp {
             return Err(FileError::TooLarge(max_bytes));
         }
         let mut bytes = Vec::new();
-        file.take(max_bytes + 1)
+        file.take(max_bytes.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(classify)?;
         if bytes.len() as u64 > max_bytes {
@@ -208,6 +211,7 @@ mod tests {
         let path = |n: &str| dir.join(n).to_string_lossy().into_owned();
         assert_eq!(read_text(&path("a"), 7), Ok("Host x\n".to_owned()));
         assert_eq!(read_text(&path("a"), 6), Err(FileError::TooLarge(6)));
+        assert_eq!(read_text(&path("a"), u64::MAX), Ok("Host x\n".to_owned()));
         assert_eq!(read_text(&path("bin"), 10), Err(FileError::NotUtf8));
         assert_eq!(read_text(&path("missing"), 10), Err(FileError::NotFound));
         assert_eq!(
