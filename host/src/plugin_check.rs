@@ -75,6 +75,9 @@ pub struct CheckReport {
     /// Whether its initialiser ran at load, so each request starts with its `App` built;
     /// false when the component has no initialiser or its `App` calls the host.
     pub preinitialized: bool,
+    /// The WASI interfaces it imports (each one is made with every instance: a
+    /// `wasm32-wasip2` build imports its standard library's 13 or more, used or not).
+    pub wasi_imports: Vec<String>,
     /// The file checked.
     pub file: PathBuf,
     /// The config section that applies (`plugins.NAME`).
@@ -153,6 +156,7 @@ async fn build(
         api_version: m.api_version.to_string(),
         sha256: p.sha256.clone(),
         preinitialized: p.preinitialized,
+        wasi_imports: p.wasi_imports.clone(),
         file: file.to_path_buf(),
         section: format!("plugins.{name}"),
         mount: format!("/api{}", p.mount),
@@ -207,6 +211,7 @@ impl CheckReport {
                 "not pre-initialised (every request builds its App: it calls the host while building, or has no initialiser)"
             }
         ));
+        line(format!("wasi         {}", wasi_summary(&self.wasi_imports)));
         line(format!("file         {}", self.file.display()));
         line(format!("config       [{}]", self.section));
         line(format!("mount        {}", self.mount));
@@ -233,5 +238,55 @@ impl CheckReport {
             line(format!("  {:<40} {state}", c.capability));
         }
         out
+    }
+}
+
+/// One line on a component's WASI imports, with the way to fewer when it links WASI's whole
+/// standard library (a `wasm32-wasip2` build imports `wasi:cli/…`, whatever it calls).
+fn wasi_summary(imports: &[String]) -> String {
+    if imports.is_empty() {
+        return "none".to_owned();
+    }
+    let names = imports.join(", ");
+    let count = match imports.len() {
+        1 => "1 interface".to_owned(),
+        n => format!("{n} interfaces"),
+    };
+    if imports.iter().any(|i| i.starts_with("wasi:cli/")) {
+        format!(
+            "{count} (WASI's standard library, made with every instance whether used or not; \
+             docs/writing-a-plugin.md, section 4, builds one that imports only what it uses): {names}"
+        )
+    } else {
+        format!("{count}: {names}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wasi_imports_are_summed_up_with_the_way_to_fewer() {
+        assert_eq!(wasi_summary(&[]), "none");
+        let clocks = ["wasi:clocks/wall-clock@0.2.12".to_owned()];
+        assert_eq!(
+            wasi_summary(&clocks),
+            "1 interface: wasi:clocks/wall-clock@0.2.12"
+        );
+        let std = [
+            "wasi:cli/environment@0.2.6".to_owned(),
+            "wasi:io/streams@0.2.6".to_owned(),
+        ];
+        let line = wasi_summary(&std);
+        assert!(
+            line.starts_with("2 interfaces (WASI's standard library"),
+            "{line}"
+        );
+        assert!(line.contains("section 4"), "{line}");
+        assert!(
+            line.ends_with("wasi:cli/environment@0.2.6, wasi:io/streams@0.2.6"),
+            "{line}"
+        );
     }
 }

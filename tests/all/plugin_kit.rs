@@ -269,7 +269,10 @@ async fn plugins_check_reports_a_plugin_and_fails_on_a_bad_one() {
         assert_eq!(c["granted"], cap == granted, "{c}");
     }
     assert!(!json["routes"].as_array().expect("routes").is_empty());
+    // Built without WASI's standard library, reading no clock and no file: no WASI at all.
+    assert_eq!(json["wasi_imports"], serde_json::json!([]), "{json}");
     let text = report.to_text();
+    assert!(text.contains("wasi         none"), "{text}");
     let version = json["version"].as_str().expect("version");
     assert!(text.contains(&format!("hello {version}")), "{text}");
     assert!(text.contains(&sha256_hex(&hello)), "{text}");

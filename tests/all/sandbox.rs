@@ -237,6 +237,24 @@ async fn preinitialisation_snapshots_what_it_can_and_never_stops_a_load() {
                 "{builtin}, {round}"
             );
         }
+        // Guests link no WASI unless they use it: the list says what each imports.
+        let wasi = |name: &str| -> Vec<String> {
+            let p = plugins.iter().find(|p| p["name"] == name).expect("listed");
+            serde_json::from_value(p["wasi_imports"].clone()).expect("wasi_imports")
+        };
+        assert_eq!(wasi("hello"), Vec::<String>::new(), "{round}");
+        assert_eq!(wasi("containers"), Vec::<String>::new(), "{round}");
+        let compose = wasi("compose");
+        assert!(
+            !compose.is_empty() && compose.iter().all(|i| i.starts_with("wasi:clocks/")),
+            "{compose:?}"
+        );
+        let devices = wasi("devices");
+        assert!(
+            devices.iter().any(|i| i.starts_with("wasi:filesystem/"))
+                && !devices.iter().any(|i| i.starts_with("wasi:cli/")),
+            "{devices:?}"
+        );
         let (status, body) = s.get("/api/sneaky/steal").await;
         assert_eq!(status, 403, "{round}: {body}");
         let (status, body) = s.get("/api/hello/ping").await;

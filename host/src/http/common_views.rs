@@ -179,6 +179,9 @@ pub struct LoadedView {
     /// Whether its initialiser ran once at load, so every call starts from the state it left
     /// (the plugin's routes already built) instead of building it again.
     pub preinitialized: bool,
+    /// The WASI interfaces its component imports (`wasi:clocks/wall-clock@0.2.12`, …): none
+    /// for a guest built without WASI's standard library that reads no clock and no file.
+    pub wasi_imports: Vec<String>,
     /// Why the last reload refused a newer component or section for it (this load keeps
     /// running); absent when nothing was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -314,6 +317,7 @@ impl LoadedView {
             compiled_from_cache: p.from_cache,
             manifest_from_cache: p.manifest_from_cache,
             preinitialized: p.preinitialized,
+            wasi_imports: p.wasi_imports.clone(),
             reload_error: refused.map(|r| r.error.clone()),
         }
     }

@@ -163,16 +163,22 @@ impl PluginRuntime {
         &self.services
     }
 
-    /// The API version `component` was built against.
-    fn api_version(&self, component: &Component) -> Result<ApiVersion, LoadError> {
+    /// The API version `component` was built against, and the WASI interfaces it imports
+    /// (`wasi:clocks/wall-clock@0.2.12`, …).
+    fn api_version(&self, component: &Component) -> Result<(ApiVersion, Vec<String>), LoadError> {
         let engine = self.engine.engine();
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
         let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-        Ok(bindings::detect(
+        let version = bindings::detect(
             imports.iter().map(String::as_str),
             exports.iter().map(String::as_str),
-        )?)
+        )?;
+        let wasi = imports
+            .into_iter()
+            .filter(|name| name.starts_with("wasi:"))
+            .collect();
+        Ok((version, wasi))
     }
 
     /// Compiles (or loads from cache) `wasm`, reads its API version and manifest and
@@ -211,7 +217,7 @@ impl PluginRuntime {
             .map_err(|e| fail(LoadError::Compile(e.to_string())))?
             .map_err(|e| fail(LoadError::Compile(format!("{e:#}"))))?
         };
-        let version = self.api_version(&component).map_err(fail)?;
+        let (version, wasi_imports) = self.api_version(&component).map_err(fail)?;
         let link = |e: wasmtime::Error| {
             fail(LoadError::Link {
                 version: version.to_string(),
@@ -308,6 +314,7 @@ impl PluginRuntime {
             from_cache,
             manifest_from_cache,
             preinitialized,
+            wasi_imports,
             load_id: self.loads.fetch_add(1, Ordering::Relaxed),
             section: config.clone(),
             identity,
@@ -650,6 +657,10 @@ pub struct LoadedPlugin {
     pub manifest_from_cache: bool,
     /// Whether the component was pre-initialised ([`super::preinit`]).
     pub preinitialized: bool,
+    /// The WASI interfaces the component imports: none for a guest built without WASI's
+    /// standard library that reads no clock and no file; 13 or more for a `wasm32-wasip2`
+    /// build, each made with every instance.
+    pub wasi_imports: Vec<String>,
     /// Distinct for every load of every plugin (a reloaded plugin never shares stored
     /// answers with its predecessor).
     pub load_id: u64,
