@@ -1,7 +1,8 @@
 //! Time for plugins: the wall clock and a stopwatch.
 //!
-//! Guests are built without WASI's standard library (no `std::time`, no `std::fs`: see the
-//! plugin builder), so a plugin reads the time here. In a guest these are the two WASI clock
+//! A guest built for `wasm32-unknown-unknown`, without WASI's standard library (as the plugin
+//! builder builds every built-in), has no working `std::time`, so a plugin reads the time
+//! here; it works the same in a `wasm32-wasip2` guest. In a guest these are the two WASI clock
 //! imports (`wasi:clocks/wall-clock`, `wasi:clocks/monotonic-clock`), and only a guest that
 //! calls them imports them. The host serves them as granted: a plugin without the `clock`
 //! grant reads a frozen clock (the Unix epoch, and a stopwatch that never advances).

@@ -1,7 +1,8 @@
 //! Reading files from the directories the operator granted the plugin (`read-dir` grants).
 //!
-//! Guests are built without WASI's standard library (no `std::fs`: see the plugin builder),
-//! so a plugin that reads files does it here. In a guest these are the WASI filesystem
+//! A guest built for `wasm32-unknown-unknown`, without WASI's standard library (as the plugin
+//! builder builds every built-in), has no working `std::fs`, so a plugin that reads files
+//! does it here; it works the same in a `wasm32-wasip2` guest. In a guest these are the WASI filesystem
 //! imports (`wasi:filesystem/preopens`, `wasi:filesystem/types`), which only a guest calling
 //! them imports; the host opens each granted directory read-only at the guest path the
 //! grant names, and nothing else exists. Natively (unit tests) they are the real files.

@@ -35,8 +35,9 @@
 //! [`App::capability`] and granted by the operator, or the call fails with
 //! [`Error::Forbidden`]. The time ([`clock`], capability `clock`) and files in granted
 //! directories ([`files`], capability `read-dir:KEY`) come from the WASI imports a guest
-//! makes only when it uses them: guests are built without WASI's standard library, so
-//! `std::time::SystemTime`, `Instant` and `std::fs` do not work there.
+//! makes only when it uses them. They work in any guest; in one built for
+//! `wasm32-unknown-unknown` without WASI's standard library (every built-in plugin is),
+//! `std::time::SystemTime`, `Instant` and `std::fs` compile but fail when called.
 //!
 //! Everything compiles natively, so routers, handlers and parsers can be unit-tested with
 //! plain `cargo test` ([`App::dispatch`], [`App::parse`], [`App::validate`]). Natively the
