@@ -19,24 +19,10 @@ include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 mod tests {
     use super::*;
 
-    /// The names a component imports at its top level.
+    use crate::plugins::bindings::{Names, top_level_names};
+
     fn imports(wasm: &[u8]) -> Vec<String> {
-        let mut depth = 0usize;
-        let mut names = Vec::new();
-        for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-            match payload.expect("a valid component") {
-                wasmparser::Payload::ModuleSection { .. }
-                | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-                wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-                wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
-                    for import in section {
-                        names.push(import.expect("an import").name.name.to_owned());
-                    }
-                }
-                _ => {}
-            }
-        }
-        names
+        top_level_names(wasm, Names::Imports)
     }
 
     /// "Guests link no WASI unless they ask for it": a built-in imports the WASI clocks only

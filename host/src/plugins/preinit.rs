@@ -47,26 +47,9 @@ pub enum PreinitError {
 /// True when `wasm` is a component exporting [`INIT_EXPORT`] at its top level (a scan of its
 /// sections; nothing is compiled).
 pub fn exports_init(wasm: &[u8]) -> bool {
-    let mut depth = 0usize;
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        let Ok(payload) = payload else {
-            return false;
-        };
-        match payload {
-            wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::ComponentExportSection(exports) if depth == 0 => {
-                for export in exports.into_iter().flatten() {
-                    if export.name.name == INIT_EXPORT {
-                        return true;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    false
+    super::bindings::top_level_names(wasm, super::bindings::Names::Exports)
+        .iter()
+        .any(|name| name == INIT_EXPORT)
 }
 
 /// The engine pre-initialisation runs on: the instrumented component runs once, so it is

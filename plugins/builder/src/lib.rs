@@ -288,32 +288,8 @@ pub fn build_guests(
     packages: &[&str],
     out_dir: &Path,
 ) -> Result<Vec<BuiltGuest>, BuildError> {
-    build_guests_for(workspace_root, packages, GUEST_TARGET, out_dir)
-}
-
-/// [`build_guests`] for `target`: [`GUEST_TARGET`] (made components here), or
-/// [`WASI_TARGET`] (made components by the toolchain's linker: the build a third-party
-/// plugin makes with `cargo build`, for comparisons).
-pub fn build_guests_for(
-    workspace_root: &Path,
-    packages: &[&str],
-    target: &str,
-    out_dir: &Path,
-) -> Result<Vec<BuiltGuest>, BuildError> {
-    let workspace = workspace_packages(workspace_root)?;
-    let mut resolved = Vec::with_capacity(packages.len());
-    for name in packages {
-        let package = workspace
-            .iter()
-            .find(|p| p.name == *name)
-            .ok_or_else(|| BuildError::UnknownPackage((*name).to_owned()))?;
-        let crate_name = package
-            .lib_name
-            .clone()
-            .ok_or_else(|| BuildError::NoLibrary((*name).to_owned()))?;
-        resolved.push((*name, crate_name, package.dir.clone()));
-    }
-
+    let resolved = resolve_packages(workspace_root, packages)?;
+    // Build-script directives: printed here, by the build scripts' entry point only.
     for (_, _, dir) in &resolved {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
@@ -323,13 +299,63 @@ pub fn build_guests_for(
             workspace_root.join(path).display()
         );
     }
+    build_resolved(workspace_root, resolved, GUEST_TARGET, out_dir)
+}
 
+/// [`build_guests`] for `target`, outside a build script (it prints no `cargo:` directive):
+/// [`GUEST_TARGET`] (made components here), or [`WASI_TARGET`] (made components by the
+/// toolchain's linker: the build a third-party plugin makes with `cargo build`, for
+/// comparisons).
+pub fn build_guests_for(
+    workspace_root: &Path,
+    packages: &[&str],
+    target: &str,
+    out_dir: &Path,
+) -> Result<Vec<BuiltGuest>, BuildError> {
+    let resolved = resolve_packages(workspace_root, packages)?;
+    build_resolved(workspace_root, resolved, target, out_dir)
+}
+
+/// A package to build: (package name, crate name, crate directory).
+type Resolved<'a> = (&'a str, String, PathBuf);
+
+/// Finds each of `packages` in the workspace, with its library's crate name.
+fn resolve_packages<'a>(
+    workspace_root: &Path,
+    packages: &[&'a str],
+) -> Result<Vec<Resolved<'a>>, BuildError> {
+    let workspace = workspace_packages(workspace_root)?;
+    packages
+        .iter()
+        .map(|name| {
+            let package = workspace
+                .iter()
+                .find(|p| p.name == *name)
+                .ok_or_else(|| BuildError::UnknownPackage((*name).to_owned()))?;
+            let crate_name = package
+                .lib_name
+                .clone()
+                .ok_or_else(|| BuildError::NoLibrary((*name).to_owned()))?;
+            Ok((*name, crate_name, package.dir.clone()))
+        })
+        .collect()
+}
+
+/// Builds the resolved packages for `target` with one nested cargo and writes each
+/// component to `out_dir`.
+fn build_resolved(
+    workspace_root: &Path,
+    resolved: Vec<Resolved<'_>>,
+    target: &str,
+    out_dir: &Path,
+) -> Result<Vec<BuiltGuest>, BuildError> {
+    let packages: Vec<&str> = resolved.iter().map(|(name, _, _)| *name).collect();
     if packages.is_empty() {
         return Ok(Vec::new());
     }
     ensure_target(target)?;
 
-    let mut cmd = guest_build_command(workspace_root, packages, target);
+    let mut cmd = guest_build_command(workspace_root, &packages, target);
     let command = describe(&cmd);
     let output = cmd.output().map_err(|source| BuildError::Spawn {
         program: cmd.get_program().to_string_lossy().into_owned(),

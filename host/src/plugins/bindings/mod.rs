@@ -108,6 +108,55 @@ pub fn detect<'a>(
     ApiVersion::from_str(&found).ok_or(VersionError::Unsupported { found })
 }
 
+/// Which of a component's top-level names [`top_level_names`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// Its imports (`infrastructor:plugin/ssh@0.2.0`, `wasi:clocks/wall-clock@0.2.12`, …).
+    Imports,
+    /// Its exports.
+    Exports,
+}
+
+/// The names `wasm`, a component, imports or exports at its top level, in order: a scan of
+/// its sections, nothing is compiled. The scan stops at the first section that does not
+/// parse (what was read before it is returned).
+pub fn top_level_names(wasm: &[u8], which: Names) -> Vec<String> {
+    let mut depth = 0usize;
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(payload) = payload else {
+            break;
+        };
+        match payload {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(imports)
+                if depth == 0 && which == Names::Imports =>
+            {
+                names.extend(
+                    imports
+                        .into_iter()
+                        .flatten()
+                        .map(|i| i.name.name.to_owned()),
+                );
+            }
+            wasmparser::Payload::ComponentExportSection(exports)
+                if depth == 0 && which == Names::Exports =>
+            {
+                names.extend(
+                    exports
+                        .into_iter()
+                        .flatten()
+                        .map(|e| e.name.name.to_owned()),
+                );
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
