@@ -4,6 +4,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`bindings`] | the generated bindings of each API version; version detection |
+//! | [`exports`] | the plugin interface's exports of a component, type-checked once at load, called by index |
 //! | [`host`] | the imports of the newest version, one file per WIT interface, the export conversions, and the older versions delegating to them |
 //! | [`granter`] | the one door to a plugin's grants |
 //! | [`manifest`] | the shared manifest model, checked and compiled for serving |
@@ -24,6 +25,7 @@ pub mod bindings;
 pub mod call;
 pub mod engine;
 pub mod error;
+pub mod exports;
 pub mod granter;
 mod host;
 pub mod instance;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use infrastructor_manifest::{self as model, Capability, Grants};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Instance, InstancePre, Linker};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::answer_cache::AnswerCache;
@@ -20,6 +20,7 @@ use super::bindings::{self, ApiVersion, v0_1, v0_2};
 use super::call::{CallExtras, PluginRequest, PluginResponse, StreamCommand};
 use super::engine::{EngineLimits, PluginEngine};
 use super::error::{LoadError, PluginError};
+use super::exports::{self, Exports};
 use super::granter::Granter;
 use super::host;
 use super::instance::{CallContext, InstanceState, MemoryLimitExceeded, PluginIdentity};
@@ -42,17 +43,15 @@ pub enum PluginSource {
     File(PathBuf),
 }
 
-/// A component prepared for instantiation, for the API version it was built against.
-enum Pre {
-    V0_1(v0_1::DomainPluginPre<InstanceState>),
-    V0_2(v0_2::DomainPluginPre<InstanceState>),
+/// A component prepared for instantiation, and its plugin interface's exports, their types
+/// proven at load for the API version it was built against.
+struct Pre {
+    instance: InstancePre<InstanceState>,
+    exports: Exports,
 }
 
-/// An instance of a component of one API version, ready for its call.
-enum Ready {
-    V0_1(v0_1::DomainPlugin),
-    V0_2(v0_2::DomainPlugin),
-}
+/// An instance of a component, ready for its call.
+type Ready = Instance;
 
 /// A fresh instance made ahead of the call that will take it (see [`super::spare`]).
 struct Spare {
@@ -224,15 +223,19 @@ impl PluginRuntime {
                 message: format!("{e:#}"),
             })
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(link)?;
-        let pre = match version {
-            ApiVersion::V0_1 => v0_1::DomainPluginPre::new(pre).map(Pre::V0_1),
-            ApiVersion::V0_2 => v0_2::DomainPluginPre::new(pre).map(Pre::V0_2),
-        }
-        .map_err(link)?;
         let memory_limit = (config.memory_limit_mb as usize) * 1024 * 1024;
         let deadline = Duration::from_secs(config.timeout_secs);
         let config_json = config.config.to_string();
+        let instance = self.linker.instantiate_pre(&component).map_err(link)?;
+        let exports = self
+            .checked_exports(
+                &instance,
+                version,
+                bootstrap_identity(expected_name, &config_json, memory_limit, deadline, None),
+            )
+            .await
+            .map_err(link)?;
+        let pre = Pre { instance, exports };
 
         // The manifest: kept from an earlier start with the same component, config and host,
         // or read from the guest with no capabilities at all (its error log kept to say why,
@@ -324,6 +327,23 @@ impl PluginRuntime {
         })
     }
 
+    /// The plugin interface's exports of the component `instance` prepares, once their
+    /// types are proven for `version` on one instance of it, made in a store of `identity`
+    /// and dropped (see [`super::exports`]).
+    async fn checked_exports(
+        &self,
+        instance: &InstancePre<InstanceState>,
+        version: ApiVersion,
+        identity: Arc<PluginIdentity>,
+    ) -> wasmtime::Result<Exports> {
+        let mut store = self.new_store(identity);
+        let first = instance.instantiate_async(&mut store).await?;
+        match version {
+            ApiVersion::V0_1 => exports::v0_1::checked(&mut store, &first),
+            ApiVersion::V0_2 => exports::v0_2::checked(&mut store, &first),
+        }
+    }
+
     /// Asks a plugin for its manifest, with no capabilities at all; when the call fails, the
     /// guest's own error log says why, if it said anything.
     async fn manifest_from_guest(
@@ -336,17 +356,13 @@ impl PluginRuntime {
     ) -> Result<model::Manifest, PluginError> {
         let fail = |e: LoadError| PluginError::load(expected_name, e);
         let load_log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let bootstrap = Arc::new(PluginIdentity {
-            load_log: Some(load_log.clone()),
-            manifest: None,
-            name: expected_name.to_string(),
-            version: "?".into(),
-            grants: Grants::default(),
-            config_json: config_json.to_string(),
+        let bootstrap = bootstrap_identity(
+            expected_name,
+            config_json,
             memory_limit,
             deadline,
-            read_dirs: Vec::new(),
-        });
+            Some(load_log.clone()),
+        );
         let call = CallContext {
             request_id: "load".into(),
             principal: None,
@@ -429,9 +445,9 @@ impl PluginRuntime {
             start_clock(&mut store);
             // The deadline counts from the call, not from when a spare was made.
             store.set_epoch_deadline(1);
-            match &ready {
-                Ready::V0_2(instance) => call_v0_2(instance, &mut store, op).await,
-                Ready::V0_1(instance) => call_v0_1(instance, &mut store, op).await,
+            match pre.exports.version() {
+                ApiVersion::V0_2 => call_v0_2(&pre.exports, &ready, &mut store, op).await,
+                ApiVersion::V0_1 => call_v0_1(&pre.exports, &ready, &mut store, op).await,
             }
         }
         .await;
@@ -510,9 +526,28 @@ fn recycle(
 
 /// Instantiates `pre` in `store`.
 async fn instantiate(pre: &Pre, store: &mut Store<InstanceState>) -> wasmtime::Result<Ready> {
-    Ok(match pre {
-        Pre::V0_2(pre) => Ready::V0_2(pre.instantiate_async(&mut *store).await?),
-        Pre::V0_1(pre) => Ready::V0_1(pre.instantiate_async(&mut *store).await?),
+    pre.instance.instantiate_async(&mut *store).await
+}
+
+/// The identity of a plugin while it loads: its configured name, no manifest and no grants
+/// yet; `load_log` keeps what the guest logs, to say why its manifest call failed.
+fn bootstrap_identity(
+    expected_name: &str,
+    config_json: &str,
+    memory_limit: usize,
+    deadline: Duration,
+    load_log: Option<Arc<std::sync::Mutex<Vec<String>>>>,
+) -> Arc<PluginIdentity> {
+    Arc::new(PluginIdentity {
+        load_log,
+        manifest: None,
+        name: expected_name.to_string(),
+        version: "?".into(),
+        grants: Grants::default(),
+        config_json: config_json.to_string(),
+        memory_limit,
+        deadline,
+        read_dirs: Vec::new(),
     })
 }
 
@@ -528,18 +563,19 @@ fn start_clock(store: &mut Store<InstanceState>) {
 macro_rules! call_version {
     ($name:ident, $bindings:ident, $conv:path) => {
         async fn $name(
-            instance: &$bindings::DomainPlugin,
+            exports: &Exports,
+            instance: &Instance,
             store: &mut Store<InstanceState>,
             op: GuestCall,
         ) -> wasmtime::Result<GuestAnswer> {
+            use super::exports::$bindings as call;
             use $conv as conv;
-            let p = instance.infrastructor_plugin_plugin();
             Ok(match op {
                 GuestCall::Manifest => GuestAnswer::Manifest(conv::manifest_from_wit(
-                    p.call_manifest(&mut *store).await?,
+                    call::manifest(exports, store, instance).await?,
                 )),
                 GuestCall::Handle(request) => GuestAnswer::Handle(
-                    p.call_handle(&mut *store, &conv::request_to_wit(request))
+                    call::handle(exports, store, instance, &conv::request_to_wit(request))
                         .await?
                         .map(conv::response_from_wit)
                         .map_err(conv::fault_from_wit),
@@ -552,7 +588,7 @@ macro_rules! call_version {
                     let outputs: Vec<_> =
                         outputs.into_iter().map(conv::step_output_to_wit).collect();
                     GuestAnswer::Parse(
-                        p.call_parse(&mut *store, &name, &outputs, &args)
+                        call::parse(exports, store, instance, &name, &outputs, &args)
                             .await?
                             .map_err(conv::fault_from_wit),
                     )
