@@ -1,7 +1,8 @@
 //! Benchmark: the same trivial route served through a WASM plugin (`GET /api/hello/ping`)
 //! and by a native axum handler (`GET /api/status`), through the same middleware stack, over
 //! real loopback HTTP, in one run. Prints medians, the ratio and the absolute per-request
-//! overhead, for a client apart, one on the server's runtime, and one pinned to a CPU of its
+//! overhead (and how much of it is the server's own time, from its `x-process-time`
+//! header), for a client apart, one on the server's runtime, and one pinned to a CPU of its
 //! own with every server thread on another; the same two routes through the server's router
 //! in process (the server's own time, without sockets or thread wake-ups), throughput at 32
 //! connections, and the bare instantiate+call cost.
@@ -21,27 +22,36 @@ use std::time::Duration;
 use infrastructor::plugins::manifest::RouteMethod;
 use infrastructor::plugins::{CallContext, LoadedPlugin, PluginRequest};
 use infrastructor_tests::TestServer;
-use infrastructor_tests::load::{concurrent, median, percentile, sequential, times_on_one_thread};
+use infrastructor_tests::load::{
+    concurrent, median, percentile, sequential, sequential_timed, times_on_one_thread,
+};
 
 /// Interleaved rounds of each measure, and requests per route in a round.
 const ROUNDS: usize = 10;
 const PER_ROUND: usize = 500;
 
 /// Sequential round trips of `client` to both routes after a warm-up (compile caches,
-/// connection pool, branch predictors), in interleaved rounds: (native, plugin).
-async fn round_trips(
-    client: &reqwest::Client,
-    native_url: &str,
-    plugin_url: &str,
-) -> (Vec<Duration>, Vec<Duration>) {
+/// connection pool, branch predictors), in interleaved rounds; their medians, and those of
+/// the server's own time for them.
+async fn round_trips(client: &reqwest::Client, native_url: &str, plugin_url: &str) -> RunMedians {
     sequential(client, plugin_url, 300).await;
     sequential(client, native_url, 300).await;
     let (mut native, mut plugin) = (Vec::new(), Vec::new());
+    let (mut native_server, mut plugin_server) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        native.extend(sequential(client, native_url, PER_ROUND).await);
-        plugin.extend(sequential(client, plugin_url, PER_ROUND).await);
+        let (trips, own) = sequential_timed(client, native_url, PER_ROUND).await;
+        native.extend(trips);
+        native_server.extend(own);
+        let (trips, own) = sequential_timed(client, plugin_url, PER_ROUND).await;
+        plugin.extend(trips);
+        plugin_server.extend(own);
     }
-    (native, plugin)
+    RunMedians {
+        native: median(&mut native),
+        plugin: median(&mut plugin),
+        native_server: median(&mut native_server),
+        plugin_server: median(&mut plugin_server),
+    }
 }
 
 /// Calls of hello's `GET /ping` in process (no HTTP), one per call of the closure.
@@ -117,13 +127,15 @@ fn pin_to(cpu: usize) {
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).expect("pin");
 }
 
-/// Medians of one run's round trips: (native, plugin).
-type RunMedians = (Duration, Duration);
-
-/// The medians of [`round_trips`] by `client`: (native, plugin).
-async fn run_medians(client: &reqwest::Client, native_url: &str, plugin_url: &str) -> RunMedians {
-    let (mut native, mut plugin) = round_trips(client, native_url, plugin_url).await;
-    (median(&mut native), median(&mut plugin))
+/// Medians of one run's round trips, and of the server's own time for them (its
+/// `x-process-time`: from the request's arrival at the edge to its answer; the round trip
+/// adds the sockets, the client, and the wake-ups of the threads that wait).
+#[derive(Debug, Clone, Copy)]
+struct RunMedians {
+    native: Duration,
+    plugin: Duration,
+    native_server: Duration,
+    plugin_server: Duration,
 }
 
 /// Starts a server with hello on a runtime of its own (new worker threads, and every one of
@@ -164,9 +176,9 @@ where
 /// runtime, apart).
 fn round_trips_on_a_fresh_server() -> (RunMedians, RunMedians) {
     on_a_fresh_server(None, |client, native_url, plugin_url| async move {
-        let shared = run_medians(&client, &native_url, &plugin_url).await;
+        let shared = round_trips(&client, &native_url, &plugin_url).await;
         let apart = client_apart(None, move |client| async move {
-            run_medians(&client, &native_url, &plugin_url).await
+            round_trips(&client, &native_url, &plugin_url).await
         });
         (shared, apart)
     })
@@ -180,7 +192,7 @@ fn round_trips_on_cpus_of_their_own(server_cpu: usize, client_cpu: usize) -> Run
         Some(server_cpu),
         move |_, native_url, plugin_url| async move {
             client_apart(Some(client_cpu), move |client| async move {
-                run_medians(&client, &native_url, &plugin_url).await
+                round_trips(&client, &native_url, &plugin_url).await
             })
         },
     )
@@ -193,25 +205,33 @@ fn report_runs(label: &str, runs: &[RunMedians]) -> f64 {
     println!("  {label}:");
     let mut ratios = Vec::new();
     let mut overheads = Vec::new();
-    for (native, plugin) in runs.iter() {
-        let ratio = plugin.as_secs_f64() / native.as_secs_f64();
+    let mut server_overheads = Vec::new();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    for run in runs.iter() {
+        let ratio = run.plugin.as_secs_f64() / run.native.as_secs_f64();
         println!(
-            "    native median {:>6.1} µs, plugin median {:>6.1} µs, ratio {ratio:.3}",
-            native.as_secs_f64() * 1e6,
-            plugin.as_secs_f64() * 1e6
+            "    native median {:>6.1} µs (server {:>4.1}), plugin median {:>6.1} µs (server {:>4.1}), ratio {ratio:.3}",
+            us(run.native),
+            us(run.native_server),
+            us(run.plugin),
+            us(run.plugin_server)
         );
         ratios.push(ratio);
-        overheads.push(plugin.as_secs_f64() - native.as_secs_f64());
+        overheads.push(run.plugin.as_secs_f64() - run.native.as_secs_f64());
+        server_overheads.push(run.plugin_server.as_secs_f64() - run.native_server.as_secs_f64());
     }
     ratios.sort_by(f64::total_cmp);
     overheads.sort_by(f64::total_cmp);
-    let overhead = overheads[(overheads.len() - 1) / 2];
+    server_overheads.sort_by(f64::total_cmp);
+    let mid = |v: &[f64]| v[(v.len() - 1) / 2];
+    let overhead = mid(&overheads);
     println!(
-        "    ratio plugin/native: median of the runs {:.3} (lowest {:.3}, highest {:.3}; target ≤ 1.10); overhead median {:.1} µs per request",
-        ratios[(ratios.len() - 1) / 2],
+        "    ratio plugin/native: median of the runs {:.3} (lowest {:.3}, highest {:.3}; target ≤ 1.10); overhead median {:.1} µs per request, of which the server's own time {:.1} µs",
+        mid(&ratios),
         ratios[0],
         ratios[ratios.len() - 1],
-        overhead * 1e6
+        overhead * 1e6,
+        mid(&server_overheads) * 1e6
     );
     overhead
 }

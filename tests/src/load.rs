@@ -63,15 +63,35 @@ where
 
 /// `n` GETs of `url` one after the other; their latencies.
 pub async fn sequential(client: &reqwest::Client, url: &str, n: usize) -> Vec<Duration> {
+    sequential_timed(client, url, n).await.0
+}
+
+/// [`sequential`], and for each request the server's own time, as its `x-process-time`
+/// header says (from the request's arrival at the server's edge to its answer, in seconds;
+/// zero when the header is missing): (latencies, server times).
+pub async fn sequential_timed(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
     let mut out = Vec::with_capacity(n);
+    let mut server = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
         let r = client.get(url).send().await.expect("send");
         assert!(r.status().is_success(), "{url}: {}", r.status());
+        let own = r
+            .headers()
+            .get("x-process-time")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(Duration::from_secs_f64)
+            .unwrap_or_default();
         let _ = r.bytes().await.expect("body");
         out.push(t.elapsed());
+        server.push(own);
     }
-    out
+    (out, server)
 }
 
 /// What a concurrent run measured.
